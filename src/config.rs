@@ -1,0 +1,386 @@
+//! Configuration (CONTRACT section 1): every setting is a string from wrangler vars, secrets, `.dev.vars`
+//! or `--var`, parsed and validated once per isolate. A bad value is an error that names the setting;
+//! nothing falls back silently.
+
+use std::fmt;
+
+use crate::policy::RouteTable;
+
+/// Which authorization schemes the gateway accepts (RFC 9449 section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpopMode {
+    /// `Bearer` and `DPoP` tokens.
+    Allowed,
+    /// Only DPoP-bound tokens with a proof.
+    Required,
+    /// Only `Bearer`; `cnf`-bound tokens are accepted as plain bearer tokens.
+    Disabled,
+}
+
+/// The token issuer: `https://{AUTH0_DOMAIN}/`, or `http://` for a loopback development issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer {
+    /// Exactly the value a token's `iss` and the discovery document's `issuer` must equal.
+    pub url: String,
+    /// `{issuer}.well-known/openid-configuration` (OpenID Connect Discovery 1.0 section 4).
+    pub discovery_url: String,
+    /// True for a plain-http loopback issuer, whose `jwks_uri` may then be plain http on loopback too.
+    pub is_loopback_http: bool,
+}
+
+/// Timing of the key cache (CONTRACT section 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// Upper bound on the freshness of discovery and JWKS responses, whatever their `max-age`.
+    pub max_ttl: u64,
+    /// Minimum time between two refetches triggered by unknown `kid`s or after a failed fetch.
+    pub cooldown: u64,
+    /// How long known keys keep verifying past their freshness while the IdP fails.
+    pub stale_if_error: u64,
+    /// Timeout of one discovery or JWKS fetch, in milliseconds.
+    pub fetch_timeout_ms: u64,
+}
+
+/// The validated configuration of one gateway.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub issuer: Issuer,
+    pub audience: String,
+    pub dpop_mode: DpopMode,
+    pub routes: RouteTable,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub clock_leeway: u64,
+    pub cache: CachePolicy,
+}
+
+/// A setting that is missing or invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.setting, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+/// Names of the settings, as they appear in wrangler.toml and `.dev.vars`.
+pub mod names {
+    pub const AUTH0_DOMAIN: &str = "AUTH0_DOMAIN";
+    pub const AUTH0_AUDIENCE: &str = "AUTH0_AUDIENCE";
+    pub const DPOP_MODE: &str = "DPOP_MODE";
+    pub const ROUTES: &str = "ROUTES";
+    pub const ORIGIN_URL: &str = "ORIGIN_URL";
+    pub const CLOCK_LEEWAY_SECONDS: &str = "CLOCK_LEEWAY_SECONDS";
+    pub const CACHE_MAX_TTL_SECONDS: &str = "CACHE_MAX_TTL_SECONDS";
+    pub const JWKS_COOLDOWN_SECONDS: &str = "JWKS_COOLDOWN_SECONDS";
+    pub const STALE_IF_ERROR_SECONDS: &str = "STALE_IF_ERROR_SECONDS";
+    pub const FETCH_TIMEOUT_MS: &str = "FETCH_TIMEOUT_MS";
+}
+
+impl Config {
+    /// Reads and validates every setting through `lookup` (an env var or secret by name).
+    /// An empty value counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let domain = get(names::AUTH0_DOMAIN)
+            .ok_or_else(|| invalid(names::AUTH0_DOMAIN, "is not set"))?;
+        let issuer = parse_issuer(&domain).map_err(|reason| invalid(names::AUTH0_DOMAIN, reason))?;
+
+        let audience = get(names::AUTH0_AUDIENCE)
+            .ok_or_else(|| invalid(names::AUTH0_AUDIENCE, "is not set"))?;
+
+        let dpop_mode = match get(names::DPOP_MODE).as_deref().map(str::trim) {
+            None | Some("allowed") => DpopMode::Allowed,
+            Some("required") => DpopMode::Required,
+            Some("disabled") => DpopMode::Disabled,
+            Some(_) => {
+                return Err(invalid(
+                    names::DPOP_MODE,
+                    "must be one of: allowed, required, disabled",
+                ))
+            }
+        };
+
+        let routes = match get(names::ROUTES) {
+            None => RouteTable::demo(),
+            Some(json) => {
+                RouteTable::from_json(&json).map_err(|reason| invalid(names::ROUTES, reason))?
+            }
+        };
+
+        if get(names::ORIGIN_URL).is_some() {
+            return Err(invalid(
+                names::ORIGIN_URL,
+                "is set, but proxy mode is not available in this build; unset it to serve the demo endpoints",
+            ));
+        }
+
+        let seconds = |name: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n <= max => Ok(n),
+                    _ => Err(invalid(
+                        name,
+                        format!("must be a whole number from 0 to {max}"),
+                    )),
+                },
+            }
+        };
+        let clock_leeway = seconds(names::CLOCK_LEEWAY_SECONDS, 0, 300)?;
+        let cache = CachePolicy {
+            max_ttl: seconds(names::CACHE_MAX_TTL_SECONDS, 600, 86_400)?,
+            cooldown: seconds(names::JWKS_COOLDOWN_SECONDS, 30, 3_600)?,
+            stale_if_error: seconds(names::STALE_IF_ERROR_SECONDS, 86_400, 7 * 86_400)?,
+            fetch_timeout_ms: seconds(names::FETCH_TIMEOUT_MS, 5_000, 60_000)?,
+        };
+        if cache.fetch_timeout_ms == 0 {
+            return Err(invalid(
+                names::FETCH_TIMEOUT_MS,
+                "must be a whole number from 1 to 60000",
+            ));
+        }
+
+        Ok(Config {
+            issuer,
+            audience,
+            dpop_mode,
+            routes,
+            clock_leeway,
+            cache,
+        })
+    }
+}
+
+/// Derives the issuer from `AUTH0_DOMAIN`: a bare host (with optional port), `https://` and trailing `/`
+/// tolerated; `http://` only for a loopback host, for local development.
+pub fn parse_issuer(domain: &str) -> Result<Issuer, String> {
+    let value = domain.trim();
+    let lower = value.to_ascii_lowercase();
+    let (rest, plain_http) = if let Some(rest) = lower.strip_prefix("https://") {
+        (rest, false)
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        (rest, true)
+    } else if lower.contains("://") {
+        return Err("must be a host name such as tenant.us.auth0.com (only https:// is accepted)".into());
+    } else {
+        (lower.as_str(), false)
+    };
+    let host_port = rest.trim_end_matches('/');
+    if host_port.is_empty() {
+        return Err("must be a host name such as tenant.us.auth0.com".into());
+    }
+    if host_port.contains(['/', '?', '#', '@', '\\']) || host_port.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be a bare host name, without a path, query, fragment or credentials".into());
+    }
+    let (host, port) = split_host_port(host_port)
+        .ok_or_else(|| String::from("must be a host name with an optional port, such as tenant.us.auth0.com"))?;
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    if plain_http && !loopback {
+        return Err("uses http://, which is accepted only for a loopback host (localhost, 127.0.0.1, [::1])".into());
+    }
+    let scheme = if plain_http { "http" } else { "https" };
+    let authority = match port {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let url = format!("{scheme}://{authority}/");
+    Ok(Issuer {
+        discovery_url: format!("{url}.well-known/openid-configuration"),
+        url,
+        is_loopback_http: plain_http,
+    })
+}
+
+/// Splits `host[:port]` and checks both parts; `None` when either is malformed.
+fn split_host_port(value: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if let Some(end) = value.strip_prefix('[').and_then(|_| value.find(']')) {
+        let host = &value[..=end];
+        let inner = &host[1..host.len() - 1];
+        if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+            return None;
+        }
+        match &value[end + 1..] {
+            "" => (host, None),
+            rest => (host, Some(rest.strip_prefix(':')?)),
+        }
+    } else {
+        match value.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (value, None),
+        }
+    };
+    if !host.starts_with('[') {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        if host.len() > 253 || !host.split('.').all(label_ok) {
+            return None;
+        }
+    }
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse::<u16>().ok().filter(|&n| n != 0)?)
+        }
+        Some(_) => return None,
+    };
+    Some((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const BASE: [(&str, &str); 2] = [
+        ("AUTH0_DOMAIN", "tenant.us.auth0.com"),
+        ("AUTH0_AUDIENCE", "https://api.example.com"),
+    ];
+
+    #[test]
+    fn minimal_configuration_gets_documented_defaults() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(c.issuer.url, "https://tenant.us.auth0.com/");
+        assert_eq!(
+            c.issuer.discovery_url,
+            "https://tenant.us.auth0.com/.well-known/openid-configuration"
+        );
+        assert_eq!(c.audience, "https://api.example.com");
+        assert_eq!(c.dpop_mode, DpopMode::Allowed);
+        assert_eq!(c.clock_leeway, 0);
+        assert_eq!(
+            c.cache,
+            CachePolicy {
+                max_ttl: 600,
+                cooldown: 30,
+                stale_if_error: 86_400,
+                fetch_timeout_ms: 5_000
+            }
+        );
+    }
+
+    #[test]
+    fn missing_required_settings_are_named() {
+        let e = config(&[("AUTH0_DOMAIN", "t.auth0.com")]).unwrap_err();
+        assert_eq!(e.to_string(), "AUTH0_AUDIENCE is not set");
+        let e = config(&[("AUTH0_AUDIENCE", "x"), ("AUTH0_DOMAIN", "  ")]).unwrap_err();
+        assert_eq!(e.to_string(), "AUTH0_DOMAIN is not set");
+    }
+
+    #[test]
+    fn domain_forms() {
+        for (input, issuer) in [
+            ("tenant.auth0.com", "https://tenant.auth0.com/"),
+            ("https://tenant.auth0.com", "https://tenant.auth0.com/"),
+            ("https://tenant.auth0.com/", "https://tenant.auth0.com/"),
+            ("  TENANT.Auth0.com// ", "https://tenant.auth0.com/"),
+            ("login.example.com:8443", "https://login.example.com:8443/"),
+            ("http://127.0.0.1:8788", "http://127.0.0.1:8788/"),
+            ("http://localhost:8788/", "http://localhost:8788/"),
+            ("http://[::1]:9000", "http://[::1]:9000/"),
+            ("http://localhost", "http://localhost/"),
+        ] {
+            assert_eq!(parse_issuer(input).unwrap().url, issuer, "{input}");
+        }
+        assert!(parse_issuer("http://127.0.0.1:8788").unwrap().is_loopback_http);
+        assert!(!parse_issuer("tenant.auth0.com").unwrap().is_loopback_http);
+    }
+
+    #[test]
+    fn domain_rejections() {
+        for input in [
+            "http://tenant.auth0.com",
+            "http://127.0.0.2",
+            "ftp://tenant.auth0.com",
+            "tenant.auth0.com/path",
+            "tenant.auth0.com?x=1",
+            "tenant.auth0.com#f",
+            "user@tenant.auth0.com",
+            "tenant auth0.com",
+            "https://",
+            "tenant.auth0.com:0",
+            "tenant.auth0.com:99999",
+            "tenant.auth0.com:abc",
+            "-bad.auth0.com",
+            "a..b",
+            "[zz]",
+        ] {
+            assert!(parse_issuer(input).is_err(), "{input} should be rejected");
+        }
+        let e = config(&[("AUTH0_DOMAIN", "http://evil.com"), ("AUTH0_AUDIENCE", "a")]).unwrap_err();
+        assert_eq!(e.setting, "AUTH0_DOMAIN");
+        assert!(e.to_string().contains("loopback"));
+    }
+
+    #[test]
+    fn dpop_mode_values() {
+        for (value, mode) in [
+            ("allowed", DpopMode::Allowed),
+            ("required", DpopMode::Required),
+            ("disabled", DpopMode::Disabled),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push(("DPOP_MODE", value));
+            assert_eq!(config(&vars).unwrap().dpop_mode, mode);
+        }
+        let mut vars = BASE.to_vec();
+        vars.push(("DPOP_MODE", "Required"));
+        let e = config(&vars).unwrap_err();
+        assert_eq!(e.setting, "DPOP_MODE");
+    }
+
+    #[test]
+    fn numeric_settings_are_bounded_and_named() {
+        for (name, bad) in [
+            ("CLOCK_LEEWAY_SECONDS", "-1"),
+            ("CLOCK_LEEWAY_SECONDS", "301"),
+            ("CLOCK_LEEWAY_SECONDS", "5s"),
+            ("CACHE_MAX_TTL_SECONDS", "1e3"),
+            ("JWKS_COOLDOWN_SECONDS", "3601"),
+            ("STALE_IF_ERROR_SECONDS", "x"),
+            ("FETCH_TIMEOUT_MS", "0"),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((name, bad));
+            let e = config(&vars).unwrap_err();
+            assert_eq!(e.setting, name, "{name}={bad}");
+        }
+        let mut vars = BASE.to_vec();
+        vars.extend([("CLOCK_LEEWAY_SECONDS", "5"), ("JWKS_COOLDOWN_SECONDS", "0")]);
+        let c = config(&vars).unwrap();
+        assert_eq!((c.clock_leeway, c.cache.cooldown), (5, 0));
+    }
+
+    #[test]
+    fn bad_routes_are_a_configuration_error() {
+        let mut vars = BASE.to_vec();
+        vars.push(("ROUTES", "not json"));
+        assert_eq!(config(&vars).unwrap_err().setting, "ROUTES");
+    }
+}

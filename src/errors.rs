@@ -1,0 +1,373 @@
+//! The one error type of the gateway and its mapping to the wire (CONTRACT section 6).
+//!
+//! Every refusal is a [`GatewayError`]; [`GatewayError::render`] is the only place that turns one into a
+//! status, a JSON body and headers. Descriptions of request-driven errors are `&'static str`, so a
+//! description can never echo request bytes (token fragments, header values).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::config::DpopMode;
+
+/// The authorization scheme a request used, which decides the shape of the challenge (RFC 9449 section 7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// A refused request or a failure of the gateway itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayError {
+    /// A setting is missing or invalid; the text names the setting.
+    Configuration(String),
+    /// No route rule matches the method and path (CONTRACT section 3).
+    NotFound,
+    /// The request path is unsafe to match or forward (dot segments, encoded slashes, NUL...).
+    BadPath(&'static str),
+    /// No credentials, an empty `Authorization` header, or a scheme this mode does not accept
+    /// (RFC 6750 section 3.1: no error code in the challenge).
+    Unauthorized(&'static str),
+    /// A malformed request: an unparseable `Authorization` header, or a `DPoP` header on `Bearer`.
+    InvalidRequest(Scheme, &'static str),
+    /// The access token is malformed, expired, or fails verification (RFC 6750 section 3.1).
+    InvalidToken(Scheme, &'static str),
+    /// The DPoP proof is missing, malformed, or fails verification (RFC 9449 section 7.1).
+    InvalidDpopProof(&'static str),
+    /// The server requires a fresh DPoP nonce (RFC 9449 section 8); the header carries it.
+    UseDpopNonce(String),
+    /// The token is valid but lacks the scopes the route requires (RFC 6750 section 3.1).
+    InsufficientScope { scheme: Scheme, required: Vec<String> },
+    /// No usable keys and the identity provider is unreachable, or a required store is down.
+    TemporarilyUnavailable { description: &'static str, retry_after: u64 },
+    /// The origin could not be reached in proxy mode.
+    BadGateway(&'static str),
+}
+
+/// A rendered error: what the Workers adapter writes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    pub status: u16,
+    pub code: &'static str,
+    pub description: String,
+    pub body: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// What the challenge depends on besides the error itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ChallengeContext {
+    pub mode: DpopMode,
+    /// Value of the `algs` parameter of the DPoP challenge, e.g. `ES256`.
+    pub dpop_algs: &'static str,
+}
+
+impl GatewayError {
+    /// The `error` code of the body (and of the challenge, where there is one).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Configuration(_) => "configuration_error",
+            Self::NotFound => "not_found",
+            Self::BadPath(_) | Self::InvalidRequest(..) => "invalid_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::InvalidToken(..) => "invalid_token",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce(_) => "use_dpop_nonce",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
+            Self::BadGateway(_) => "bad_gateway",
+        }
+    }
+
+    /// HTTP status of the response.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Configuration(_) => 500,
+            Self::NotFound => 404,
+            Self::BadPath(_) | Self::InvalidRequest(..) => 400,
+            Self::Unauthorized(_)
+            | Self::InvalidToken(..)
+            | Self::InvalidDpopProof(_)
+            | Self::UseDpopNonce(_) => 401,
+            Self::InsufficientScope { .. } => 403,
+            Self::TemporarilyUnavailable { .. } => 503,
+            Self::BadGateway(_) => 502,
+        }
+    }
+
+    /// Human-readable reason; safe to log and to send (it holds no request bytes).
+    pub fn description(&self) -> Cow<'_, str> {
+        match self {
+            Self::Configuration(text) => Cow::Borrowed(text),
+            Self::NotFound => Cow::Borrowed("no route matches this method and path"),
+            Self::BadPath(text)
+            | Self::Unauthorized(text)
+            | Self::InvalidRequest(_, text)
+            | Self::InvalidToken(_, text)
+            | Self::InvalidDpopProof(text)
+            | Self::BadGateway(text)
+            | Self::TemporarilyUnavailable { description: text, .. } => Cow::Borrowed(text),
+            Self::UseDpopNonce(_) => {
+                Cow::Borrowed("DPoP proof must carry the nonce from the DPoP-Nonce header")
+            }
+            Self::InsufficientScope { required, .. } => {
+                Cow::Owned(format!("requires scope: {}", required.join(" ")))
+            }
+        }
+    }
+
+    /// Renders the response per CONTRACT section 6.
+    pub fn render(&self, ctx: ChallengeContext) -> ErrorResponse {
+        let description = header_safe(&self.description());
+        let code = self.code();
+        let body = serde_json::json!({
+            "detail": { "error": code, "error_description": description }
+        })
+        .to_string();
+        let mut headers = vec![
+            ("content-type", "application/json".to_owned()),
+            ("cache-control", "no-store".to_owned()),
+        ];
+        if let Some(challenge) = self.challenge(ctx, &description) {
+            headers.push(("www-authenticate", challenge));
+        }
+        match self {
+            Self::TemporarilyUnavailable { retry_after, .. } => {
+                headers.push(("retry-after", retry_after.to_string()));
+            }
+            Self::UseDpopNonce(nonce) => headers.push(("dpop-nonce", nonce.clone())),
+            _ => {}
+        }
+        ErrorResponse {
+            status: self.status(),
+            code,
+            description,
+            body,
+            headers,
+        }
+    }
+
+    fn challenge(&self, ctx: ChallengeContext, description: &str) -> Option<String> {
+        let params = match self {
+            Self::Unauthorized(_) => Challenge::Plain,
+            Self::InvalidRequest(scheme, _) => Challenge::Error(*scheme),
+            Self::InvalidToken(scheme, _) => Challenge::Error(*scheme),
+            Self::InsufficientScope { scheme, required } => {
+                return Some(insufficient_scope_challenge(ctx, *scheme, required));
+            }
+            Self::InvalidDpopProof(_) | Self::UseDpopNonce(_) => {
+                Challenge::Error(Scheme::Dpop)
+            }
+            _ => return None,
+        };
+        let dpop_plain = format!("DPoP algs=\"{}\"", ctx.dpop_algs);
+        let bearer_plain = "Bearer realm=\"api\"".to_owned();
+        Some(match params {
+            Challenge::Plain => match ctx.mode {
+                DpopMode::Allowed => format!("{bearer_plain}, {dpop_plain}"),
+                DpopMode::Required => dpop_plain,
+                DpopMode::Disabled => bearer_plain,
+            },
+            Challenge::Error(scheme) => {
+                let error = format!(
+                    "error=\"{}\", error_description=\"{}\"",
+                    self.code(),
+                    description
+                );
+                // A DPoP-scheme error is answered with the DPoP challenge alone (RFC 9449 section 7.1);
+                // a Bearer-scheme error with the Bearer challenge, plus the plain DPoP one when allowed.
+                match (scheme, ctx.mode) {
+                    (Scheme::Dpop, DpopMode::Disabled) | (Scheme::Bearer, DpopMode::Disabled) => {
+                        format!("{bearer_plain}, {error}")
+                    }
+                    (Scheme::Dpop, _) | (Scheme::Bearer, DpopMode::Required) => {
+                        format!("DPoP {error}, algs=\"{}\"", ctx.dpop_algs)
+                    }
+                    (Scheme::Bearer, DpopMode::Allowed) => {
+                        format!("{bearer_plain}, {error}, {dpop_plain}")
+                    }
+                }
+            }
+        })
+    }
+}
+
+enum Challenge {
+    Plain,
+    Error(Scheme),
+}
+
+fn insufficient_scope_challenge(ctx: ChallengeContext, scheme: Scheme, required: &[String]) -> String {
+    let scope = header_safe(&required.join(" "));
+    match (scheme, ctx.mode) {
+        (Scheme::Dpop, DpopMode::Allowed | DpopMode::Required) | (Scheme::Bearer, DpopMode::Required) => {
+            format!(
+                "DPoP error=\"insufficient_scope\", scope=\"{scope}\", algs=\"{}\"",
+                ctx.dpop_algs
+            )
+        }
+        _ => format!("Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"{scope}\""),
+    }
+}
+
+/// Makes text safe inside a quoted header parameter: no CR, LF or other controls, `"` and `\` replaced.
+pub fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.description())
+    }
+}
+
+impl std::error::Error for GatewayError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(mode: DpopMode) -> ChallengeContext {
+        ChallengeContext {
+            mode,
+            dpop_algs: "ES256",
+        }
+    }
+
+    fn header<'a>(r: &'a ErrorResponse, name: &str) -> Option<&'a str> {
+        r.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn unauthorized_challenge_per_mode() {
+        let e = GatewayError::Unauthorized("no access token was sent");
+        let allowed = e.render(ctx(DpopMode::Allowed));
+        assert_eq!(allowed.status, 401);
+        assert_eq!(
+            header(&allowed, "www-authenticate"),
+            Some("Bearer realm=\"api\", DPoP algs=\"ES256\"")
+        );
+        assert_eq!(
+            header(&e.render(ctx(DpopMode::Required)), "www-authenticate"),
+            Some("DPoP algs=\"ES256\"")
+        );
+        assert_eq!(
+            header(&e.render(ctx(DpopMode::Disabled)), "www-authenticate"),
+            Some("Bearer realm=\"api\"")
+        );
+    }
+
+    #[test]
+    fn invalid_token_challenge_per_scheme_and_mode() {
+        let bearer = GatewayError::InvalidToken(Scheme::Bearer, "exp: the token has expired");
+        let r = bearer.render(ctx(DpopMode::Allowed));
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            header(&r, "www-authenticate"),
+            Some("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"exp: the token has expired\", DPoP algs=\"ES256\"")
+        );
+        assert_eq!(
+            r.body,
+            r#"{"detail":{"error":"invalid_token","error_description":"exp: the token has expired"}}"#
+        );
+        assert_eq!(header(&r, "cache-control"), Some("no-store"));
+
+        let dpop = GatewayError::InvalidToken(Scheme::Dpop, "exp: the token has expired");
+        assert_eq!(
+            header(&dpop.render(ctx(DpopMode::Allowed)), "www-authenticate"),
+            Some("DPoP error=\"invalid_token\", error_description=\"exp: the token has expired\", algs=\"ES256\"")
+        );
+        assert_eq!(
+            header(&bearer.render(ctx(DpopMode::Disabled)), "www-authenticate"),
+            Some("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"exp: the token has expired\"")
+        );
+    }
+
+    #[test]
+    fn invalid_request_challenge() {
+        let e = GatewayError::InvalidRequest(Scheme::Bearer, "Authorization: malformed credentials");
+        let r = e.render(ctx(DpopMode::Allowed));
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            header(&r, "www-authenticate"),
+            Some("Bearer realm=\"api\", error=\"invalid_request\", error_description=\"Authorization: malformed credentials\", DPoP algs=\"ES256\"")
+        );
+    }
+
+    #[test]
+    fn insufficient_scope_names_required_scopes() {
+        let e = GatewayError::InsufficientScope {
+            scheme: Scheme::Bearer,
+            required: vec!["read:messages".into(), "write:messages".into()],
+        };
+        let r = e.render(ctx(DpopMode::Allowed));
+        assert_eq!(r.status, 403);
+        assert_eq!(
+            header(&r, "www-authenticate"),
+            Some("Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"read:messages write:messages\"")
+        );
+        let dpop = GatewayError::InsufficientScope {
+            scheme: Scheme::Dpop,
+            required: vec!["read:messages".into()],
+        };
+        assert_eq!(
+            header(&dpop.render(ctx(DpopMode::Allowed)), "www-authenticate"),
+            Some("DPoP error=\"insufficient_scope\", scope=\"read:messages\", algs=\"ES256\"")
+        );
+    }
+
+    #[test]
+    fn unavailable_has_retry_after_and_no_challenge() {
+        let e = GatewayError::TemporarilyUnavailable {
+            description: "signing keys are unavailable",
+            retry_after: 30,
+        };
+        let r = e.render(ctx(DpopMode::Allowed));
+        assert_eq!(r.status, 503);
+        assert_eq!(header(&r, "retry-after"), Some("30"));
+        assert_eq!(header(&r, "www-authenticate"), None);
+    }
+
+    #[test]
+    fn configuration_error_body() {
+        let e = GatewayError::Configuration("AUTH0_AUDIENCE is not set".into());
+        let r = e.render(ctx(DpopMode::Allowed));
+        assert_eq!(r.status, 500);
+        assert_eq!(
+            r.body,
+            r#"{"detail":{"error":"configuration_error","error_description":"AUTH0_AUDIENCE is not set"}}"#
+        );
+        assert_eq!(header(&r, "www-authenticate"), None);
+    }
+
+    #[test]
+    fn header_parameters_never_carry_quotes_or_line_breaks() {
+        let e = GatewayError::Configuration("bad \"value\"\r\nInjected: 1".into());
+        let r = e.render(ctx(DpopMode::Allowed));
+        assert!(!r.description.contains(['"', '\r', '\n']));
+        let e = GatewayError::InsufficientScope {
+            scheme: Scheme::Bearer,
+            required: vec!["a\"b\r\nc".into()],
+        };
+        let challenge = e
+            .render(ctx(DpopMode::Allowed))
+            .headers
+            .into_iter()
+            .find(|(n, _)| *n == "www-authenticate")
+            .unwrap()
+            .1;
+        assert!(!challenge.contains(['\r', '\n']));
+        // realm, error and scope: three quoted parameters, none broken open.
+        assert_eq!(challenge.matches('"').count(), 6);
+    }
+}

@@ -1,0 +1,165 @@
+//! Request-path normalisation (CONTRACT section 3): routes are matched, and requests forwarded, on one
+//! canonical form, so that `/api/%70rivate` or `/api/./private` cannot slip past a rule meant for
+//! `/api/private`. Paths that stay ambiguous after normalising are refused.
+
+/// Normalises a request path: percent-encoded unreserved characters are decoded (RFC 3986 section 6.2.2.2),
+/// other escapes get upper-case hex (section 6.2.2.1), and `.` segments are removed (section 5.2.4).
+///
+/// Refused: a path not starting with `/`, a `..` segment (also encoded), an empty segment (`//`), an
+/// encoded `/` or `\`, a raw `\`, NUL or other control characters, and invalid percent-encoding.
+pub fn normalize(raw: &str) -> Result<String, &'static str> {
+    let Some(rest) = raw.strip_prefix('/') else {
+        return Err("the path must start with /");
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let last = segments.len() - 1;
+    let mut out = String::with_capacity(raw.len());
+    for (i, segment) in segments.iter().enumerate() {
+        let decoded = decode_segment(segment)?;
+        match decoded.as_str() {
+            "." => {
+                // A trailing `.` keeps the directory form: `/a/.` is `/a/`.
+                if i == last {
+                    out.push('/');
+                }
+            }
+            ".." => return Err("the path contains a .. segment"),
+            "" if i != last => return Err("the path contains an empty segment (//)"),
+            _ => {
+                out.push('/');
+                out.push_str(&decoded);
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+fn decode_segment(segment: &str) -> Result<String, &'static str> {
+    let bytes = segment.as_bytes();
+    let mut out = String::with_capacity(segment.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or("the path has invalid percent-encoding")?;
+                let value = hex_value(hex[0])
+                    .zip(hex_value(hex[1]))
+                    .map(|(h, l)| h * 16 + l)
+                    .ok_or("the path has invalid percent-encoding")?;
+                match value {
+                    b'/' => return Err("the path contains an encoded /"),
+                    b'\\' => return Err("the path contains an encoded \\"),
+                    0..=0x1f | 0x7f => return Err("the path contains an encoded control character"),
+                    v if is_unreserved(v) => out.push(v as char),
+                    v => {
+                        out.push('%');
+                        out.push(HEX[(v >> 4) as usize] as char);
+                        out.push(HEX[(v & 15) as usize] as char);
+                    }
+                }
+                i += 3;
+            }
+            b'\\' => return Err("the path contains a \\"),
+            b if b < 0x20 || b == 0x7f => return Err("the path contains a control character"),
+            _ => {
+                // Copy the run up to the next escape as is (it is valid UTF-8: it came from a &str).
+                let end = segment[i..].find(['%', '\\']).map_or(segment.len(), |n| i + n);
+                let run = &segment[i..end];
+                if run.chars().any(char::is_control) {
+                    return Err("the path contains a control character");
+                }
+                out.push_str(run);
+                i = end;
+            }
+        }
+    }
+    Ok(out)
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn normalisation_table() {
+        for (raw, normal) in [
+            ("/", "/"),
+            ("/api/private", "/api/private"),
+            ("/api/private/", "/api/private/"),
+            ("/api/%70rivate", "/api/private"),
+            ("/api/%7e%41", "/api/~A"),
+            ("/api/./private", "/api/private"),
+            ("/./api/private/.", "/api/private/"),
+            ("/api/%2e/private", "/api/private"),
+            ("/a%20b", "/a%20b"),
+            ("/a%c3%a9", "/a%C3%A9"),
+            ("/é", "/é"),
+            ("/a:b@c!$&'()*+,;=", "/a:b@c!$&'()*+,;="),
+        ] {
+            assert_eq!(normalize(raw).as_deref(), Ok(normal), "{raw}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        for raw in [
+            "",
+            "api",
+            "/api/../admin",
+            "/api/%2e%2e/admin",
+            "/api/.%2E/admin",
+            "/..",
+            "/api//private",
+            "//api",
+            "/api/a%2fb",
+            "/api/a%2Fb",
+            "/api/a%5cb",
+            "/api\\admin",
+            "/api/%00",
+            "/api/\0",
+            "/api/\n",
+            "/api/%0a",
+            "/api/%",
+            "/api/%4",
+            "/api/%zz",
+            "/api/%C3%",
+        ] {
+            assert!(normalize(raw).is_err(), "{raw:?} should be refused");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(raw in ".{0,64}") {
+            let _ = normalize(&raw);
+        }
+
+        #[test]
+        fn normal_forms_are_fixed_points(raw in "(/([a-zA-Z0-9._~-]|%[0-9a-fA-F]{2}){0,6}){1,5}") {
+            if let Ok(normal) = normalize(&raw) {
+                prop_assert_eq!(normalize(&normal), Ok(normal.clone()));
+                prop_assert!(!normal.contains("//"));
+                prop_assert!(!normal.split('/').any(|s| s == ".." || s == "."));
+            }
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! Route policy (CONTRACT section 3): which requests need a token and which scopes, by path and method.
+//! The table is validated once at start-up, so that ambiguity is a configuration error, not a surprise
+//! at request time.
+
+use serde::Deserialize;
+
+use crate::path;
+
+/// How a rule's path matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPattern {
+    /// Exactly this normalised path.
+    Exact(String),
+    /// `/p/*`: `/p` itself and every path under `/p/` (stored as `/p`; `/*` is stored as the empty string).
+    Prefix(String),
+}
+
+impl PathPattern {
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Self::Exact(p) => path == p,
+            Self::Prefix(p) => {
+                path == p || (path.starts_with(p.as_str()) && path.as_bytes().get(p.len()) == Some(&b'/'))
+            }
+        }
+    }
+
+    /// Orders rules: exact before prefix, longer prefix before shorter.
+    fn specificity(&self) -> (bool, usize) {
+        match self {
+            Self::Exact(p) => (true, p.len()),
+            Self::Prefix(p) => (false, p.len()),
+        }
+    }
+}
+
+/// Whether a request needs a token, and which scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Public: no token is read.
+    Public,
+    /// A valid token whose granted scopes satisfy `scopes` under `mode` (empty: any valid token).
+    Token { scopes: Vec<String>, mode: ScopeMatch },
+}
+
+/// How required scopes combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeMatch {
+    /// Every scope is required (AND).
+    All,
+    /// One of the scopes suffices (OR).
+    Any,
+}
+
+/// One validated route rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRule {
+    /// The path as configured, e.g. `/api/messages/*` (used in logs and errors).
+    pub pattern: String,
+    pub path: PathPattern,
+    /// Upper-case methods, or `None` for every method.
+    pub methods: Option<Vec<String>>,
+    pub access: Access,
+}
+
+impl RouteRule {
+    /// True when the granted scopes satisfy the rule (always true for public rules).
+    pub fn allows(&self, granted: &[String]) -> bool {
+        match &self.access {
+            Access::Public => true,
+            Access::Token { scopes, mode } => {
+                let has = |s: &String| granted.iter().any(|g| g == s);
+                match mode {
+                    _ if scopes.is_empty() => true,
+                    ScopeMatch::All => scopes.iter().all(has),
+                    ScopeMatch::Any => scopes.iter().any(has),
+                }
+            }
+        }
+    }
+
+    /// The scopes a token must carry, for the `insufficient_scope` challenge.
+    pub fn required_scopes(&self) -> &[String] {
+        match &self.access {
+            Access::Public => &[],
+            Access::Token { scopes, .. } => scopes,
+        }
+    }
+
+    fn applies_to(&self, method: &str) -> bool {
+        self.methods
+            .as_ref()
+            .is_none_or(|methods| methods.iter().any(|m| m == method))
+    }
+}
+
+/// The validated route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTable {
+    rules: Vec<RouteRule>,
+}
+
+/// Methods a rule may name.
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    path: String,
+    methods: Option<Vec<String>>,
+    auth: Option<String>,
+    scopes: Option<Vec<String>>,
+    #[serde(rename = "match")]
+    match_mode: Option<String>,
+}
+
+impl RouteTable {
+    /// The demo routes of Auth0's API quickstarts (CONTRACT section 7).
+    pub fn demo() -> Self {
+        Self::from_json(DEMO_ROUTES).expect("the built-in demo routes are valid")
+    }
+
+    /// Parses and validates `ROUTES`: a JSON array of rules. Errors name the rule.
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        let raw: Vec<RawRule> =
+            serde_json::from_str(json).map_err(|e| format!("is not a valid JSON array of route rules: {e}"))?;
+        if raw.is_empty() {
+            return Err("must contain at least one rule".into());
+        }
+        let mut rules = Vec::with_capacity(raw.len());
+        for (i, rule) in raw.into_iter().enumerate() {
+            let name = format!("rule {} ({})", i + 1, rule.path);
+            rules.push(validate_rule(rule).map_err(|reason| format!("{name}: {reason}"))?);
+        }
+        for (i, a) in rules.iter().enumerate() {
+            for (j, b) in rules.iter().enumerate().skip(i + 1) {
+                if a.path == b.path && methods_overlap(&a.methods, &b.methods) {
+                    return Err(format!(
+                        "rule {} ({}) and rule {} ({}) match the same path and method",
+                        i + 1,
+                        a.pattern,
+                        j + 1,
+                        b.pattern
+                    ));
+                }
+            }
+        }
+        Ok(Self { rules })
+    }
+
+    /// The most specific rule for a normalised path and method: exact before prefix, longer prefix before
+    /// shorter, a rule naming the method before one for every method.
+    pub fn find(&self, method: &str, path: &str) -> Option<&RouteRule> {
+        self.rules
+            .iter()
+            .filter(|r| r.path.matches(path) && r.applies_to(method))
+            .max_by_key(|r| (r.path.specificity(), r.methods.is_some()))
+    }
+
+    pub fn rules(&self) -> &[RouteRule] {
+        &self.rules
+    }
+}
+
+const DEMO_ROUTES: &str = r#"[
+  {"path": "/api/public", "methods": ["GET"], "auth": "none"},
+  {"path": "/api/private", "methods": ["GET"], "auth": "required"},
+  {"path": "/api/private-scoped", "methods": ["GET"], "scopes": ["read:messages"]}
+]"#;
+
+fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
+    let path = match raw.path.strip_suffix("/*") {
+        Some(prefix) => {
+            check_pattern_path(if prefix.is_empty() { "/" } else { prefix })?;
+            PathPattern::Prefix(prefix.to_owned())
+        }
+        None => {
+            check_pattern_path(&raw.path)?;
+            PathPattern::Exact(raw.path.clone())
+        }
+    };
+    let methods = match raw.methods {
+        None => None,
+        Some(list) if list.is_empty() => return Err("methods must not be empty (omit it for every method)".into()),
+        Some(list) => {
+            let mut methods: Vec<String> = Vec::with_capacity(list.len());
+            for m in list {
+                let upper = m.to_ascii_uppercase();
+                if !METHODS.contains(&upper.as_str()) {
+                    return Err(format!("unknown method {m:?} (expected one of {})", METHODS.join(", ")));
+                }
+                if methods.contains(&upper) {
+                    return Err(format!("method {upper} is listed twice"));
+                }
+                methods.push(upper);
+            }
+            Some(methods)
+        }
+    };
+    let scopes = match raw.scopes {
+        None => None,
+        Some(list) if list.is_empty() => return Err("scopes must not be empty (omit it, or use auth \"required\")".into()),
+        Some(list) => {
+            if let Some(bad) = list.iter().find(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\' || c.is_control())) {
+                return Err(format!("scope {bad:?} is empty or contains a space, quote or control character"));
+            }
+            Some(list)
+        }
+    };
+    let mode = match raw.match_mode.as_deref() {
+        None | Some("all") => ScopeMatch::All,
+        Some("any") => ScopeMatch::Any,
+        Some(other) => return Err(format!("match must be \"all\" or \"any\", not {other:?}")),
+    };
+    if raw.match_mode.is_some() && scopes.is_none() {
+        return Err("match is set without scopes".into());
+    }
+    let access = match (raw.auth.as_deref(), scopes) {
+        (Some("none"), Some(_)) => return Err("auth \"none\" cannot require scopes".into()),
+        (Some("none"), None) => Access::Public,
+        (Some("required") | None, Some(scopes)) => Access::Token { scopes, mode },
+        (Some("required"), None) => Access::Token { scopes: Vec::new(), mode },
+        (None, None) => return Err("auth must be set (\"none\" or \"required\") or scopes given".into()),
+        (Some(other), _) => return Err(format!("auth must be \"none\" or \"required\", not {other:?}")),
+    };
+    Ok(RouteRule {
+        pattern: raw.path,
+        path,
+        methods,
+        access,
+    })
+}
+
+/// A rule's path must already be in normal form, with `*` only as a trailing `/*`.
+fn check_pattern_path(p: &str) -> Result<(), String> {
+    if p.contains('*') {
+        return Err("path may only use * as a trailing /*".into());
+    }
+    match path::normalize(p) {
+        Ok(normal) if normal == p => Ok(()),
+        Ok(_) => Err("path is not in normal form (no ./, no escapes of unreserved characters)".into()),
+        Err(reason) => Err(format!("path is invalid: {reason}")),
+    }
+}
+
+fn methods_overlap(a: &Option<Vec<String>>, b: &Option<Vec<String>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.iter().any(|m| b.contains(m)),
+        // A rule for every method and a method-specific rule are not ambiguous: the specific one wins.
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(json: &str) -> RouteTable {
+        RouteTable::from_json(json).unwrap()
+    }
+
+    fn pattern<'a>(t: &'a RouteTable, method: &str, path: &str) -> Option<&'a str> {
+        t.find(method, path).map(|r| r.pattern.as_str())
+    }
+
+    #[test]
+    fn demo_routes() {
+        let t = RouteTable::demo();
+        assert_eq!(t.find("GET", "/api/public").unwrap().access, Access::Public);
+        assert_eq!(
+            t.find("GET", "/api/private").unwrap().access,
+            Access::Token { scopes: vec![], mode: ScopeMatch::All }
+        );
+        assert_eq!(t.find("GET", "/api/private-scoped").unwrap().required_scopes(), ["read:messages"]);
+        assert!(t.find("POST", "/api/public").is_none());
+        assert!(t.find("GET", "/api/public/x").is_none());
+        assert!(t.find("GET", "/nope").is_none());
+    }
+
+    #[test]
+    fn most_specific_rule_wins() {
+        let t = table(
+            r#"[
+            {"path": "/*", "auth": "required"},
+            {"path": "/api/*", "auth": "none"},
+            {"path": "/api/messages/*", "methods": ["GET"], "scopes": ["read:messages"]},
+            {"path": "/api/messages/*", "methods": ["POST", "delete"], "scopes": ["write:messages"]},
+            {"path": "/api/messages/*", "scopes": ["admin"]},
+            {"path": "/api/messages/special", "auth": "none"}
+        ]"#,
+        );
+        assert_eq!(pattern(&t, "GET", "/other"), Some("/*"));
+        assert_eq!(pattern(&t, "GET", "/"), Some("/*"));
+        assert_eq!(pattern(&t, "GET", "/api"), Some("/api/*"));
+        assert_eq!(pattern(&t, "GET", "/api/x"), Some("/api/*"));
+        assert_eq!(pattern(&t, "GET", "/apix"), Some("/*"));
+        assert_eq!(pattern(&t, "GET", "/api/messages/1"), Some("/api/messages/*"));
+        assert_eq!(t.find("GET", "/api/messages/1").unwrap().required_scopes(), ["read:messages"]);
+        assert_eq!(t.find("DELETE", "/api/messages/1").unwrap().required_scopes(), ["write:messages"]);
+        assert_eq!(t.find("PUT", "/api/messages/1").unwrap().required_scopes(), ["admin"]);
+        assert_eq!(t.find("GET", "/api/messages/special").unwrap().access, Access::Public);
+    }
+
+    #[test]
+    fn scope_matching() {
+        let t = table(
+            r#"[
+            {"path": "/all", "scopes": ["a", "b"]},
+            {"path": "/any", "scopes": ["a", "b"], "match": "any"},
+            {"path": "/auth", "auth": "required"}
+        ]"#,
+        );
+        let granted = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let all = t.find("GET", "/all").unwrap();
+        let any = t.find("GET", "/any").unwrap();
+        assert!(all.allows(&granted(&["b", "a", "c"])));
+        assert!(!all.allows(&granted(&["a"])));
+        assert!(!all.allows(&granted(&[])));
+        assert!(any.allows(&granted(&["b"])));
+        assert!(!any.allows(&granted(&["c", "A"])));
+        assert!(t.find("GET", "/auth").unwrap().allows(&[]));
+    }
+
+    #[test]
+    fn invalid_tables_name_the_rule() {
+        for (json, expected) in [
+            ("{}", "is not a valid JSON array"),
+            ("[]", "must contain at least one rule"),
+            (r#"[{"path": "/a"}]"#, "rule 1 (/a): auth must be set"),
+            (r#"[{"path": "/a", "auth": "none", "extra": 1}]"#, "unknown field `extra`"),
+            (r#"[{"path": "a", "auth": "none"}]"#, "rule 1 (a): path is invalid"),
+            (r#"[{"path": "/a/*/b", "auth": "none"}]"#, "only use * as a trailing /*"),
+            (r#"[{"path": "/a/../b", "auth": "none"}]"#, "path is invalid"),
+            (r#"[{"path": "/%61", "auth": "none"}]"#, "not in normal form"),
+            (r#"[{"path": "/a", "auth": "none", "methods": []}]"#, "methods must not be empty"),
+            (r#"[{"path": "/a", "auth": "none", "methods": ["FETCH"]}]"#, "unknown method \"FETCH\""),
+            (r#"[{"path": "/a", "auth": "none", "methods": ["GET", "get"]}]"#, "method GET is listed twice"),
+            (r#"[{"path": "/a", "scopes": []}]"#, "scopes must not be empty"),
+            (r#"[{"path": "/a", "scopes": ["a b"]}]"#, "contains a space"),
+            (r#"[{"path": "/a", "scopes": [""]}]"#, "is empty"),
+            (r#"[{"path": "/a", "auth": "none", "scopes": ["a"]}]"#, "auth \"none\" cannot require scopes"),
+            (r#"[{"path": "/a", "auth": "maybe"}]"#, "auth must be \"none\" or \"required\""),
+            (r#"[{"path": "/a", "scopes": ["a"], "match": "some"}]"#, "match must be \"all\" or \"any\""),
+            (r#"[{"path": "/a", "auth": "required", "match": "any"}]"#, "match is set without scopes"),
+            (
+                r#"[{"path": "/a/*", "auth": "none"}, {"path": "/b", "auth": "none"}, {"path": "/a/*", "scopes": ["x"]}]"#,
+                "rule 1 (/a/*) and rule 3 (/a/*) match the same path and method",
+            ),
+            (
+                r#"[{"path": "/a", "methods": ["GET", "POST"], "auth": "none"}, {"path": "/a", "methods": ["POST"], "auth": "required"}]"#,
+                "rule 1 (/a) and rule 2 (/a) match the same path and method",
+            ),
+            (r#"[{"path": "/a", "path": "/b", "auth": "none"}]"#, "duplicate field `path`"),
+        ] {
+            let err = RouteTable::from_json(json).unwrap_err();
+            assert!(err.contains(expected), "{json}: {err}");
+        }
+    }
+}

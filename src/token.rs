@@ -1,0 +1,490 @@
+//! Access-token validation (CONTRACT section 4): a compact JWS signed with RS256 (RFC 7515, RFC 7518
+//! section 3.3) carrying JWT claims (RFC 7519 section 4.1), checked the way RFC 8725 (JWT BCP) and
+//! RFC 9068 (JWT access tokens) ask.
+//!
+//! Validation runs in two steps so that the expensive one comes last: [`parse`] does the structural and
+//! claim checks that need no key, then [`UnverifiedToken::verify`] checks the signature with the key
+//! its `kid` names.
+
+use jwt_compact::alg::{Rsa, RsaSignature};
+use jwt_compact::{Algorithm, AlgorithmSignature};
+use serde_json::{Map, Value};
+
+use crate::jose::{self, numeric_date, CompactJws};
+use crate::keys::VerifyingKey;
+
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// What a token must satisfy besides its signature.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRules<'a> {
+    /// Exact value of `iss` (RFC 7519 section 4.1.1; no normalisation).
+    pub issuer: &'a str,
+    /// A value `aud` must contain (RFC 7519 section 4.1.3).
+    pub audience: &'a str,
+    /// Seconds of clock skew tolerated on `exp` and `nbf`.
+    pub leeway: u64,
+}
+
+/// The identity a verified token carries, as the gateway uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims {
+    pub sub: Option<String>,
+    /// `exp` in seconds since the epoch.
+    pub exp: f64,
+    /// Granted scopes: the union of `scope`, `scp` and `permissions`, without duplicates.
+    pub scopes: Vec<String>,
+    /// `cnf.jkt`: the thumbprint of the key the token is bound to (RFC 9449 section 6.1).
+    pub jkt: Option<String>,
+    /// Every claim, for identity headers in proxy mode.
+    pub all: Map<String, Value>,
+}
+
+/// A token whose structure, header and claims passed; its signature is not verified yet.
+#[derive(Debug)]
+pub struct UnverifiedToken<'a> {
+    jws: CompactJws<'a>,
+    kid: String,
+    claims: Claims,
+}
+
+impl<'a> UnverifiedToken<'a> {
+    /// The `kid` that names the verification key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The encoded signature (a cache key for verified tokens; never logged).
+    pub fn encoded_signature(&self) -> &'a str {
+        self.jws.encoded_signature
+    }
+
+    /// Verifies the RS256 signature (RFC 7515 section 5.2 step 8) and returns the claims.
+    pub fn verify(self, key: &VerifyingKey) -> Result<Claims, &'static str> {
+        if !verify_rs256(key, self.jws.signing_input.as_bytes(), &self.jws.signature) {
+            return Err("signature: verification failed");
+        }
+        Ok(self.claims)
+    }
+}
+
+/// Verifies an RS256 signature with jwt-compact. The signature must be exactly as long as the modulus
+/// (RFC 8017 section 8.2.2 step 1).
+pub fn verify_rs256(key: &VerifyingKey, signing_input: &[u8], signature: &[u8]) -> bool {
+    use rsa::traits::PublicKeyParts;
+    if signature.len() != key.key.size() {
+        return false;
+    }
+    match RsaSignature::try_from_slice(signature) {
+        Ok(sig) => Rsa::rs256().verify_signature(&sig, &key.key, signing_input),
+        Err(_) => false,
+    }
+}
+
+/// Runs every check that needs no key: size, structure, header and claims. `now` is seconds since the
+/// epoch.
+pub fn parse<'a>(
+    token: &'a str,
+    rules: ClaimRules<'_>,
+    now: u64,
+) -> Result<UnverifiedToken<'a>, &'static str> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err("the token is larger than 16 KiB");
+    }
+    let jws = jose::parse_compact(token).map_err(jose::JwsError::description)?;
+    let kid = check_header(&jws.header)?;
+    let payload = jose::parse_object(&jws.payload)
+        .ok_or("the token payload is not a JSON object with unique members")?;
+    let claims = check_claims(payload, rules, now)?;
+    Ok(UnverifiedToken { jws, kid, claims })
+}
+
+/// RFC 8725 section 3.1 (one algorithm, never `none`), RFC 7515 section 4.1.11 (`crit`), RFC 9068
+/// section 2.1 (`typ`), RFC 7515 section 4.1.4 (`kid`).
+fn check_header(header: &Map<String, Value>) -> Result<String, &'static str> {
+    match header.get("alg") {
+        Some(Value::String(alg)) if alg == "RS256" => {}
+        _ => return Err("alg: only RS256 is accepted"),
+    }
+    if header.contains_key("crit") {
+        return Err("crit: no critical header extension is understood");
+    }
+    match header.get("typ") {
+        None => {}
+        Some(Value::String(typ))
+            if typ.eq_ignore_ascii_case("JWT") || typ.eq_ignore_ascii_case("at+jwt") => {}
+        Some(_) => return Err("typ: must be JWT or at+jwt"),
+    }
+    match header.get("kid") {
+        Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= 256 => Ok(kid.clone()),
+        Some(_) => Err("kid: must be a non-empty string"),
+        None => Err("kid: missing from the token header"),
+    }
+}
+
+/// RFC 7519 section 4.1 and RFC 9068 section 4; a claim of the wrong JSON type fails.
+fn check_claims(all: Map<String, Value>, rules: ClaimRules<'_>, now: u64) -> Result<Claims, &'static str> {
+    let now = now as f64;
+    let leeway = rules.leeway as f64;
+
+    match all.get("iss") {
+        Some(Value::String(iss)) if iss == rules.issuer => {}
+        Some(Value::String(_)) => return Err("iss: not the configured issuer"),
+        Some(_) => return Err("iss: must be a string"),
+        None => return Err("iss: missing"),
+    }
+
+    match all.get("aud") {
+        Some(Value::String(aud)) => {
+            if aud != rules.audience {
+                return Err("aud: does not contain the configured audience");
+            }
+        }
+        Some(Value::Array(auds)) => {
+            let mut found = false;
+            for aud in auds {
+                match aud.as_str() {
+                    Some(aud) => found |= aud == rules.audience,
+                    None => return Err("aud: must be a string or an array of strings"),
+                }
+            }
+            if !found {
+                return Err("aud: does not contain the configured audience");
+            }
+        }
+        Some(_) => return Err("aud: must be a string or an array of strings"),
+        None => return Err("aud: missing"),
+    }
+
+    let exp = match all.get("exp") {
+        None => return Err("exp: missing"),
+        Some(v) => numeric_date(v).ok_or("exp: must be a number")?,
+    };
+    // RFC 7519 section 4.1.4: the token must not be accepted on or after exp.
+    if now >= exp + leeway {
+        return Err("exp: the token has expired");
+    }
+
+    if let Some(v) = all.get("nbf") {
+        let nbf = numeric_date(v).ok_or("nbf: must be a number")?;
+        if nbf > now + leeway {
+            return Err("nbf: the token is not valid yet");
+        }
+    }
+
+    if let Some(v) = all.get("iat") {
+        numeric_date(v).ok_or("iat: must be a number")?;
+    }
+
+    let sub = match all.get("sub") {
+        None => None,
+        Some(Value::String(sub)) => Some(sub.clone()),
+        Some(_) => return Err("sub: must be a string"),
+    };
+
+    let mut scopes: Vec<String> = Vec::new();
+    let mut grant = |scope: &str| {
+        if !scope.is_empty() && !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_owned());
+        }
+    };
+    // RFC 8693 section 4.2 / RFC 6749 section 3.3: a space-delimited string.
+    match all.get("scope") {
+        None => {}
+        Some(Value::String(s)) => s.split(' ').for_each(&mut grant),
+        Some(_) => return Err("scope: must be a space-delimited string"),
+    }
+    // Microsoft-style `scp`: a string or an array of strings.
+    match all.get("scp") {
+        None => {}
+        Some(Value::String(s)) => s.split(' ').for_each(&mut grant),
+        Some(Value::Array(items)) => {
+            for item in items {
+                grant(item.as_str().ok_or("scp: must be a string or an array of strings")?);
+            }
+        }
+        Some(_) => return Err("scp: must be a string or an array of strings"),
+    }
+    // Auth0 RBAC permissions: an array of strings.
+    match all.get("permissions") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for item in items {
+                grant(item.as_str().ok_or("permissions: must be an array of strings")?);
+            }
+        }
+        Some(_) => return Err("permissions: must be an array of strings"),
+    }
+
+    // RFC 7800 section 3.1 / RFC 9449 section 6.1.
+    let jkt = match all.get("cnf") {
+        None => None,
+        Some(Value::Object(cnf)) => match cnf.get("jkt") {
+            None => None,
+            Some(Value::String(jkt)) if !jkt.is_empty() => Some(jkt.clone()),
+            Some(_) => return Err("cnf: jkt must be a non-empty string"),
+        },
+        Some(_) => return Err("cnf: must be an object"),
+    };
+
+    Ok(Claims {
+        sub,
+        exp,
+        scopes,
+        jkt,
+        all,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::b64_encode;
+    use crate::keys::parse_rsa_jwk;
+    use crate::test_keys;
+    use serde_json::json;
+
+    const NOW: u64 = 1_700_000_000;
+    const RULES: ClaimRules<'static> = ClaimRules {
+        issuer: "https://tenant.auth0.com/",
+        audience: "https://api.example.com",
+        leeway: 0,
+    };
+
+    fn header() -> Value {
+        json!({"alg": "RS256", "typ": "JWT", "kid": "k1"})
+    }
+
+    fn claims() -> Value {
+        json!({
+            "iss": "https://tenant.auth0.com/",
+            "sub": "auth0|user",
+            "aud": ["https://api.example.com", "https://tenant.auth0.com/userinfo"],
+            "iat": NOW - 10,
+            "exp": NOW + 3600,
+            "scope": "openid read:messages",
+            "permissions": ["read:messages", "write:messages"],
+        })
+    }
+
+    fn with(mut base: Value, changes: Value) -> Value {
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                base.as_object_mut().unwrap().remove(k);
+            } else {
+                base[k] = v.clone();
+            }
+        }
+        base
+    }
+
+    fn key() -> VerifyingKey {
+        parse_rsa_jwk(&test_keys::rsa_2048().public_jwk("k1")).unwrap()
+    }
+
+    fn check(token: &str) -> Result<Claims, &'static str> {
+        parse(token, RULES, NOW)?.verify(&key())
+    }
+
+    fn sign(header: Value, claims: Value) -> String {
+        test_keys::rsa_2048().sign(&header, &claims)
+    }
+
+    #[test]
+    fn a_valid_token_yields_its_claims() {
+        let c = check(&sign(header(), claims())).unwrap();
+        assert_eq!(c.sub.as_deref(), Some("auth0|user"));
+        assert_eq!(c.scopes, ["openid", "read:messages", "write:messages"]);
+        assert_eq!(c.exp, (NOW + 3600) as f64);
+        assert_eq!(c.jkt, None);
+    }
+
+    #[test]
+    fn typ_variants_and_string_audience_are_accepted() {
+        for typ in [json!("at+jwt"), json!("AT+JWT"), json!("jwt"), Value::Null] {
+            let h = with(header(), json!({ "typ": typ }));
+            assert!(check(&sign(h, claims())).is_ok(), "typ {typ}");
+        }
+        let c = with(claims(), json!({"aud": "https://api.example.com"}));
+        assert!(check(&sign(header(), c)).is_ok());
+    }
+
+    #[test]
+    fn header_rules() {
+        for (change, reason) in [
+            (json!({"alg": "none"}), "alg: only RS256 is accepted"),
+            (json!({"alg": "HS256"}), "alg: only RS256 is accepted"),
+            (json!({"alg": "RS384"}), "alg: only RS256 is accepted"),
+            (json!({"alg": "PS256"}), "alg: only RS256 is accepted"),
+            (json!({"alg": "rs256"}), "alg: only RS256 is accepted"),
+            (json!({"alg": ["RS256"]}), "alg: only RS256 is accepted"),
+            (json!({"alg": null}), "alg: only RS256 is accepted"),
+            (json!({"crit": ["exp"]}), "crit: no critical header extension is understood"),
+            (json!({"typ": "JOSE+XYZ"}), "typ: must be JWT or at+jwt"),
+            (json!({"typ": "dpop+jwt"}), "typ: must be JWT or at+jwt"),
+            (json!({"typ": 1}), "typ: must be JWT or at+jwt"),
+            (json!({"kid": null}), "kid: missing from the token header"),
+            (json!({"kid": ""}), "kid: must be a non-empty string"),
+            (json!({"kid": 5}), "kid: must be a non-empty string"),
+        ] {
+            let token = sign(with(header(), change.clone()), claims());
+            assert_eq!(check(&token).unwrap_err(), reason, "{change}");
+        }
+    }
+
+    #[test]
+    fn an_unsigned_or_hmac_token_never_verifies() {
+        let h = b64_encode(br#"{"alg":"none","kid":"k1"}"#);
+        let p = b64_encode(claims().to_string().as_bytes());
+        assert_eq!(
+            check(&format!("{h}.{p}.")).unwrap_err(),
+            "the token is not a compact JWS of three parts"
+        );
+        // alg confusion: an HS256 MAC keyed with the public key (RFC 8725 section 2.1).
+        let h = b64_encode(br#"{"alg":"HS256","kid":"k1"}"#);
+        assert_eq!(
+            check(&format!("{h}.{p}.AAAA")).unwrap_err(),
+            "alg: only RS256 is accepted"
+        );
+    }
+
+    #[test]
+    fn claim_rules() {
+        for (change, reason) in [
+            (json!({"iss": null}), "iss: missing"),
+            (json!({"iss": "https://evil.auth0.com/"}), "iss: not the configured issuer"),
+            (json!({"iss": "https://tenant.auth0.com"}), "iss: not the configured issuer"),
+            (json!({"iss": "https://TENANT.auth0.com/"}), "iss: not the configured issuer"),
+            (json!({"iss": ["https://tenant.auth0.com/"]}), "iss: must be a string"),
+            (json!({"aud": null}), "aud: missing"),
+            (json!({"aud": "https://other"}), "aud: does not contain the configured audience"),
+            (json!({"aud": ["https://other"]}), "aud: does not contain the configured audience"),
+            (json!({"aud": []}), "aud: does not contain the configured audience"),
+            (json!({"aud": ["https://api.example.com", 1]}), "aud: must be a string or an array of strings"),
+            (json!({"aud": {"a": 1}}), "aud: must be a string or an array of strings"),
+            (json!({"exp": null}), "exp: missing"),
+            (json!({"exp": "9999999999"}), "exp: must be a number"),
+            (json!({"exp": true}), "exp: must be a number"),
+            (json!({"exp": NOW}), "exp: the token has expired"),
+            (json!({"exp": NOW - 1}), "exp: the token has expired"),
+            (json!({"nbf": NOW + 1}), "nbf: the token is not valid yet"),
+            (json!({"nbf": "0"}), "nbf: must be a number"),
+            (json!({"iat": "0"}), "iat: must be a number"),
+            (json!({"iat": [1]}), "iat: must be a number"),
+            (json!({"sub": 42}), "sub: must be a string"),
+            (json!({"scope": ["read:messages"]}), "scope: must be a space-delimited string"),
+            (json!({"permissions": "read:messages"}), "permissions: must be an array of strings"),
+            (json!({"permissions": [1]}), "permissions: must be an array of strings"),
+            (json!({"scp": 5}), "scp: must be a string or an array of strings"),
+            (json!({"cnf": "x"}), "cnf: must be an object"),
+            (json!({"cnf": {"jkt": 5}}), "cnf: jkt must be a non-empty string"),
+        ] {
+            let token = sign(header(), with(claims(), change.clone()));
+            assert_eq!(check(&token).unwrap_err(), reason, "{change}");
+        }
+    }
+
+    #[test]
+    fn time_boundaries_and_leeway() {
+        assert!(check(&sign(header(), with(claims(), json!({"exp": NOW + 1})))).is_ok());
+        assert!(check(&sign(header(), with(claims(), json!({"nbf": NOW})))).is_ok());
+        assert!(check(&sign(header(), with(claims(), json!({"exp": NOW as f64 + 0.5})))).is_ok());
+        let lenient = ClaimRules { leeway: 5, ..RULES };
+        let expired = sign(header(), with(claims(), json!({"exp": NOW - 4})));
+        assert!(parse(&expired, lenient, NOW).is_ok());
+        let early = sign(header(), with(claims(), json!({"nbf": NOW + 5})));
+        assert!(parse(&early, lenient, NOW).is_ok());
+        let too_early = sign(header(), with(claims(), json!({"nbf": NOW + 6})));
+        assert_eq!(
+            parse(&too_early, lenient, NOW).unwrap_err(),
+            "nbf: the token is not valid yet"
+        );
+    }
+
+    #[test]
+    fn scopes_come_from_scope_scp_and_permissions() {
+        let c = with(
+            claims(),
+            json!({"scope": "a  b", "scp": ["c", "a"], "permissions": ["d"]}),
+        );
+        assert_eq!(check(&sign(header(), c)).unwrap().scopes, ["a", "b", "c", "d"]);
+        let c = with(claims(), json!({"scope": null, "permissions": null, "scp": "x y"}));
+        assert_eq!(check(&sign(header(), c)).unwrap().scopes, ["x", "y"]);
+    }
+
+    #[test]
+    fn cnf_jkt_is_read() {
+        let c = with(claims(), json!({"cnf": {"jkt": "thumb"}}));
+        assert_eq!(check(&sign(header(), c)).unwrap().jkt.as_deref(), Some("thumb"));
+        let c = with(claims(), json!({"cnf": {"x5t#S256": "cert"}}));
+        assert_eq!(check(&sign(header(), c)).unwrap().jkt, None);
+    }
+
+    #[test]
+    fn signatures_are_checked() {
+        let token = sign(header(), claims());
+        let (signed, _) = token.rsplit_once('.').unwrap();
+        let other = sign(header(), with(claims(), json!({"sub": "admin"})));
+        let (_, other_sig) = other.rsplit_once('.').unwrap();
+        // A valid signature of another payload.
+        assert_eq!(
+            check(&format!("{signed}.{other_sig}")).unwrap_err(),
+            "signature: verification failed"
+        );
+        // Truncated, extended and tiny signatures.
+        let sig = jose::b64_decode(token.rsplit_once('.').unwrap().1).unwrap();
+        for bad in [&sig[..255], &[sig.as_slice(), &[0]].concat(), &[0][..]] {
+            assert_eq!(
+                check(&format!("{signed}.{}", b64_encode(bad))).unwrap_err(),
+                "signature: verification failed"
+            );
+        }
+        assert_eq!(check(&format!("{signed}.AA")).unwrap_err(), "signature: verification failed");
+        // Signed by another key with the same kid.
+        let forged = test_keys::rsa_2048_b().sign(&header(), &claims());
+        assert_eq!(check(&forged).unwrap_err(), "signature: verification failed");
+    }
+
+    #[test]
+    fn encoding_rules() {
+        let token = sign(header(), claims());
+        let parts: Vec<&str> = token.split('.').collect();
+        for bad in [
+            format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
+            format!("{}.{}=.{}", parts[0], parts[1], parts[2]),
+            format!("{}.{}.{}==", parts[0], parts[1], parts[2]),
+            format!("{}.{}.{}", parts[0], parts[1].replace('-', "+"), parts[2]).replace('_', "/"),
+            format!("{} .{}.{}", parts[0], parts[1], parts[2]),
+        ] {
+            if bad == token {
+                continue;
+            }
+            assert_eq!(check(&bad).unwrap_err(), "a token part is not unpadded base64url", "{bad}");
+        }
+        assert_eq!(
+            check(&format!("{token}.x.y")).unwrap_err(),
+            "the token is not a compact JWS of three parts"
+        );
+        let not_json = b64_encode(b"{\"iss\":");
+        assert_eq!(
+            check(&format!("{}.{not_json}.{}", parts[0], parts[2])).unwrap_err(),
+            "the token payload is not a JSON object with unique members"
+        );
+        let duplicate = b64_encode(br#"{"sub":"a","sub":"b"}"#);
+        assert_eq!(
+            check(&format!("{}.{duplicate}.{}", parts[0], parts[2])).unwrap_err(),
+            "the token payload is not a JSON object with unique members"
+        );
+    }
+
+    #[test]
+    fn oversized_tokens_are_refused_before_parsing() {
+        let big = with(claims(), json!({"pad": "x".repeat(MAX_TOKEN_BYTES)}));
+        assert_eq!(check(&sign(header(), big)).unwrap_err(), "the token is larger than 16 KiB");
+        assert_eq!(
+            parse(&"a".repeat(MAX_TOKEN_BYTES + 1), RULES, NOW).unwrap_err(),
+            "the token is larger than 16 KiB"
+        );
+    }
+}

@@ -1,5 +1,7 @@
 //! The `Authorization` header (RFC 9110 section 11.6.2, RFC 6750 section 2.1, RFC 9449 section 7.1):
-//! `<scheme> <token68>`, the scheme case-insensitive, exactly one credential.
+//! `<scheme> <token>`, the scheme case-insensitive, exactly one credential. The header is malformed
+//! (400) only when the credential is missing or there are several; what the one credential contains is
+//! the token validator's business (401, CONTRACT section 4).
 
 use crate::config::DpopMode;
 use crate::errors::{GatewayError, Scheme};
@@ -13,7 +15,10 @@ pub struct Credentials<'a> {
 
 /// Parses the header. A missing or empty header and an unsupported scheme are `unauthorized` (no error
 /// code, RFC 6750 section 3.1); a known scheme with missing or malformed credentials is `invalid_request`.
-pub fn parse_authorization(header: Option<&str>, mode: DpopMode) -> Result<Credentials<'_>, GatewayError> {
+pub fn parse_authorization(
+    header: Option<&str>,
+    mode: DpopMode,
+) -> Result<Credentials<'_>, GatewayError> {
     let value = header.map(|v| v.trim_matches([' ', '\t'])).unwrap_or("");
     if value.is_empty() {
         return Err(GatewayError::Unauthorized("no access token was sent"));
@@ -27,11 +32,15 @@ pub fn parse_authorization(header: Option<&str>, mode: DpopMode) -> Result<Crede
     } else if scheme_name.eq_ignore_ascii_case("dpop") {
         Scheme::Dpop
     } else {
-        return Err(GatewayError::Unauthorized("the authorization scheme is not supported"));
+        return Err(GatewayError::Unauthorized(
+            "the authorization scheme is not supported",
+        ));
     };
     match (scheme, mode) {
         (Scheme::Dpop, DpopMode::Disabled) => {
-            return Err(GatewayError::Unauthorized("the DPoP scheme is not accepted here"));
+            return Err(GatewayError::Unauthorized(
+                "the DPoP scheme is not accepted here",
+            ));
         }
         (Scheme::Bearer, DpopMode::Required) => {
             return Err(GatewayError::Unauthorized(
@@ -52,22 +61,10 @@ pub fn parse_authorization(header: Option<&str>, mode: DpopMode) -> Result<Crede
             "Authorization: expected exactly one access token after the scheme",
         ));
     }
-    if !is_token68(rest) {
-        return Err(GatewayError::InvalidRequest(
-            scheme,
-            "Authorization: the access token has characters outside token68",
-        ));
-    }
-    Ok(Credentials { scheme, token: rest })
-}
-
-/// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (RFC 9110 section 11.2).
-fn is_token68(s: &str) -> bool {
-    let body = s.trim_end_matches('=');
-    !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+    Ok(Credentials {
+        scheme,
+        token: rest,
+    })
 }
 
 #[cfg(test)]
@@ -81,10 +78,18 @@ mod tests {
 
     #[test]
     fn schemes_are_case_insensitive() {
-        for v in ["Bearer abc.def.ghi", "bearer abc.def.ghi", "BEARER   abc.def.ghi", "Bearer\tabc.def.ghi "] {
+        for v in [
+            "Bearer abc.def.ghi",
+            "bearer abc.def.ghi",
+            "BEARER   abc.def.ghi",
+            "Bearer\tabc.def.ghi ",
+        ] {
             assert_eq!(
                 parse(v).unwrap(),
-                Credentials { scheme: Scheme::Bearer, token: "abc.def.ghi" },
+                Credentials {
+                    scheme: Scheme::Bearer,
+                    token: "abc.def.ghi"
+                },
                 "{v:?}"
             );
         }
@@ -96,7 +101,9 @@ mod tests {
     fn missing_and_unsupported_are_unauthorized() {
         for v in [None, Some(""), Some("   ")] {
             assert_eq!(
-                parse_authorization(v, DpopMode::Allowed).unwrap_err().code(),
+                parse_authorization(v, DpopMode::Allowed)
+                    .unwrap_err()
+                    .code(),
                 "unauthorized"
             );
         }
@@ -107,12 +114,23 @@ mod tests {
 
     #[test]
     fn malformed_credentials_are_invalid_request() {
-        for v in ["Bearer", "Bearer ", "Bearer a b", "Bearer a,b", "Bearer a\"b", "Bearer ===", "DPoP", "Bearer a;b"] {
+        for v in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a,b",
+            "Bearer a\tb",
+            "DPoP",
+            "DPoP a, DPoP b",
+        ] {
             let e = parse(v).unwrap_err();
             assert_eq!(e.code(), "invalid_request", "{v}");
             assert_eq!(e.status(), 400);
         }
-        assert!(parse("Bearer abc==").is_ok());
+        // Odd characters in one credential are for the token validator to refuse.
+        for v in ["Bearer abc==", "Bearer a\"b", "Bearer a=.b.c", "Bearer a;b"] {
+            assert!(parse(v).is_ok(), "{v}");
+        }
     }
 
     #[test]
@@ -127,9 +145,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn never_panics_and_tokens_are_token68(v in "\\PC{0,40}") {
+        fn never_panics_and_yields_one_credential(v in "\\PC{0,40}") {
             if let Ok(c) = parse(&v) {
-                prop_assert!(is_token68(c.token));
+                prop_assert!(!c.token.is_empty());
+                prop_assert!(!c.token.contains([' ', '\t', ',']));
             }
         }
     }

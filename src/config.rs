@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::dpop::ProofWindow;
+use crate::nonce::NonceKey;
 use crate::policy::RouteTable;
 
 /// Which authorization schemes the gateway accepts (RFC 9449 section 7).
@@ -41,6 +43,26 @@ pub struct CachePolicy {
     pub fetch_timeout_ms: u64,
 }
 
+/// Where DPoP proofs are recorded against replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayStoreKind {
+    /// In this isolate's memory, bounded to `capacity` live proofs.
+    Isolate { capacity: usize },
+    /// In a Durable Object (binding `DPOP_REPLAY`), shared by every isolate.
+    DurableObject,
+}
+
+/// DPoP settings (RFC 9449).
+#[derive(Debug, Clone)]
+pub struct DpopSettings {
+    pub window: ProofWindow,
+    /// Server nonces (section 8), when a secret is configured.
+    pub nonce: Option<NonceKey>,
+    pub replay: ReplayStoreKind,
+    /// Build the `htu` comparison URL from `X-Forwarded-Proto` / `X-Forwarded-Host`.
+    pub trust_proxy: bool,
+}
+
 /// The validated configuration of one gateway.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -51,6 +73,7 @@ pub struct Config {
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     pub clock_leeway: u64,
     pub cache: CachePolicy,
+    pub dpop: DpopSettings,
 }
 
 /// A setting that is missing or invalid.
@@ -87,6 +110,13 @@ pub mod names {
     pub const JWKS_COOLDOWN_SECONDS: &str = "JWKS_COOLDOWN_SECONDS";
     pub const STALE_IF_ERROR_SECONDS: &str = "STALE_IF_ERROR_SECONDS";
     pub const FETCH_TIMEOUT_MS: &str = "FETCH_TIMEOUT_MS";
+    pub const DPOP_IAT_OFFSET_SECONDS: &str = "DPOP_IAT_OFFSET_SECONDS";
+    pub const DPOP_IAT_LEEWAY_SECONDS: &str = "DPOP_IAT_LEEWAY_SECONDS";
+    pub const DPOP_NONCE_SECRET: &str = "DPOP_NONCE_SECRET";
+    pub const DPOP_NONCE_LIFETIME_SECONDS: &str = "DPOP_NONCE_LIFETIME_SECONDS";
+    pub const DPOP_REPLAY_STORE: &str = "DPOP_REPLAY_STORE";
+    pub const DPOP_REPLAY_CACHE_SIZE: &str = "DPOP_REPLAY_CACHE_SIZE";
+    pub const TRUST_PROXY: &str = "TRUST_PROXY";
 }
 
 impl Config {
@@ -95,9 +125,10 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
-        let domain = get(names::AUTH0_DOMAIN)
-            .ok_or_else(|| invalid(names::AUTH0_DOMAIN, "is not set"))?;
-        let issuer = parse_issuer(&domain).map_err(|reason| invalid(names::AUTH0_DOMAIN, reason))?;
+        let domain =
+            get(names::AUTH0_DOMAIN).ok_or_else(|| invalid(names::AUTH0_DOMAIN, "is not set"))?;
+        let issuer =
+            parse_issuer(&domain).map_err(|reason| invalid(names::AUTH0_DOMAIN, reason))?;
 
         let audience = get(names::AUTH0_AUDIENCE)
             .ok_or_else(|| invalid(names::AUTH0_AUDIENCE, "is not set"))?;
@@ -154,6 +185,51 @@ impl Config {
             ));
         }
 
+        let window = ProofWindow {
+            max_age: seconds(names::DPOP_IAT_OFFSET_SECONDS, 300, 3_600)?,
+            max_skew: seconds(names::DPOP_IAT_LEEWAY_SECONDS, 30, 300)?,
+        };
+        let nonce_lifetime = seconds(names::DPOP_NONCE_LIFETIME_SECONDS, 300, 3_600)?;
+        let nonce =
+            match get(names::DPOP_NONCE_SECRET) {
+                None => None,
+                Some(secret) if secret.len() < 32 => return Err(invalid(
+                    names::DPOP_NONCE_SECRET,
+                    "must be at least 32 characters (generate one with: openssl rand -base64 32)",
+                )),
+                Some(_) if nonce_lifetime < 10 => {
+                    return Err(invalid(
+                        names::DPOP_NONCE_LIFETIME_SECONDS,
+                        "must be a whole number from 10 to 3600",
+                    ))
+                }
+                Some(secret) => Some(NonceKey::new(secret.as_bytes(), nonce_lifetime)),
+            };
+        let capacity = seconds(names::DPOP_REPLAY_CACHE_SIZE, 50_000, 1_000_000)?;
+        let replay = match get(names::DPOP_REPLAY_STORE).as_deref().map(str::trim) {
+            None | Some("isolate") if capacity >= 10 => ReplayStoreKind::Isolate {
+                capacity: capacity as usize,
+            },
+            None | Some("isolate") => {
+                return Err(invalid(
+                    names::DPOP_REPLAY_CACHE_SIZE,
+                    "must be a whole number from 10 to 1000000",
+                ))
+            }
+            Some("durable-object") => ReplayStoreKind::DurableObject,
+            Some(_) => {
+                return Err(invalid(
+                    names::DPOP_REPLAY_STORE,
+                    "must be one of: isolate, durable-object",
+                ))
+            }
+        };
+        let trust_proxy = match get(names::TRUST_PROXY).as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(invalid(names::TRUST_PROXY, "must be true or false")),
+        };
+
         Ok(Config {
             issuer,
             audience,
@@ -161,6 +237,12 @@ impl Config {
             routes,
             clock_leeway,
             cache,
+            dpop: DpopSettings {
+                window,
+                nonce,
+                replay,
+                trust_proxy,
+            },
         })
     }
 }
@@ -175,7 +257,9 @@ pub fn parse_issuer(domain: &str) -> Result<Issuer, String> {
     } else if let Some(rest) = lower.strip_prefix("http://") {
         (rest, true)
     } else if lower.contains("://") {
-        return Err("must be a host name such as tenant.us.auth0.com (only https:// is accepted)".into());
+        return Err(
+            "must be a host name such as tenant.us.auth0.com (only https:// is accepted)".into(),
+        );
     } else {
         (lower.as_str(), false)
     };
@@ -183,11 +267,18 @@ pub fn parse_issuer(domain: &str) -> Result<Issuer, String> {
     if host_port.is_empty() {
         return Err("must be a host name such as tenant.us.auth0.com".into());
     }
-    if host_port.contains(['/', '?', '#', '@', '\\']) || host_port.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must be a bare host name, without a path, query, fragment or credentials".into());
+    if host_port.contains(['/', '?', '#', '@', '\\'])
+        || host_port
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(
+            "must be a bare host name, without a path, query, fragment or credentials".into(),
+        );
     }
-    let (host, port) = split_host_port(host_port)
-        .ok_or_else(|| String::from("must be a host name with an optional port, such as tenant.us.auth0.com"))?;
+    let (host, port) = split_host_port(host_port).ok_or_else(|| {
+        String::from("must be a host name with an optional port, such as tenant.us.auth0.com")
+    })?;
     let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
     if plain_http && !loopback {
         return Err("uses http://, which is accepted only for a loopback host (localhost, 127.0.0.1, [::1])".into());
@@ -210,7 +301,11 @@ fn split_host_port(value: &str) -> Option<(&str, Option<u16>)> {
     let (host, port) = if let Some(end) = value.strip_prefix('[').and_then(|_| value.find(']')) {
         let host = &value[..=end];
         let inner = &host[1..host.len() - 1];
-        if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+        if inner.is_empty()
+            || !inner
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
             return None;
         }
         match &value[end + 1..] {
@@ -308,7 +403,11 @@ mod tests {
         ] {
             assert_eq!(parse_issuer(input).unwrap().url, issuer, "{input}");
         }
-        assert!(parse_issuer("http://127.0.0.1:8788").unwrap().is_loopback_http);
+        assert!(
+            parse_issuer("http://127.0.0.1:8788")
+                .unwrap()
+                .is_loopback_http
+        );
         assert!(!parse_issuer("tenant.auth0.com").unwrap().is_loopback_http);
     }
 
@@ -333,7 +432,8 @@ mod tests {
         ] {
             assert!(parse_issuer(input).is_err(), "{input} should be rejected");
         }
-        let e = config(&[("AUTH0_DOMAIN", "http://evil.com"), ("AUTH0_AUDIENCE", "a")]).unwrap_err();
+        let e =
+            config(&[("AUTH0_DOMAIN", "http://evil.com"), ("AUTH0_AUDIENCE", "a")]).unwrap_err();
         assert_eq!(e.setting, "AUTH0_DOMAIN");
         assert!(e.to_string().contains("loopback"));
     }
@@ -372,9 +472,59 @@ mod tests {
             assert_eq!(e.setting, name, "{name}={bad}");
         }
         let mut vars = BASE.to_vec();
-        vars.extend([("CLOCK_LEEWAY_SECONDS", "5"), ("JWKS_COOLDOWN_SECONDS", "0")]);
+        vars.extend([
+            ("CLOCK_LEEWAY_SECONDS", "5"),
+            ("JWKS_COOLDOWN_SECONDS", "0"),
+        ]);
         let c = config(&vars).unwrap();
         assert_eq!((c.clock_leeway, c.cache.cooldown), (5, 0));
+    }
+
+    #[test]
+    fn dpop_settings() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(
+            c.dpop.window,
+            ProofWindow {
+                max_age: 300,
+                max_skew: 30
+            }
+        );
+        assert!(c.dpop.nonce.is_none());
+        assert_eq!(c.dpop.replay, ReplayStoreKind::Isolate { capacity: 50_000 });
+        assert!(!c.dpop.trust_proxy);
+
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("DPOP_IAT_OFFSET_SECONDS", "60"),
+            ("DPOP_NONCE_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("DPOP_REPLAY_STORE", "durable-object"),
+            ("TRUST_PROXY", "true"),
+        ]);
+        let c = config(&vars).unwrap();
+        assert_eq!(c.dpop.window.max_age, 60);
+        assert!(c.dpop.nonce.is_some());
+        assert_eq!(c.dpop.replay, ReplayStoreKind::DurableObject);
+        assert!(c.dpop.trust_proxy);
+
+        for (name, bad) in [
+            ("DPOP_NONCE_SECRET", "short"),
+            ("DPOP_REPLAY_STORE", "kv"),
+            ("DPOP_REPLAY_CACHE_SIZE", "5"),
+            ("TRUST_PROXY", "yes"),
+            ("DPOP_IAT_LEEWAY_SECONDS", "301"),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((name, bad));
+            assert_eq!(config(&vars).unwrap_err().setting, name, "{name}={bad}");
+        }
+        // The secret's value never appears in an error.
+        let mut vars = BASE.to_vec();
+        vars.push(("DPOP_NONCE_SECRET", "tiny-secret"));
+        assert!(!config(&vars)
+            .unwrap_err()
+            .to_string()
+            .contains("tiny-secret"));
     }
 
     #[test]

@@ -95,9 +95,19 @@ mod tests {
     #[test]
     fn issuer_must_be_identical() {
         let issuer = parse_issuer("tenant.auth0.com").unwrap();
-        for bad in ["https://tenant.auth0.com", "https://TENANT.auth0.com/", "https://evil.com/"] {
-            let e = parse_discovery(&doc(json!({"issuer": bad, "jwks_uri": "https://x/jwks"})), &issuer);
-            assert_eq!(e.unwrap_err(), "discovery issuer does not match the configured issuer");
+        for bad in [
+            "https://tenant.auth0.com",
+            "https://TENANT.auth0.com/",
+            "https://evil.com/",
+        ] {
+            let e = parse_discovery(
+                &doc(json!({"issuer": bad, "jwks_uri": "https://x/jwks"})),
+                &issuer,
+            );
+            assert_eq!(
+                e.unwrap_err(),
+                "discovery issuer does not match the configured issuer"
+            );
         }
         let e = parse_discovery(&doc(json!({"jwks_uri": "https://x/jwks"})), &issuer);
         assert_eq!(e.unwrap_err(), "discovery document has no issuer");
@@ -106,9 +116,19 @@ mod tests {
     #[test]
     fn jwks_uri_rules() {
         let issuer = parse_issuer("tenant.auth0.com").unwrap();
-        let base = |uri: Value| doc(json!({"issuer": "https://tenant.auth0.com/", "jwks_uri": uri}));
-        assert_eq!(parse_discovery(&base(Value::Null), &issuer).unwrap_err(), "discovery document has no jwks_uri");
-        for bad in ["http://tenant.auth0.com/jwks", "file:///etc/passwd", "https://", "https://u@x/", "https://x/a b"] {
+        let base =
+            |uri: Value| doc(json!({"issuer": "https://tenant.auth0.com/", "jwks_uri": uri}));
+        assert_eq!(
+            parse_discovery(&base(Value::Null), &issuer).unwrap_err(),
+            "discovery document has no jwks_uri"
+        );
+        for bad in [
+            "http://tenant.auth0.com/jwks",
+            "file:///etc/passwd",
+            "https://",
+            "https://u@x/",
+            "https://x/a b",
+        ] {
             assert_eq!(
                 parse_discovery(&base(json!(bad)), &issuer).unwrap_err(),
                 "discovery jwks_uri is not an https URL",
@@ -116,9 +136,12 @@ mod tests {
             );
         }
         let dev = parse_issuer("http://127.0.0.1:8788").unwrap();
-        let local = doc(json!({"issuer": "http://127.0.0.1:8788/", "jwks_uri": "http://127.0.0.1:8788/.well-known/jwks.json"}));
+        let local = doc(
+            json!({"issuer": "http://127.0.0.1:8788/", "jwks_uri": "http://127.0.0.1:8788/.well-known/jwks.json"}),
+        );
         assert!(parse_discovery(&local, &dev).is_ok());
-        let remote = doc(json!({"issuer": "http://127.0.0.1:8788/", "jwks_uri": "http://evil.com/jwks"}));
+        let remote =
+            doc(json!({"issuer": "http://127.0.0.1:8788/", "jwks_uri": "http://evil.com/jwks"}));
         assert!(parse_discovery(&remote, &dev).is_err());
     }
 

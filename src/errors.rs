@@ -37,9 +37,15 @@ pub enum GatewayError {
     /// The server requires a fresh DPoP nonce (RFC 9449 section 8); the header carries it.
     UseDpopNonce(String),
     /// The token is valid but lacks the scopes the route requires (RFC 6750 section 3.1).
-    InsufficientScope { scheme: Scheme, required: Vec<String> },
+    InsufficientScope {
+        scheme: Scheme,
+        required: Vec<String>,
+    },
     /// No usable keys and the identity provider is unreachable, or a required store is down.
-    TemporarilyUnavailable { description: &'static str, retry_after: u64 },
+    TemporarilyUnavailable {
+        description: &'static str,
+        retry_after: u64,
+    },
     /// The origin could not be reached in proxy mode.
     BadGateway(&'static str),
 }
@@ -106,7 +112,9 @@ impl GatewayError {
             | Self::InvalidToken(_, text)
             | Self::InvalidDpopProof(text)
             | Self::BadGateway(text)
-            | Self::TemporarilyUnavailable { description: text, .. } => Cow::Borrowed(text),
+            | Self::TemporarilyUnavailable {
+                description: text, ..
+            } => Cow::Borrowed(text),
             Self::UseDpopNonce(_) => {
                 Cow::Borrowed("DPoP proof must carry the nonce from the DPoP-Nonce header")
             }
@@ -155,9 +163,7 @@ impl GatewayError {
             Self::InsufficientScope { scheme, required } => {
                 return Some(insufficient_scope_challenge(ctx, *scheme, required));
             }
-            Self::InvalidDpopProof(_) | Self::UseDpopNonce(_) => {
-                Challenge::Error(Scheme::Dpop)
-            }
+            Self::InvalidDpopProof(_) | Self::UseDpopNonce(_) => Challenge::Error(Scheme::Dpop),
             _ => return None,
         };
         let dpop_plain = format!("DPoP algs=\"{}\"", ctx.dpop_algs);
@@ -197,10 +203,15 @@ enum Challenge {
     Error(Scheme),
 }
 
-fn insufficient_scope_challenge(ctx: ChallengeContext, scheme: Scheme, required: &[String]) -> String {
+fn insufficient_scope_challenge(
+    ctx: ChallengeContext,
+    scheme: Scheme,
+    required: &[String],
+) -> String {
     let scope = header_safe(&required.join(" "));
     match (scheme, ctx.mode) {
-        (Scheme::Dpop, DpopMode::Allowed | DpopMode::Required) | (Scheme::Bearer, DpopMode::Required) => {
+        (Scheme::Dpop, DpopMode::Allowed | DpopMode::Required)
+        | (Scheme::Bearer, DpopMode::Required) => {
             format!(
                 "DPoP error=\"insufficient_scope\", scope=\"{scope}\", algs=\"{}\"",
                 ctx.dpop_algs
@@ -295,7 +306,8 @@ mod tests {
 
     #[test]
     fn invalid_request_challenge() {
-        let e = GatewayError::InvalidRequest(Scheme::Bearer, "Authorization: malformed credentials");
+        let e =
+            GatewayError::InvalidRequest(Scheme::Bearer, "Authorization: malformed credentials");
         let r = e.render(ctx(DpopMode::Allowed));
         assert_eq!(r.status, 400);
         assert_eq!(

@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use crate::authorization::parse_authorization;
 use crate::config::{Config, DpopMode};
+use crate::dpop::{self, ProofTarget, VerifiedProof};
 use crate::errors::{GatewayError, Scheme};
 use crate::key_cache::KeyError;
 use crate::keys::VerifyingKey;
 use crate::path;
 use crate::policy::{Access, RouteRule};
+use crate::replay::{ReplayError, ReplayStore};
 use crate::token::{self, ClaimRules, Claims};
 
 /// What the pipeline reads from a request.
@@ -24,6 +26,9 @@ pub struct RequestFacts<'a> {
     pub authorization: Option<&'a str>,
     /// The `DPoP` header; several headers arrive comma-joined.
     pub dpop: Option<&'a str>,
+    /// The URL as the client addressed it, for the proof's `htu` (behind a trusted proxy, rebuilt from
+    /// `X-Forwarded-*`).
+    pub url: &'a str,
 }
 
 /// Where verification keys come from: the isolate cache backed by the IdP in the Worker, a fixed set in
@@ -59,16 +64,58 @@ pub struct Authorized<'c> {
     pub identity: Option<Identity>,
 }
 
+/// The stateless proof checks: exactly one `DPoP` header, then RFC 9449 section 4.3, then the server
+/// nonce (section 8) before the signature, which is the expensive part.
+fn check_proof(
+    config: &Config,
+    req: &RequestFacts<'_>,
+    access_token: &str,
+    now: u64,
+) -> Result<VerifiedProof, GatewayError> {
+    let proof = match req.dpop.map(|p| p.trim_matches([' ', '\t'])) {
+        None | Some("") => {
+            return Err(GatewayError::InvalidDpopProof(
+                "DPoP: the DPoP header is missing",
+            ))
+        }
+        Some(p) if p.contains(',') => {
+            return Err(GatewayError::InvalidDpopProof(
+                "DPoP: exactly one DPoP proof must be sent",
+            ))
+        }
+        Some(p) => p,
+    };
+    let target = ProofTarget {
+        method: req.method,
+        url: req.url,
+        access_token,
+    };
+    let parsed = dpop::parse_proof(proof, target, config.dpop.window, now)
+        .map_err(GatewayError::InvalidDpopProof)?;
+    if let Some(nonces) = &config.dpop.nonce {
+        if !parsed.nonce().is_some_and(|n| nonces.accepts(n, now)) {
+            return Err(GatewayError::UseDpopNonce(nonces.issue(now)));
+        }
+    }
+    parsed
+        .verify_signature()
+        .map_err(GatewayError::InvalidDpopProof)
+}
+
 /// Decides whether a request may pass. `now` is seconds since the epoch.
 pub async fn authorize<'c>(
     config: &'c Config,
     req: &RequestFacts<'_>,
     keys: &impl KeySource,
+    replay: &impl ReplayStore,
     now: u64,
     trace: &mut Trace,
 ) -> Result<Authorized<'c>, GatewayError> {
     let path = path::normalize(req.path).map_err(GatewayError::BadPath)?;
-    let rule = config.routes.find(req.method, &path).ok_or(GatewayError::NotFound)?;
+    let rule = config
+        .routes
+        .find(req.method, &path)
+        .ok_or(GatewayError::NotFound)?;
     trace.route = Some(rule.pattern.clone());
     if rule.access == Access::Public {
         return Ok(Authorized {
@@ -97,6 +144,13 @@ pub async fn authorize<'c>(
     };
     let unverified = token::parse(credentials.token, rules, now).map_err(invalid_token)?;
     trace.kid = Some(unverified.kid().to_owned());
+
+    // RFC 9449 section 4.3 steps 1-11, cheapest first; the proof signature before any token key work.
+    let proof = match scheme {
+        Scheme::Bearer => None,
+        Scheme::Dpop => Some(check_proof(config, req, credentials.token, now)?),
+    };
+
     let key = match keys.key(unverified.kid()).await {
         Ok(key) => key,
         Err(KeyError::UnknownKid) => return Err(invalid_token("kid: no signing key has this kid")),
@@ -110,19 +164,48 @@ pub async fn authorize<'c>(
     let claims = unverified.verify(&key).map_err(invalid_token)?;
     trace.sub = claims.sub.clone();
 
-    match scheme {
-        Scheme::Bearer => {
-            // RFC 9449 section 7.1: a DPoP-bound token must not be accepted as a bearer token.
-            if claims.jkt.is_some() && config.dpop_mode != DpopMode::Disabled {
-                return Err(invalid_token(
-                    "cnf: a DPoP-bound token must be sent with the DPoP scheme",
-                ));
-            }
-        }
-        Scheme::Dpop => {
-            return Err(GatewayError::InvalidDpopProof(
-                "DPoP proofs are not verified yet",
+    match proof {
+        // RFC 9449 section 7.1: a DPoP-bound token must not be accepted as a bearer token.
+        None if claims.jkt.is_some() && config.dpop_mode != DpopMode::Disabled => {
+            return Err(invalid_token(
+                "cnf: a DPoP-bound token must be sent with the DPoP scheme",
             ));
+        }
+        None => {}
+        Some(proof) => {
+            // RFC 9449 section 6.1: the token is bound to the proof key.
+            match claims.jkt.as_deref() {
+                Some(jkt) if jkt == proof.jkt => {}
+                Some(_) => return Err(invalid_token("cnf: jkt does not match the DPoP proof key")),
+                None => return Err(invalid_token("cnf: the token is not bound to a DPoP key")),
+            }
+            // RFC 9449 section 11.1: each proof once, while it is valid.
+            let expires_at = (proof.iat.max(0.0) as u64)
+                .saturating_add(config.dpop.window.max_age)
+                .saturating_add(1);
+            match replay
+                .check_and_record(&proof.jkt, &proof.jti, expires_at, now)
+                .await
+            {
+                Ok(()) => {}
+                Err(ReplayError::Replayed) => {
+                    return Err(GatewayError::InvalidDpopProof(
+                        "jti: this DPoP proof was already used",
+                    ))
+                }
+                Err(ReplayError::Full) => {
+                    return Err(GatewayError::TemporarilyUnavailable {
+                        description: "too many DPoP proofs in flight; retry with a new proof",
+                        retry_after: 1,
+                    })
+                }
+                Err(ReplayError::Unavailable) => {
+                    return Err(GatewayError::TemporarilyUnavailable {
+                        description: "the DPoP replay store is unavailable",
+                        retry_after: 5,
+                    })
+                }
+            }
         }
     }
 
@@ -137,4 +220,382 @@ pub async fn authorize<'c>(
         path,
         identity: Some(Identity { scheme, claims }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::parse_rsa_jwk;
+    use crate::replay::ReplayCache;
+    use crate::test_keys;
+    use futures_executor::block_on;
+    use serde_json::json;
+    use std::cell::{Cell, RefCell};
+
+    const URL: &str = "https://api.example.com/api/private";
+
+    const NOW: u64 = 1_700_000_000;
+
+    /// A fixed key set that counts lookups, to prove which requests never reach key work.
+    struct FixedKeys {
+        key: Arc<VerifyingKey>,
+        lookups: Cell<u32>,
+        unavailable: bool,
+    }
+
+    impl KeySource for FixedKeys {
+        async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
+            self.lookups.set(self.lookups.get() + 1);
+            if self.unavailable {
+                return Err(KeyError::Unavailable { retry_after: 30 });
+            }
+            if kid == self.key.kid {
+                Ok(self.key.clone())
+            } else {
+                Err(KeyError::UnknownKid)
+            }
+        }
+    }
+
+    fn keys() -> FixedKeys {
+        FixedKeys {
+            key: Arc::new(parse_rsa_jwk(&test_keys::rsa_2048().public_jwk("k1")).unwrap()),
+            lookups: Cell::new(0),
+            unavailable: false,
+        }
+    }
+
+    fn config(mode: &str) -> Config {
+        config_with(mode, None)
+    }
+
+    fn config_with(mode: &str, nonce_secret: Option<&str>) -> Config {
+        Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "DPOP_MODE" => Some(mode.into()),
+            "DPOP_NONCE_SECRET" => nonce_secret.map(String::from),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    fn token(extra: serde_json::Value) -> String {
+        let mut claims = json!({
+            "iss": "https://tenant.auth0.com/", "aud": "https://api", "sub": "auth0|u",
+            "exp": NOW + 60, "scope": "read:messages",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        test_keys::rsa_2048().sign(&json!({"alg": "RS256", "kid": "k1"}), &claims)
+    }
+
+    fn run(
+        config: &Config,
+        keys: &FixedKeys,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        dpop: Option<&str>,
+    ) -> Result<Option<Identity>, GatewayError> {
+        let replay = RefCell::new(ReplayCache::new(100));
+        run_with(config, keys, &replay, method, path, authorization, dpop)
+    }
+
+    fn run_with(
+        config: &Config,
+        keys: &FixedKeys,
+        replay: &RefCell<ReplayCache>,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        dpop: Option<&str>,
+    ) -> Result<Option<Identity>, GatewayError> {
+        let url = format!("https://api.example.com{path}");
+        let req = RequestFacts {
+            method,
+            path,
+            authorization,
+            dpop,
+            url: &url,
+        };
+        block_on(authorize(
+            config,
+            &req,
+            keys,
+            replay,
+            NOW,
+            &mut Trace::default(),
+        ))
+        .map(|a| a.identity)
+    }
+
+    #[test]
+    fn demo_routes_end_to_end() {
+        let (c, k) = (config("allowed"), keys());
+        let bearer = format!("Bearer {}", token(json!({})));
+        assert!(run(&c, &k, "GET", "/api/public", None, None)
+            .unwrap()
+            .is_none());
+        let id = run(&c, &k, "GET", "/api/private", Some(&bearer), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(id.claims.sub.as_deref(), Some("auth0|u"));
+        assert_eq!(id.scheme, Scheme::Bearer);
+        assert!(run(&c, &k, "GET", "/api/private-scoped", Some(&bearer), None).is_ok());
+        let weak = format!("Bearer {}", token(json!({"scope": "write:messages"})));
+        assert_eq!(
+            run(&c, &k, "GET", "/api/private-scoped", Some(&weak), None).unwrap_err(),
+            GatewayError::InsufficientScope {
+                scheme: Scheme::Bearer,
+                required: vec!["read:messages".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn unmatched_and_unsafe_paths_are_refused_before_token_work() {
+        let (c, k) = (config("allowed"), keys());
+        let bearer = format!("Bearer {}", token(json!({})));
+        assert_eq!(
+            run(&c, &k, "GET", "/nope", Some(&bearer), None).unwrap_err(),
+            GatewayError::NotFound
+        );
+        assert_eq!(
+            run(&c, &k, "POST", "/api/private", Some(&bearer), None).unwrap_err(),
+            GatewayError::NotFound
+        );
+        assert_eq!(
+            run(&c, &k, "GET", "/api/x/../private", Some(&bearer), None)
+                .unwrap_err()
+                .code(),
+            "invalid_request"
+        );
+        assert_eq!(k.lookups.get(), 0);
+        // An encoded but equivalent path matches its rule.
+        assert!(run(&c, &k, "GET", "/api/%70rivate", Some(&bearer), None).is_ok());
+    }
+
+    #[test]
+    fn credential_errors_map_to_the_contract() {
+        let (c, k) = (config("allowed"), keys());
+        let cases: [(Option<&str>, &str); 4] = [
+            (None, "unauthorized"),
+            (Some("Basic x"), "unauthorized"),
+            (Some("Bearer"), "invalid_request"),
+            (Some("Bearer not-a-jwt"), "invalid_token"),
+        ];
+        for (auth, code) in cases {
+            assert_eq!(
+                run(&c, &k, "GET", "/api/private", auth, None)
+                    .unwrap_err()
+                    .code(),
+                code,
+                "{auth:?}"
+            );
+        }
+        assert_eq!(
+            k.lookups.get(),
+            0,
+            "malformed tokens never reach key lookup"
+        );
+    }
+
+    #[test]
+    fn unknown_kid_and_unavailable_keys() {
+        let c = config("allowed");
+        let other_kid = test_keys::rsa_2048().sign(
+            &json!({"alg": "RS256", "kid": "k2"}),
+            &json!({"iss": "https://tenant.auth0.com/", "aud": "https://api", "exp": NOW + 60}),
+        );
+        let e = run(
+            &c,
+            &keys(),
+            "GET",
+            "/api/private",
+            Some(&format!("Bearer {other_kid}")),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            GatewayError::InvalidToken(Scheme::Bearer, "kid: no signing key has this kid")
+        );
+        let down = FixedKeys {
+            unavailable: true,
+            ..keys()
+        };
+        let e = run(
+            &c,
+            &down,
+            "GET",
+            "/api/private",
+            Some(&format!("Bearer {}", token(json!({})))),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.status(), 503);
+    }
+
+    #[test]
+    fn bearer_downgrades_are_refused() {
+        let bound = format!("Bearer {}", token(json!({"cnf": {"jkt": "thumbprint"}})));
+        let plain = format!("Bearer {}", token(json!({})));
+        let (allowed, k) = (config("allowed"), keys());
+        let e = run(&allowed, &k, "GET", "/api/private", Some(&bound), None).unwrap_err();
+        assert_eq!(e.code(), "invalid_token");
+        let e = run(
+            &allowed,
+            &k,
+            "GET",
+            "/api/private",
+            Some(&plain),
+            Some("proof"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            GatewayError::InvalidRequest(
+                Scheme::Bearer,
+                "a DPoP proof was sent with the Bearer scheme; use the DPoP scheme"
+            )
+        );
+        // With DPoP disabled, a bound token is a plain bearer token and a stray DPoP header is ignored.
+        let disabled = config("disabled");
+        assert!(run(
+            &disabled,
+            &k,
+            "GET",
+            "/api/private",
+            Some(&bound),
+            Some("proof")
+        )
+        .is_ok());
+        // With DPoP required, Bearer is not accepted at all.
+        let required = config("required");
+        assert_eq!(
+            run(&required, &k, "GET", "/api/private", Some(&plain), None)
+                .unwrap_err()
+                .code(),
+            "unauthorized"
+        );
+    }
+
+    /// A DPoP-bound token for `client`, its Authorization value, and a fresh proof for GET /api/private.
+    fn dpop_call(client: &test_keys::TestDpopKey, extra: serde_json::Value) -> (String, String) {
+        let token = token(json!({"cnf": {"jkt": client.jkt()}}));
+        let proof = client.proof("GET", URL, &token, NOW, extra);
+        (format!("DPoP {token}"), proof)
+    }
+
+    #[test]
+    fn dpop_calls_verify_and_replays_fail() {
+        let (c, k) = (config("allowed"), keys());
+        let client = test_keys::TestDpopKey::new(7);
+        let replay = RefCell::new(ReplayCache::new(100));
+        let (auth, proof) = dpop_call(&client, json!({}));
+        let id = run_with(
+            &c,
+            &k,
+            &replay,
+            "GET",
+            "/api/private",
+            Some(&auth),
+            Some(&proof),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(id.scheme, Scheme::Dpop);
+        assert_eq!(
+            run_with(
+                &c,
+                &k,
+                &replay,
+                "GET",
+                "/api/private",
+                Some(&auth),
+                Some(&proof)
+            )
+            .unwrap_err(),
+            GatewayError::InvalidDpopProof("jti: this DPoP proof was already used")
+        );
+        // DPoP is also accepted in required mode.
+        let (auth, proof) = dpop_call(&client, json!({"jti": "other"}));
+        assert!(run(
+            &config("required"),
+            &k,
+            "GET",
+            "/api/private",
+            Some(&auth),
+            Some(&proof)
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn dpop_binding_and_header_rules() {
+        let (c, k) = (config("allowed"), keys());
+        let client = test_keys::TestDpopKey::new(7);
+        let (auth, proof) = dpop_call(&client, json!({}));
+        let call =
+            |auth: &str, dpop: Option<&str>| run(&c, &k, "GET", "/api/private", Some(auth), dpop);
+        assert_eq!(
+            call(&auth, None).unwrap_err(),
+            GatewayError::InvalidDpopProof("DPoP: the DPoP header is missing")
+        );
+        assert_eq!(
+            call(&auth, Some(&format!("{proof}, {proof}"))).unwrap_err(),
+            GatewayError::InvalidDpopProof("DPoP: exactly one DPoP proof must be sent")
+        );
+        // A proof by another key than the one the token is bound to.
+        let thief = test_keys::TestDpopKey::new(9);
+        let token = auth.strip_prefix("DPoP ").unwrap();
+        let stolen = thief.proof("GET", URL, token, NOW, json!({}));
+        assert_eq!(
+            call(&auth, Some(&stolen)).unwrap_err(),
+            GatewayError::InvalidToken(Scheme::Dpop, "cnf: jkt does not match the DPoP proof key")
+        );
+        // A plain bearer token presented with a proof.
+        let plain = self::token(json!({}));
+        let proof = client.proof("GET", URL, &plain, NOW, json!({}));
+        assert_eq!(
+            call(&format!("DPoP {plain}"), Some(&proof)).unwrap_err(),
+            GatewayError::InvalidToken(Scheme::Dpop, "cnf: the token is not bound to a DPoP key")
+        );
+        // A proof for another method.
+        let post = client.proof("POST", URL, token, NOW, json!({}));
+        assert_eq!(
+            call(&auth, Some(&post)).unwrap_err(),
+            GatewayError::InvalidDpopProof("htm: does not match the request method")
+        );
+    }
+
+    #[test]
+    fn server_nonces_round_trip() {
+        let c = config_with("allowed", Some("0123456789abcdef0123456789abcdef"));
+        let k = keys();
+        let client = test_keys::TestDpopKey::new(7);
+        let (auth, proof) = dpop_call(&client, json!({}));
+        let nonce = match run(&c, &k, "GET", "/api/private", Some(&auth), Some(&proof)).unwrap_err()
+        {
+            GatewayError::UseDpopNonce(nonce) => nonce,
+            other => panic!("expected use_dpop_nonce, got {other:?}"),
+        };
+        let (_, with_nonce) = dpop_call(&client, json!({"nonce": nonce}));
+        assert!(run(
+            &c,
+            &k,
+            "GET",
+            "/api/private",
+            Some(&auth),
+            Some(&with_nonce)
+        )
+        .is_ok());
+        let (_, wrong) = dpop_call(&client, json!({"nonce": "bm9wZQ"}));
+        assert!(matches!(
+            run(&c, &k, "GET", "/api/private", Some(&auth), Some(&wrong)),
+            Err(GatewayError::UseDpopNonce(_))
+        ));
+    }
 }

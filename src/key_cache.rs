@@ -63,7 +63,8 @@ pub struct KeyCache {
 impl KeyCache {
     /// Decides how to get the key for `kid` at time `now` (seconds).
     pub fn lookup(&self, kid: &str, now: u64, policy: &CachePolicy) -> Lookup {
-        let cooled = |since: Option<u64>| since.is_none_or(|t| now >= t.saturating_add(policy.cooldown));
+        let cooled =
+            |since: Option<u64>| since.is_none_or(|t| now >= t.saturating_add(policy.cooldown));
         let can_refresh = cooled(self.last_refresh) && cooled(self.last_failure);
         let Some(entry) = &self.entry else {
             // Concurrent first requests must all succeed, so an empty cache always fetches, unless the
@@ -112,7 +113,11 @@ impl KeyCache {
     pub fn store(&mut self, keys: Arc<KeySet>, fetched_at: u64, ttl: u64) {
         let fresh_until = fetched_at.saturating_add(ttl);
         // Never go back to an older set than the one held.
-        if self.entry.as_ref().is_some_and(|e| e.fresh_until > fresh_until) {
+        if self
+            .entry
+            .as_ref()
+            .is_some_and(|e| e.fresh_until > fresh_until)
+        {
             return;
         }
         self.entry = Some(Entry { keys, fresh_until });
@@ -195,7 +200,11 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, kid)| {
-                let key = if i % 2 == 0 { test_keys::rsa_2048() } else { test_keys::rsa_2048_b() };
+                let key = if i % 2 == 0 {
+                    test_keys::rsa_2048()
+                } else {
+                    test_keys::rsa_2048_b()
+                };
                 key.public_jwk(kid)
             })
             .collect();
@@ -209,10 +218,16 @@ mod tests {
     #[test]
     fn empty_cache_always_fetches_so_concurrent_first_requests_succeed() {
         let mut cache = KeyCache::default();
-        assert!(matches!(cache.lookup("a", 100, &POLICY), Lookup::Refresh(RefreshReason::Empty)));
+        assert!(matches!(
+            cache.lookup("a", 100, &POLICY),
+            Lookup::Refresh(RefreshReason::Empty)
+        ));
         cache.refresh_started(RefreshReason::Empty, 100);
         // A second request arriving while the first fetch is under way fetches too.
-        assert!(matches!(cache.lookup("a", 100, &POLICY), Lookup::Refresh(RefreshReason::Empty)));
+        assert!(matches!(
+            cache.lookup("a", 100, &POLICY),
+            Lookup::Refresh(RefreshReason::Empty)
+        ));
         cache.store(keys(&["a"]), 100, 600);
         assert!(is_key(&cache.lookup("a", 101, &POLICY), "a"));
     }
@@ -226,14 +241,23 @@ mod tests {
         cache.refresh_started(RefreshReason::UnknownKid, 110);
         // The IdP does not know the kid either.
         cache.store(keys(&["a"]), 110, 600);
-        assert_eq!(cache.after_refresh("new", 110, &POLICY).unwrap_err(), KeyError::UnknownKid);
+        assert_eq!(
+            cache.after_refresh("new", 110, &POLICY).unwrap_err(),
+            KeyError::UnknownKid
+        );
         // A flood of random kids inside the cooldown fails fast, without fetching.
         for t in 110..140 {
-            assert!(matches!(cache.lookup(&format!("r{t}"), t, &POLICY), Lookup::UnknownKid));
+            assert!(matches!(
+                cache.lookup(&format!("r{t}"), t, &POLICY),
+                Lookup::UnknownKid
+            ));
             assert!(is_key(&cache.lookup("a", t, &POLICY), "a"));
         }
         // After the cooldown a new kid may refetch again.
-        assert!(matches!(cache.lookup("r", 140, &POLICY), Lookup::Refresh(RefreshReason::UnknownKid)));
+        assert!(matches!(
+            cache.lookup("r", 140, &POLICY),
+            Lookup::Refresh(RefreshReason::UnknownKid)
+        ));
     }
 
     #[test]
@@ -250,15 +274,24 @@ mod tests {
     fn expired_keys_refresh_and_serve_stale_when_the_idp_fails() {
         let mut cache = KeyCache::default();
         cache.store(keys(&["a"]), 0, 600);
-        assert!(matches!(cache.lookup("a", 600, &POLICY), Lookup::Refresh(RefreshReason::Expired)));
+        assert!(matches!(
+            cache.lookup("a", 600, &POLICY),
+            Lookup::Refresh(RefreshReason::Expired)
+        ));
         cache.refresh_started(RefreshReason::Expired, 600);
         cache.fetch_failed(600);
         // Known keys keep working; unknown ones fail fast.
         assert_eq!(cache.after_refresh("a", 600, &POLICY).unwrap().kid, "a");
-        assert_eq!(cache.after_refresh("b", 600, &POLICY).unwrap_err(), KeyError::UnknownKid);
+        assert_eq!(
+            cache.after_refresh("b", 600, &POLICY).unwrap_err(),
+            KeyError::UnknownKid
+        );
         assert!(is_key(&cache.lookup("a", 629, &POLICY), "a"));
         // Once the cooldown has passed, the next request tries again: recovery is automatic.
-        assert!(matches!(cache.lookup("a", 630, &POLICY), Lookup::Refresh(RefreshReason::Expired)));
+        assert!(matches!(
+            cache.lookup("a", 630, &POLICY),
+            Lookup::Refresh(RefreshReason::Expired)
+        ));
         cache.refresh_started(RefreshReason::Expired, 630);
         cache.store(keys(&["a"]), 630, 600);
         assert!(is_key(&cache.lookup("a", 631, &POLICY), "a"));
@@ -272,8 +305,14 @@ mod tests {
         cache.refresh_started(RefreshReason::Expired, end - 10);
         cache.fetch_failed(end - 10);
         assert!(is_key(&cache.lookup("a", end - 1, &POLICY), "a"));
-        assert!(matches!(cache.lookup("a", end, &POLICY), Lookup::Unavailable { .. }));
-        assert!(matches!(cache.after_refresh("a", end, &POLICY), Err(KeyError::Unavailable { .. })));
+        assert!(matches!(
+            cache.lookup("a", end, &POLICY),
+            Lookup::Unavailable { .. }
+        ));
+        assert!(matches!(
+            cache.after_refresh("a", end, &POLICY),
+            Err(KeyError::Unavailable { .. })
+        ));
     }
 
     #[test]
@@ -289,7 +328,10 @@ mod tests {
             Lookup::Unavailable { retry_after } => assert_eq!(retry_after, 20),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(cache.lookup("a", 130, &POLICY), Lookup::Refresh(RefreshReason::Empty)));
+        assert!(matches!(
+            cache.lookup("a", 130, &POLICY),
+            Lookup::Refresh(RefreshReason::Empty)
+        ));
     }
 
     #[test]
@@ -305,7 +347,10 @@ mod tests {
         assert_eq!(ttl_from_cache_control(None, 600), 600);
         assert_eq!(ttl_from_cache_control(Some("public, max-age=15"), 600), 15);
         assert_eq!(ttl_from_cache_control(Some("max-age=86400"), 600), 600);
-        assert_eq!(ttl_from_cache_control(Some("MAX-AGE=20, max-age=5"), 600), 20);
+        assert_eq!(
+            ttl_from_cache_control(Some("MAX-AGE=20, max-age=5"), 600),
+            20
+        );
         assert_eq!(ttl_from_cache_control(Some("max-age=-1"), 600), 600);
         assert_eq!(ttl_from_cache_control(Some("max-age=abc"), 600), 600);
         assert_eq!(ttl_from_cache_control(Some("no-store"), 600), 0);

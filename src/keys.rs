@@ -112,10 +112,11 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
     }
     if !ambiguous.is_empty() {
         set.keys.retain(|k| !ambiguous.contains(&k.kid));
-        set.skipped.extend(ambiguous.into_iter().map(|kid| SkippedKey {
-            kid: Some(kid),
-            reason: "kid is shared by several keys",
-        }));
+        set.skipped
+            .extend(ambiguous.into_iter().map(|kid| SkippedKey {
+                kid: Some(kid),
+                reason: "kid is shared by several keys",
+            }));
     }
     if set.keys.is_empty() {
         return Err(JwksError::NoUsableKeys);
@@ -231,19 +232,34 @@ mod tests {
     #[test]
     fn unusable_keys_are_skipped_with_a_reason() {
         let cases = [
-            (json!({"kid": null}), "kid is missing or not a non-empty string"),
-            (json!({"kid": 7}), "kid is missing or not a non-empty string"),
+            (
+                json!({"kid": null}),
+                "kid is missing or not a non-empty string",
+            ),
+            (
+                json!({"kid": 7}),
+                "kid is missing or not a non-empty string",
+            ),
             (json!({"kty": "EC"}), "kty is not RSA"),
             (json!({"use": "enc"}), "use is not sig"),
             (json!({"alg": "RS384"}), "alg is not RS256"),
             (json!({"alg": "PS256"}), "alg is not RS256"),
-            (json!({"key_ops": ["encrypt"]}), "key_ops does not include verify"),
+            (
+                json!({"key_ops": ["encrypt"]}),
+                "key_ops does not include verify",
+            ),
             (json!({"d": "AQAB"}), "key contains private members"),
             (json!({"n": "a+b"}), "n is missing or not base64url"),
             (json!({"e": null}), "e is missing or not base64url"),
             (json!({"e": "Aw"}), "exponent is not 65537"),
-            (json!({"n": b64_encode(&[0xff; 128])}), "modulus is shorter than 2048 bits"),
-            (json!({"n": b64_encode(&[0xff; 513])}), "modulus is longer than 4096 bits"),
+            (
+                json!({"n": b64_encode(&[0xff; 128])}),
+                "modulus is shorter than 2048 bits",
+            ),
+            (
+                json!({"n": b64_encode(&[0xff; 513])}),
+                "modulus is longer than 4096 bits",
+            ),
         ];
         for (change, reason) in cases {
             let good = jwk_with(json!({"kid": "good"}));
@@ -260,7 +276,9 @@ mod tests {
 
     #[test]
     fn exponent_with_leading_zero_is_still_65537() {
-        let set = parse_jwks(&jwks(vec![jwk_with(json!({"e": b64_encode(&[0, 1, 0, 1])}))]));
+        let set = parse_jwks(&jwks(vec![jwk_with(
+            json!({"e": b64_encode(&[0, 1, 0, 1])}),
+        )]));
         assert!(set.is_ok());
     }
 
@@ -278,9 +296,18 @@ mod tests {
         assert_eq!(parse_jwks(b"not json").unwrap_err(), JwksError::NotJson);
         assert_eq!(parse_jwks(b"[]").unwrap_err(), JwksError::NotJson);
         assert_eq!(parse_jwks(b"{}").unwrap_err(), JwksError::NoKeysArray);
-        assert_eq!(parse_jwks(br#"{"keys":{}}"#).unwrap_err(), JwksError::NoKeysArray);
-        assert_eq!(parse_jwks(br#"{"keys":[]}"#).unwrap_err(), JwksError::NoUsableKeys);
-        assert_eq!(parse_jwks(br#"{"keys":[1,"x",null]}"#).unwrap_err(), JwksError::NoUsableKeys);
+        assert_eq!(
+            parse_jwks(br#"{"keys":{}}"#).unwrap_err(),
+            JwksError::NoKeysArray
+        );
+        assert_eq!(
+            parse_jwks(br#"{"keys":[]}"#).unwrap_err(),
+            JwksError::NoUsableKeys
+        );
+        assert_eq!(
+            parse_jwks(br#"{"keys":[1,"x",null]}"#).unwrap_err(),
+            JwksError::NoUsableKeys
+        );
         let big = vec![b' '; MAX_JWKS_BYTES + 1];
         assert_eq!(parse_jwks(&big).unwrap_err(), JwksError::TooLarge);
     }

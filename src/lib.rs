@@ -8,13 +8,16 @@ pub mod authorization;
 pub mod config;
 pub mod demo;
 pub mod discovery;
+pub mod dpop;
 pub mod errors;
 pub mod gateway;
 pub mod jose;
 pub mod key_cache;
 pub mod keys;
+pub mod nonce;
 pub mod path;
 pub mod policy;
+pub mod replay;
 pub mod token;
 
 #[cfg(target_arch = "wasm32")]

@@ -44,7 +44,9 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or("the path has invalid percent-encoding")?;
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .ok_or("the path has invalid percent-encoding")?;
                 let value = hex_value(hex[0])
                     .zip(hex_value(hex[1]))
                     .map(|(h, l)| h * 16 + l)
@@ -52,7 +54,9 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
                 match value {
                     b'/' => return Err("the path contains an encoded /"),
                     b'\\' => return Err("the path contains an encoded \\"),
-                    0..=0x1f | 0x7f => return Err("the path contains an encoded control character"),
+                    0..=0x1f | 0x7f => {
+                        return Err("the path contains an encoded control character")
+                    }
                     v if is_unreserved(v) => out.push(v as char),
                     v => {
                         out.push('%');
@@ -66,7 +70,9 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
             b if b < 0x20 || b == 0x7f => return Err("the path contains a control character"),
             _ => {
                 // Copy the run up to the next escape as is (it is valid UTF-8: it came from a &str).
-                let end = segment[i..].find(['%', '\\']).map_or(segment.len(), |n| i + n);
+                let end = segment[i..]
+                    .find(['%', '\\'])
+                    .map_or(segment.len(), |n| i + n);
                 let run = &segment[i..end];
                 if run.chars().any(char::is_control) {
                     return Err("the path contains a control character");

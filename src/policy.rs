@@ -20,7 +20,8 @@ impl PathPattern {
         match self {
             Self::Exact(p) => path == p,
             Self::Prefix(p) => {
-                path == p || (path.starts_with(p.as_str()) && path.as_bytes().get(p.len()) == Some(&b'/'))
+                path == p
+                    || (path.starts_with(p.as_str()) && path.as_bytes().get(p.len()) == Some(&b'/'))
             }
         }
     }
@@ -40,7 +41,10 @@ pub enum Access {
     /// Public: no token is read.
     Public,
     /// A valid token whose granted scopes satisfy `scopes` under `mode` (empty: any valid token).
-    Token { scopes: Vec<String>, mode: ScopeMatch },
+    Token {
+        scopes: Vec<String>,
+        mode: ScopeMatch,
+    },
 }
 
 /// How required scopes combine.
@@ -122,8 +126,8 @@ impl RouteTable {
 
     /// Parses and validates `ROUTES`: a JSON array of rules. Errors name the rule.
     pub fn from_json(json: &str) -> Result<Self, String> {
-        let raw: Vec<RawRule> =
-            serde_json::from_str(json).map_err(|e| format!("is not a valid JSON array of route rules: {e}"))?;
+        let raw: Vec<RawRule> = serde_json::from_str(json)
+            .map_err(|e| format!("is not a valid JSON array of route rules: {e}"))?;
         if raw.is_empty() {
             return Err("must contain at least one rule".into());
         }
@@ -181,13 +185,18 @@ fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
     };
     let methods = match raw.methods {
         None => None,
-        Some(list) if list.is_empty() => return Err("methods must not be empty (omit it for every method)".into()),
+        Some(list) if list.is_empty() => {
+            return Err("methods must not be empty (omit it for every method)".into())
+        }
         Some(list) => {
             let mut methods: Vec<String> = Vec::with_capacity(list.len());
             for m in list {
                 let upper = m.to_ascii_uppercase();
                 if !METHODS.contains(&upper.as_str()) {
-                    return Err(format!("unknown method {m:?} (expected one of {})", METHODS.join(", ")));
+                    return Err(format!(
+                        "unknown method {m:?} (expected one of {})",
+                        METHODS.join(", ")
+                    ));
                 }
                 if methods.contains(&upper) {
                     return Err(format!("method {upper} is listed twice"));
@@ -199,10 +208,18 @@ fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
     };
     let scopes = match raw.scopes {
         None => None,
-        Some(list) if list.is_empty() => return Err("scopes must not be empty (omit it, or use auth \"required\")".into()),
+        Some(list) if list.is_empty() => {
+            return Err("scopes must not be empty (omit it, or use auth \"required\")".into())
+        }
         Some(list) => {
-            if let Some(bad) = list.iter().find(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\' || c.is_control())) {
-                return Err(format!("scope {bad:?} is empty or contains a space, quote or control character"));
+            if let Some(bad) = list.iter().find(|s| {
+                s.is_empty()
+                    || s.chars()
+                        .any(|c| c.is_whitespace() || c == '"' || c == '\\' || c.is_control())
+            }) {
+                return Err(format!(
+                    "scope {bad:?} is empty or contains a space, quote or control character"
+                ));
             }
             Some(list)
         }
@@ -219,9 +236,18 @@ fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
         (Some("none"), Some(_)) => return Err("auth \"none\" cannot require scopes".into()),
         (Some("none"), None) => Access::Public,
         (Some("required") | None, Some(scopes)) => Access::Token { scopes, mode },
-        (Some("required"), None) => Access::Token { scopes: Vec::new(), mode },
-        (None, None) => return Err("auth must be set (\"none\" or \"required\") or scopes given".into()),
-        (Some(other), _) => return Err(format!("auth must be \"none\" or \"required\", not {other:?}")),
+        (Some("required"), None) => Access::Token {
+            scopes: Vec::new(),
+            mode,
+        },
+        (None, None) => {
+            return Err("auth must be set (\"none\" or \"required\") or scopes given".into())
+        }
+        (Some(other), _) => {
+            return Err(format!(
+                "auth must be \"none\" or \"required\", not {other:?}"
+            ))
+        }
     };
     Ok(RouteRule {
         pattern: raw.path,
@@ -238,7 +264,9 @@ fn check_pattern_path(p: &str) -> Result<(), String> {
     }
     match path::normalize(p) {
         Ok(normal) if normal == p => Ok(()),
-        Ok(_) => Err("path is not in normal form (no ./, no escapes of unreserved characters)".into()),
+        Ok(_) => {
+            Err("path is not in normal form (no ./, no escapes of unreserved characters)".into())
+        }
         Err(reason) => Err(format!("path is invalid: {reason}")),
     }
 }
@@ -270,9 +298,17 @@ mod tests {
         assert_eq!(t.find("GET", "/api/public").unwrap().access, Access::Public);
         assert_eq!(
             t.find("GET", "/api/private").unwrap().access,
-            Access::Token { scopes: vec![], mode: ScopeMatch::All }
+            Access::Token {
+                scopes: vec![],
+                mode: ScopeMatch::All
+            }
         );
-        assert_eq!(t.find("GET", "/api/private-scoped").unwrap().required_scopes(), ["read:messages"]);
+        assert_eq!(
+            t.find("GET", "/api/private-scoped")
+                .unwrap()
+                .required_scopes(),
+            ["read:messages"]
+        );
         assert!(t.find("POST", "/api/public").is_none());
         assert!(t.find("GET", "/api/public/x").is_none());
         assert!(t.find("GET", "/nope").is_none());
@@ -295,11 +331,28 @@ mod tests {
         assert_eq!(pattern(&t, "GET", "/api"), Some("/api/*"));
         assert_eq!(pattern(&t, "GET", "/api/x"), Some("/api/*"));
         assert_eq!(pattern(&t, "GET", "/apix"), Some("/*"));
-        assert_eq!(pattern(&t, "GET", "/api/messages/1"), Some("/api/messages/*"));
-        assert_eq!(t.find("GET", "/api/messages/1").unwrap().required_scopes(), ["read:messages"]);
-        assert_eq!(t.find("DELETE", "/api/messages/1").unwrap().required_scopes(), ["write:messages"]);
-        assert_eq!(t.find("PUT", "/api/messages/1").unwrap().required_scopes(), ["admin"]);
-        assert_eq!(t.find("GET", "/api/messages/special").unwrap().access, Access::Public);
+        assert_eq!(
+            pattern(&t, "GET", "/api/messages/1"),
+            Some("/api/messages/*")
+        );
+        assert_eq!(
+            t.find("GET", "/api/messages/1").unwrap().required_scopes(),
+            ["read:messages"]
+        );
+        assert_eq!(
+            t.find("DELETE", "/api/messages/1")
+                .unwrap()
+                .required_scopes(),
+            ["write:messages"]
+        );
+        assert_eq!(
+            t.find("PUT", "/api/messages/1").unwrap().required_scopes(),
+            ["admin"]
+        );
+        assert_eq!(
+            t.find("GET", "/api/messages/special").unwrap().access,
+            Access::Public
+        );
     }
 
     #[test]
@@ -328,21 +381,60 @@ mod tests {
             ("{}", "is not a valid JSON array"),
             ("[]", "must contain at least one rule"),
             (r#"[{"path": "/a"}]"#, "rule 1 (/a): auth must be set"),
-            (r#"[{"path": "/a", "auth": "none", "extra": 1}]"#, "unknown field `extra`"),
-            (r#"[{"path": "a", "auth": "none"}]"#, "rule 1 (a): path is invalid"),
-            (r#"[{"path": "/a/*/b", "auth": "none"}]"#, "only use * as a trailing /*"),
-            (r#"[{"path": "/a/../b", "auth": "none"}]"#, "path is invalid"),
-            (r#"[{"path": "/%61", "auth": "none"}]"#, "not in normal form"),
-            (r#"[{"path": "/a", "auth": "none", "methods": []}]"#, "methods must not be empty"),
-            (r#"[{"path": "/a", "auth": "none", "methods": ["FETCH"]}]"#, "unknown method \"FETCH\""),
-            (r#"[{"path": "/a", "auth": "none", "methods": ["GET", "get"]}]"#, "method GET is listed twice"),
-            (r#"[{"path": "/a", "scopes": []}]"#, "scopes must not be empty"),
+            (
+                r#"[{"path": "/a", "auth": "none", "extra": 1}]"#,
+                "unknown field `extra`",
+            ),
+            (
+                r#"[{"path": "a", "auth": "none"}]"#,
+                "rule 1 (a): path is invalid",
+            ),
+            (
+                r#"[{"path": "/a/*/b", "auth": "none"}]"#,
+                "only use * as a trailing /*",
+            ),
+            (
+                r#"[{"path": "/a/../b", "auth": "none"}]"#,
+                "path is invalid",
+            ),
+            (
+                r#"[{"path": "/%61", "auth": "none"}]"#,
+                "not in normal form",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "none", "methods": []}]"#,
+                "methods must not be empty",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "none", "methods": ["FETCH"]}]"#,
+                "unknown method \"FETCH\"",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "none", "methods": ["GET", "get"]}]"#,
+                "method GET is listed twice",
+            ),
+            (
+                r#"[{"path": "/a", "scopes": []}]"#,
+                "scopes must not be empty",
+            ),
             (r#"[{"path": "/a", "scopes": ["a b"]}]"#, "contains a space"),
             (r#"[{"path": "/a", "scopes": [""]}]"#, "is empty"),
-            (r#"[{"path": "/a", "auth": "none", "scopes": ["a"]}]"#, "auth \"none\" cannot require scopes"),
-            (r#"[{"path": "/a", "auth": "maybe"}]"#, "auth must be \"none\" or \"required\""),
-            (r#"[{"path": "/a", "scopes": ["a"], "match": "some"}]"#, "match must be \"all\" or \"any\""),
-            (r#"[{"path": "/a", "auth": "required", "match": "any"}]"#, "match is set without scopes"),
+            (
+                r#"[{"path": "/a", "auth": "none", "scopes": ["a"]}]"#,
+                "auth \"none\" cannot require scopes",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "maybe"}]"#,
+                "auth must be \"none\" or \"required\"",
+            ),
+            (
+                r#"[{"path": "/a", "scopes": ["a"], "match": "some"}]"#,
+                "match must be \"all\" or \"any\"",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "match": "any"}]"#,
+                "match is set without scopes",
+            ),
             (
                 r#"[{"path": "/a/*", "auth": "none"}, {"path": "/b", "auth": "none"}, {"path": "/a/*", "scopes": ["x"]}]"#,
                 "rule 1 (/a/*) and rule 3 (/a/*) match the same path and method",
@@ -351,7 +443,10 @@ mod tests {
                 r#"[{"path": "/a", "methods": ["GET", "POST"], "auth": "none"}, {"path": "/a", "methods": ["POST"], "auth": "required"}]"#,
                 "rule 1 (/a) and rule 2 (/a) match the same path and method",
             ),
-            (r#"[{"path": "/a", "path": "/b", "auth": "none"}]"#, "duplicate field `path`"),
+            (
+                r#"[{"path": "/a", "path": "/b", "auth": "none"}]"#,
+                "duplicate field `path`",
+            ),
         ] {
             let err = RouteTable::from_json(json).unwrap_err();
             assert!(err.contains(expected), "{json}: {err}");

@@ -60,3 +60,48 @@ pub fn rsa_2048_b() -> &'static TestRsaKey {
     static KEY: OnceLock<TestRsaKey> = OnceLock::new();
     KEY.get_or_init(|| TestRsaKey::from_pem(include_str!("../tests/fixtures/rsa-2048-b.pem")))
 }
+
+/// A DPoP client key and proofs made with it.
+pub struct TestDpopKey {
+    key: p256::ecdsa::SigningKey,
+}
+
+impl TestDpopKey {
+    pub fn new(seed: u8) -> Self {
+        Self {
+            key: p256::ecdsa::SigningKey::from_slice(&[seed; 32]).expect("a valid scalar"),
+        }
+    }
+
+    /// The RFC 7638 thumbprint of the public key.
+    pub fn jkt(&self) -> String {
+        let jwk = self.public_jwk();
+        crate::dpop::ec_thumbprint(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
+    }
+
+    pub fn public_jwk(&self) -> Value {
+        let point = self.key.verifying_key().to_encoded_point(false);
+        json!({"kty": "EC", "crv": "P-256", "x": b64_encode(point.x().unwrap()), "y": b64_encode(point.y().unwrap())})
+    }
+
+    /// A proof for `htm` and `htu` with the given claims merged over the defaults.
+    pub fn proof(&self, htm: &str, htu: &str, token: &str, iat: u64, extra: Value) -> String {
+        use p256::ecdsa::signature::Signer;
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.public_jwk()});
+        let mut claims = json!({
+            "jti": format!("jti-{iat}-{}", b64_encode(htu.as_bytes())),
+            "htm": htm, "htu": htu, "iat": iat,
+            "ath": crate::dpop::access_token_hash(token),
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        let input = format!(
+            "{}.{}",
+            b64_encode(header.to_string().as_bytes()),
+            b64_encode(claims.to_string().as_bytes())
+        );
+        let signature: p256::ecdsa::Signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", b64_encode(&signature.to_bytes()))
+    }
+}

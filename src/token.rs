@@ -124,7 +124,11 @@ fn check_header(header: &Map<String, Value>) -> Result<String, &'static str> {
 }
 
 /// RFC 7519 section 4.1 and RFC 9068 section 4; a claim of the wrong JSON type fails.
-fn check_claims(all: Map<String, Value>, rules: ClaimRules<'_>, now: u64) -> Result<Claims, &'static str> {
+fn check_claims(
+    all: Map<String, Value>,
+    rules: ClaimRules<'_>,
+    now: u64,
+) -> Result<Claims, &'static str> {
     let now = now as f64;
     let leeway = rules.leeway as f64;
 
@@ -201,7 +205,10 @@ fn check_claims(all: Map<String, Value>, rules: ClaimRules<'_>, now: u64) -> Res
         Some(Value::String(s)) => s.split(' ').for_each(&mut grant),
         Some(Value::Array(items)) => {
             for item in items {
-                grant(item.as_str().ok_or("scp: must be a string or an array of strings")?);
+                grant(
+                    item.as_str()
+                        .ok_or("scp: must be a string or an array of strings")?,
+                );
             }
         }
         Some(_) => return Err("scp: must be a string or an array of strings"),
@@ -211,7 +218,10 @@ fn check_claims(all: Map<String, Value>, rules: ClaimRules<'_>, now: u64) -> Res
         None => {}
         Some(Value::Array(items)) => {
             for item in items {
-                grant(item.as_str().ok_or("permissions: must be an array of strings")?);
+                grant(
+                    item.as_str()
+                        .ok_or("permissions: must be an array of strings")?,
+                );
             }
         }
         Some(_) => return Err("permissions: must be an array of strings"),
@@ -320,7 +330,10 @@ mod tests {
             (json!({"alg": "rs256"}), "alg: only RS256 is accepted"),
             (json!({"alg": ["RS256"]}), "alg: only RS256 is accepted"),
             (json!({"alg": null}), "alg: only RS256 is accepted"),
-            (json!({"crit": ["exp"]}), "crit: no critical header extension is understood"),
+            (
+                json!({"crit": ["exp"]}),
+                "crit: no critical header extension is understood",
+            ),
             (json!({"typ": "JOSE+XYZ"}), "typ: must be JWT or at+jwt"),
             (json!({"typ": "dpop+jwt"}), "typ: must be JWT or at+jwt"),
             (json!({"typ": 1}), "typ: must be JWT or at+jwt"),
@@ -353,16 +366,43 @@ mod tests {
     fn claim_rules() {
         for (change, reason) in [
             (json!({"iss": null}), "iss: missing"),
-            (json!({"iss": "https://evil.auth0.com/"}), "iss: not the configured issuer"),
-            (json!({"iss": "https://tenant.auth0.com"}), "iss: not the configured issuer"),
-            (json!({"iss": "https://TENANT.auth0.com/"}), "iss: not the configured issuer"),
-            (json!({"iss": ["https://tenant.auth0.com/"]}), "iss: must be a string"),
+            (
+                json!({"iss": "https://evil.auth0.com/"}),
+                "iss: not the configured issuer",
+            ),
+            (
+                json!({"iss": "https://tenant.auth0.com"}),
+                "iss: not the configured issuer",
+            ),
+            (
+                json!({"iss": "https://TENANT.auth0.com/"}),
+                "iss: not the configured issuer",
+            ),
+            (
+                json!({"iss": ["https://tenant.auth0.com/"]}),
+                "iss: must be a string",
+            ),
             (json!({"aud": null}), "aud: missing"),
-            (json!({"aud": "https://other"}), "aud: does not contain the configured audience"),
-            (json!({"aud": ["https://other"]}), "aud: does not contain the configured audience"),
-            (json!({"aud": []}), "aud: does not contain the configured audience"),
-            (json!({"aud": ["https://api.example.com", 1]}), "aud: must be a string or an array of strings"),
-            (json!({"aud": {"a": 1}}), "aud: must be a string or an array of strings"),
+            (
+                json!({"aud": "https://other"}),
+                "aud: does not contain the configured audience",
+            ),
+            (
+                json!({"aud": ["https://other"]}),
+                "aud: does not contain the configured audience",
+            ),
+            (
+                json!({"aud": []}),
+                "aud: does not contain the configured audience",
+            ),
+            (
+                json!({"aud": ["https://api.example.com", 1]}),
+                "aud: must be a string or an array of strings",
+            ),
+            (
+                json!({"aud": {"a": 1}}),
+                "aud: must be a string or an array of strings",
+            ),
             (json!({"exp": null}), "exp: missing"),
             (json!({"exp": "9999999999"}), "exp: must be a number"),
             (json!({"exp": true}), "exp: must be a number"),
@@ -373,12 +413,27 @@ mod tests {
             (json!({"iat": "0"}), "iat: must be a number"),
             (json!({"iat": [1]}), "iat: must be a number"),
             (json!({"sub": 42}), "sub: must be a string"),
-            (json!({"scope": ["read:messages"]}), "scope: must be a space-delimited string"),
-            (json!({"permissions": "read:messages"}), "permissions: must be an array of strings"),
-            (json!({"permissions": [1]}), "permissions: must be an array of strings"),
-            (json!({"scp": 5}), "scp: must be a string or an array of strings"),
+            (
+                json!({"scope": ["read:messages"]}),
+                "scope: must be a space-delimited string",
+            ),
+            (
+                json!({"permissions": "read:messages"}),
+                "permissions: must be an array of strings",
+            ),
+            (
+                json!({"permissions": [1]}),
+                "permissions: must be an array of strings",
+            ),
+            (
+                json!({"scp": 5}),
+                "scp: must be a string or an array of strings",
+            ),
             (json!({"cnf": "x"}), "cnf: must be an object"),
-            (json!({"cnf": {"jkt": 5}}), "cnf: jkt must be a non-empty string"),
+            (
+                json!({"cnf": {"jkt": 5}}),
+                "cnf: jkt must be a non-empty string",
+            ),
         ] {
             let token = sign(header(), with(claims(), change.clone()));
             assert_eq!(check(&token).unwrap_err(), reason, "{change}");
@@ -389,7 +444,11 @@ mod tests {
     fn time_boundaries_and_leeway() {
         assert!(check(&sign(header(), with(claims(), json!({"exp": NOW + 1})))).is_ok());
         assert!(check(&sign(header(), with(claims(), json!({"nbf": NOW})))).is_ok());
-        assert!(check(&sign(header(), with(claims(), json!({"exp": NOW as f64 + 0.5})))).is_ok());
+        assert!(check(&sign(
+            header(),
+            with(claims(), json!({"exp": NOW as f64 + 0.5}))
+        ))
+        .is_ok());
         let lenient = ClaimRules { leeway: 5, ..RULES };
         let expired = sign(header(), with(claims(), json!({"exp": NOW - 4})));
         assert!(parse(&expired, lenient, NOW).is_ok());
@@ -408,15 +467,24 @@ mod tests {
             claims(),
             json!({"scope": "a  b", "scp": ["c", "a"], "permissions": ["d"]}),
         );
-        assert_eq!(check(&sign(header(), c)).unwrap().scopes, ["a", "b", "c", "d"]);
-        let c = with(claims(), json!({"scope": null, "permissions": null, "scp": "x y"}));
+        assert_eq!(
+            check(&sign(header(), c)).unwrap().scopes,
+            ["a", "b", "c", "d"]
+        );
+        let c = with(
+            claims(),
+            json!({"scope": null, "permissions": null, "scp": "x y"}),
+        );
         assert_eq!(check(&sign(header(), c)).unwrap().scopes, ["x", "y"]);
     }
 
     #[test]
     fn cnf_jkt_is_read() {
         let c = with(claims(), json!({"cnf": {"jkt": "thumb"}}));
-        assert_eq!(check(&sign(header(), c)).unwrap().jkt.as_deref(), Some("thumb"));
+        assert_eq!(
+            check(&sign(header(), c)).unwrap().jkt.as_deref(),
+            Some("thumb")
+        );
         let c = with(claims(), json!({"cnf": {"x5t#S256": "cert"}}));
         assert_eq!(check(&sign(header(), c)).unwrap().jkt, None);
     }
@@ -440,10 +508,16 @@ mod tests {
                 "signature: verification failed"
             );
         }
-        assert_eq!(check(&format!("{signed}.AA")).unwrap_err(), "signature: verification failed");
+        assert_eq!(
+            check(&format!("{signed}.AA")).unwrap_err(),
+            "signature: verification failed"
+        );
         // Signed by another key with the same kid.
         let forged = test_keys::rsa_2048_b().sign(&header(), &claims());
-        assert_eq!(check(&forged).unwrap_err(), "signature: verification failed");
+        assert_eq!(
+            check(&forged).unwrap_err(),
+            "signature: verification failed"
+        );
     }
 
     #[test]
@@ -460,7 +534,11 @@ mod tests {
             if bad == token {
                 continue;
             }
-            assert_eq!(check(&bad).unwrap_err(), "a token part is not unpadded base64url", "{bad}");
+            assert_eq!(
+                check(&bad).unwrap_err(),
+                "a token part is not unpadded base64url",
+                "{bad}"
+            );
         }
         assert_eq!(
             check(&format!("{token}.x.y")).unwrap_err(),
@@ -481,7 +559,10 @@ mod tests {
     #[test]
     fn oversized_tokens_are_refused_before_parsing() {
         let big = with(claims(), json!({"pad": "x".repeat(MAX_TOKEN_BYTES)}));
-        assert_eq!(check(&sign(header(), big)).unwrap_err(), "the token is larger than 16 KiB");
+        assert_eq!(
+            check(&sign(header(), big)).unwrap_err(),
+            "the token is larger than 16 KiB"
+        );
         assert_eq!(
             parse(&"a".repeat(MAX_TOKEN_BYTES + 1), RULES, NOW).unwrap_err(),
             "the token is larger than 16 KiB"

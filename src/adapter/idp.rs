@@ -8,14 +8,17 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use serde::Serialize;
-use worker::{AbortSignal, Cache, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBuilder};
+use worker::{
+    AbortSignal, Cache, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
+    ResponseBuilder,
+};
 
 use super::now_secs;
 use crate::config::Config;
 use crate::discovery::{parse_discovery, MAX_DISCOVERY_BYTES};
 use crate::gateway::KeySource;
 use crate::key_cache::{ttl_from_cache_control, KeyCache, KeyError, Lookup, RefreshReason};
-use crate::keys::{parse_jwks, KeySet, VerifyingKey, MAX_JWKS_BYTES};
+use crate::keys::{parse_jwks, JwksError, KeySet, VerifyingKey, MAX_JWKS_BYTES};
 
 /// Key state of one isolate.
 pub struct IsolateKeys {
@@ -85,7 +88,13 @@ impl<'a> IdpKeys<'a> {
         self.report.borrow().clone()
     }
 
-    fn record(&self, what: &'static str, from: &'static str, started: f64, error: Option<&'static str>) {
+    fn record(
+        &self,
+        what: &'static str,
+        from: &'static str,
+        started: f64,
+        error: Option<&'static str>,
+    ) {
         self.report.borrow_mut().fetches.push(FetchRecord {
             what,
             from,
@@ -116,21 +125,21 @@ impl<'a> IdpKeys<'a> {
                 }
             }
         }
-        match self.fetch_idp("jwks", &jwks_uri, MAX_JWKS_BYTES).await {
-            Ok(doc) => match parse_jwks(&doc.body) {
-                Ok(keys) => {
-                    self.cache_put(&jwks_uri, &doc).await;
-                    return Refreshed {
-                        keys: Some((Arc::new(keys), doc)),
-                        failed: false,
-                    };
-                }
-                Err(e) => self.record("jwks", "idp", js_sys::Date::now(), Some(e.description())),
-            },
-            Err(()) => {}
+        let fetched = self
+            .fetch_idp("jwks", &jwks_uri, MAX_JWKS_BYTES, |body| {
+                parse_jwks(body).map_err(JwksError::description)
+            })
+            .await;
+        if let Ok((doc, keys)) = fetched {
+            self.cache_put(&jwks_uri, &doc).await;
+            return Refreshed {
+                keys: Some((Arc::new(keys), doc)),
+                failed: false,
+            };
         }
         // The IdP failed; a stale copy from the shared cache still serves a cold isolate.
-        let stale = shared.and_then(|doc| parse_jwks(&doc.body).ok().map(|keys| (Arc::new(keys), doc)));
+        let stale =
+            shared.and_then(|doc| parse_jwks(&doc.body).ok().map(|keys| (Arc::new(keys), doc)));
         Refreshed {
             keys: stale,
             failed: true,
@@ -141,7 +150,11 @@ impl<'a> IdpKeys<'a> {
     async fn jwks_uri(&self) -> Option<String> {
         let now = now_secs();
         let held = self.isolate.discovery.borrow().clone();
-        let parse = |doc: &Document| parse_discovery(&doc.body, &self.config.issuer).ok().map(|d| d.jwks_uri);
+        let parse = |doc: &Document| {
+            parse_discovery(&doc.body, &self.config.issuer)
+                .ok()
+                .map(|d| d.jwks_uri)
+        };
         if let Some(doc) = held.as_ref().filter(|d| d.is_fresh(now)) {
             if let Some(uri) = parse(doc) {
                 return Some(uri);
@@ -155,30 +168,44 @@ impl<'a> IdpKeys<'a> {
                 return Some(uri);
             }
         }
-        if let Ok(doc) = self.fetch_idp("discovery", url, MAX_DISCOVERY_BYTES).await {
-            match parse_discovery(&doc.body, &self.config.issuer) {
-                Ok(discovery) => {
-                    self.cache_put(url, &doc).await;
-                    *self.isolate.discovery.borrow_mut() = Some(doc);
-                    return Some(discovery.jwks_uri);
-                }
-                Err(reason) => self.record("discovery", "idp", js_sys::Date::now(), Some(reason)),
-            }
+        let fetched = self
+            .fetch_idp("discovery", url, MAX_DISCOVERY_BYTES, |body| {
+                parse_discovery(body, &self.config.issuer)
+            })
+            .await;
+        if let Ok((doc, discovery)) = fetched {
+            self.cache_put(url, &doc).await;
+            *self.isolate.discovery.borrow_mut() = Some(doc);
+            return Some(discovery.jwks_uri);
         }
         // Stale-if-error: a discovery document known before still names the JWKS.
         let stale_limit = self.config.cache.stale_if_error;
         [held, shared]
             .into_iter()
             .flatten()
-            .filter(|d| now < d.fetched_at.saturating_add(d.ttl).saturating_add(stale_limit))
+            .filter(|d| {
+                now < d
+                    .fetched_at
+                    .saturating_add(d.ttl)
+                    .saturating_add(stale_limit)
+            })
             .find_map(|d| parse(&d))
     }
 
-    /// Fetches a document from the IdP with the configured timeout; only a 2xx JSON answer within the
-    /// size limit counts. Redirects are not followed.
-    async fn fetch_idp(&self, what: &'static str, url: &str, max_bytes: usize) -> Result<Document, ()> {
+    /// Fetches a document from the IdP with the configured timeout and parses it; only a 2xx answer within
+    /// the size limit that `parse` accepts counts. Redirects are not followed.
+    async fn fetch_idp<T>(
+        &self,
+        what: &'static str,
+        url: &str,
+        max_bytes: usize,
+        parse: impl Fn(&[u8]) -> Result<T, &'static str>,
+    ) -> Result<(Document, T), ()> {
         let started = js_sys::Date::now();
-        let result = self.fetch_idp_inner(url, max_bytes).await;
+        let result = match self.fetch_idp_inner(url, max_bytes).await {
+            Ok(doc) => parse(&doc.body).map(|parsed| (doc, parsed)),
+            Err(e) => Err(e),
+        };
         self.record(what, "idp", started, result.as_ref().err().copied());
         result.map_err(|_| ())
     }
@@ -187,7 +214,9 @@ impl<'a> IdpKeys<'a> {
         let timeout_ms = u32::try_from(self.config.cache.fetch_timeout_ms).unwrap_or(u32::MAX);
         let signal = AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(timeout_ms));
         let headers = Headers::new();
-        headers.set("accept", "application/json").map_err(|_| "request setup failed")?;
+        headers
+            .set("accept", "application/json")
+            .map_err(|_| "request setup failed")?;
         let mut init = RequestInit::new();
         init.with_method(Method::Get)
             .with_headers(headers)
@@ -210,7 +239,10 @@ impl<'a> IdpKeys<'a> {
             return Err("response too large");
         }
         let cache_control = response.headers().get("cache-control").ok().flatten();
-        let body = response.bytes().await.map_err(|_| "body read failed or timed out")?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|_| "body read failed or timed out")?;
         if body.len() > max_bytes {
             return Err("response too large");
         }
@@ -283,10 +315,15 @@ impl KeySource for IdpKeys<'_> {
                 return Ok(key);
             }
             Lookup::UnknownKid => return Err(KeyError::UnknownKid),
-            Lookup::Unavailable { retry_after } => return Err(KeyError::Unavailable { retry_after }),
+            Lookup::Unavailable { retry_after } => {
+                return Err(KeyError::Unavailable { retry_after })
+            }
             Lookup::Refresh(reason) => reason,
         };
-        self.isolate.cache.borrow_mut().refresh_started(reason, now_secs());
+        self.isolate
+            .cache
+            .borrow_mut()
+            .refresh_started(reason, now_secs());
         let refreshed = self.refresh(reason).await;
         {
             let mut cache = self.isolate.cache.borrow_mut();
@@ -298,6 +335,9 @@ impl KeySource for IdpKeys<'_> {
             }
         }
         self.report.borrow_mut().key_source = Some("refreshed");
-        self.isolate.cache.borrow().after_refresh(kid, now_secs(), &policy)
+        self.isolate
+            .cache
+            .borrow()
+            .after_refresh(kid, now_secs(), &policy)
     }
 }

@@ -2,6 +2,7 @@
 //! response and one JSON log line. Everything it decides is decided in the core.
 
 mod idp;
+mod replay_store;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -9,18 +10,24 @@ use std::rc::Rc;
 use serde_json::{json, Map, Value};
 use worker::{event, Context, Env, Request, Response, ResponseBuilder, Result};
 
-use crate::config::{Config, DpopMode};
+use crate::config::{Config, DpopMode, ReplayStoreKind};
 use crate::demo::demo_response;
+use crate::dpop::public_url;
+use crate::errors::Scheme;
 use crate::errors::{ChallengeContext, GatewayError};
 use crate::gateway::{self, RequestFacts, Trace};
 use crate::key_cache::KeyCache;
+use crate::replay::ReplayCache;
 
 use idp::{FetchReport, IdpKeys, IsolateKeys};
+use replay_store::WorkerReplayStore;
 
-/// State kept by one isolate across requests: the parsed configuration and the key cache.
+/// State kept by one isolate across requests: the parsed configuration, the key cache and the
+/// in-isolate DPoP replay cache.
 struct Isolate {
     config: std::result::Result<Rc<Config>, String>,
-    keys: Rc<IsolateKeys>,
+    keys: IsolateKeys,
+    replay: RefCell<ReplayCache>,
 }
 
 thread_local! {
@@ -40,12 +47,17 @@ fn isolate(env: &Env) -> Rc<Isolate> {
                 })
                 .map(Rc::new)
                 .map_err(|e| e.to_string());
+                let capacity = match config.as_ref().map(|c| c.dpop.replay) {
+                    Ok(ReplayStoreKind::Isolate { capacity }) => capacity,
+                    _ => 1,
+                };
                 Rc::new(Isolate {
                     config,
-                    keys: Rc::new(IsolateKeys {
+                    keys: IsolateKeys {
                         cache: RefCell::new(KeyCache::default()),
                         discovery: RefCell::new(None),
-                    }),
+                    },
+                    replay: RefCell::new(ReplayCache::new(capacity)),
                 })
             })
             .clone()
@@ -81,27 +93,52 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let headers = req.headers();
     let authorization = headers.get("authorization")?;
     let dpop = headers.get("dpop")?;
+    let htu_url = if config.dpop.trust_proxy {
+        public_url(
+            url.as_str(),
+            headers.get("x-forwarded-proto")?.as_deref(),
+            headers.get("x-forwarded-host")?.as_deref(),
+        )
+    } else {
+        url.to_string()
+    };
     let facts = RequestFacts {
         method: &method,
         path: url.path(),
         authorization: authorization.as_deref(),
         dpop: dpop.as_deref(),
+        url: &htu_url,
     };
     let keys = IdpKeys::new(&config, &isolate.keys);
+    let replay = match config.dpop.replay {
+        ReplayStoreKind::Isolate { .. } => WorkerReplayStore::Isolate(&isolate.replay),
+        ReplayStoreKind::DurableObject => WorkerReplayStore::DurableObject(&env),
+    };
     let mut trace = Trace::default();
-    let outcome = gateway::authorize(&config, &facts, &keys, now_secs(), &mut trace).await;
+    let outcome = gateway::authorize(&config, &facts, &keys, &replay, now_secs(), &mut trace).await;
     record_trace(&mut log, &trace, &keys.report());
 
     let response = match outcome {
         Ok(authorized) => {
             log.insert("decision".into(), json!("allow"));
-            match demo_response(&authorized.path, authorized.identity.as_ref()) {
+            let used_dpop = authorized.identity.as_ref().map(|i| i.scheme) == Some(Scheme::Dpop);
+            let response = match demo_response(&authorized.path, authorized.identity.as_ref()) {
                 Some(body) => json_response(200, &body),
                 None => {
                     let error = GatewayError::NotFound;
                     log.insert("reason".into(), json!("no demo endpoint at this path"));
                     error_response(&error, config.dpop_mode)
                 }
+            };
+            // RFC 9449 section 8.2: a fresh nonce with every successful DPoP response.
+            match (&config.dpop.nonce, response) {
+                (Some(nonces), Ok(mut response)) if used_dpop => {
+                    response
+                        .headers_mut()
+                        .set("dpop-nonce", &nonces.issue(now_secs()))?;
+                    Ok(response)
+                }
+                (_, response) => response,
             }
         }
         Err(error) => {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The README's test command: sets up the tools, then runs every layer of tests.
+#   1. lint: cargo fmt --check and cargo clippy -D warnings
+#   2. native unit and property tests (cargo test)
+#   3. wasm32 tests in Node (wasm-bindgen-test-runner)
+#   4. end-to-end tests: the worker under `wrangler dev` (workerd), a local issuer and origin, real HTTP
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# shellcheck source=/dev/null
+. target/tools.env
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "lint"
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --lib --quiet -- -D warnings
+
+step "native tests"
+cargo test --quiet
+
+step "wasm32 tests (Node)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$WASM_BINDGEN_TEST_RUNNER" \
+  cargo test --target wasm32-unknown-unknown --test wasm
+
+step "end-to-end tests (wrangler dev)"
+bash scripts/build.sh
+node --test --test-concurrency=1 tests/e2e/

@@ -1,0 +1,256 @@
+// Helpers for the end-to-end tests: build the worker, run `wrangler dev` instances with given vars, and
+// send raw HTTP requests. Node built-ins only.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const WRANGLER_JS = path.join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+
+const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
+
+/** Runs a command in the repo root; resolves {code, output} (stdout and stderr interleaved). */
+function run(cmd, args, { timeoutMs = 30 * 60_000, env = process.env } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => {
+      killGroup(child.pid, 'SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')} timed out after ${timeoutMs} ms\n${output}`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), output });
+    });
+  });
+}
+
+let buildPromise;
+/**
+ * Builds the worker once per process with `bash scripts/build.sh` (a no-op when up to date).
+ * Needs `bash scripts/setup.sh` to have run. Throws with the build output on failure.
+ */
+export function buildWorker() {
+  buildPromise ??= run('bash', ['scripts/build.sh']).then(({ code, output }) => {
+    if (code !== 0) throw new Error(`bash scripts/build.sh failed (exit ${code}):\n${output}`);
+    return output;
+  });
+  return buildPromise;
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released; tiny race accepted). */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function distinctFreePorts(n) {
+  const ports = new Set();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Gateways still running when this process exits (a crash, a forgotten stop()) are killed with it.
+const live = new Set();
+process.on('exit', () => {
+  for (const pid of live) killGroup(pid, 'SIGKILL');
+});
+
+/**
+ * Starts `wrangler dev` for the gateway with the given vars on fresh ports and a fresh persistence dir.
+ * Resolves once it answers HTTP. Returns {url, port, logs(), jsonLogs(), waitForLog(pred), stop()}.
+ *
+ * Vars go through `--var KEY:VALUE` (wrangler splits on the first colon only, so URLs survive). An empty
+ * `--env-file` is passed too, so that a developer's `.dev.vars` or `.env` never leaks into a test.
+ * The log level is `log` (wrangler's default): `--log-level info` hides the worker's console.log lines.
+ *
+ * @param {{vars?: Record<string,string>, port?: number, logLevel?: string, readyPath?: string, readyTimeoutMs?: number}} [opts]
+ */
+export async function startGateway({ vars = {}, port, logLevel = 'log', readyPath = '/api/public', readyTimeoutMs = 120_000 } = {}) {
+  const [gwPort, inspectorPort] = port
+    ? [port, (await distinctFreePorts(2)).find((p) => p !== port)]
+    : await distinctFreePorts(2);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-e2e-'));
+  const persistDir = path.join(tmp, 'state');
+  const envFile = path.join(tmp, 'empty.env');
+  fs.writeFileSync(envFile, '');
+
+  const args = [
+    WRANGLER_JS, 'dev',
+    '--ip', '127.0.0.1',
+    '--port', String(gwPort),
+    '--inspector-port', String(inspectorPort),
+    '--persist-to', persistDir,
+    '--env-file', envFile,
+    '--show-interactive-dev-session=false',
+    '--log-level', logLevel,
+  ];
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) continue;
+    if (k.includes(':')) throw new Error(`startGateway: var name ${k} contains a colon`);
+    args.push('--var', `${k}:${v}`);
+  }
+
+  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' };
+  delete env.CLOUDFLARE_INCLUDE_PROCESS_ENV;
+
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  live.add(child.pid);
+  const lines = [];
+  const partial = { stdout: '', stderr: '' };
+  const onData = (stream) => (chunk) => {
+    const text = partial[stream] + chunk.toString('utf8').replace(ANSI, '');
+    const parts = text.split(/\r?\n/);
+    partial[stream] = parts.pop();
+    lines.push(...parts);
+  };
+  child.stdout.on('data', onData('stdout'));
+  child.stderr.on('data', onData('stderr'));
+  let exited = false;
+  let exitInfo = null;
+  const exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = true;
+      exitInfo = { code, signal };
+      live.delete(child.pid);
+      resolve(exitInfo);
+    });
+  });
+  const allLines = () => {
+    const tail = [partial.stdout, partial.stderr].filter(Boolean);
+    return [...lines, ...tail];
+  };
+
+  const url = `http://127.0.0.1:${gwPort}`;
+  let stopped = false;
+  async function stop() {
+    if (stopped) return exitPromise;
+    stopped = true;
+    if (!exited) {
+      killGroup(child.pid, 'SIGTERM');
+      const timer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), 5_000);
+      await exitPromise;
+      clearTimeout(timer);
+    }
+    // workerd may outlive wrangler for a moment: make sure nothing of the group survives.
+    killGroup(child.pid, 'SIGKILL');
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return exitInfo;
+  }
+
+  const started = Date.now();
+  for (;;) {
+    if (exited) {
+      await stop();
+      throw new Error(`wrangler dev exited before answering (${JSON.stringify(exitInfo)}):\n${allLines().join('\n')}`);
+    }
+    if (Date.now() - started > readyTimeoutMs) {
+      const out = allLines().join('\n');
+      await stop();
+      throw new Error(`wrangler dev did not answer on ${url} within ${readyTimeoutMs} ms:\n${out}`);
+    }
+    try {
+      await request(`${url}${readyPath}`, { timeoutMs: 3_000 });
+      break;
+    } catch {
+      await sleep(250);
+    }
+  }
+
+  return {
+    url,
+    port: gwPort,
+    inspectorPort,
+    pid: child.pid,
+    startupMs: Date.now() - started,
+    /** All output lines so far (stdout and stderr, ANSI codes stripped). */
+    logs: allLines,
+    /** The output lines that parse as JSON objects (the worker's structured logs). */
+    jsonLogs: () => allLines().flatMap((l) => {
+      const t = l.trim();
+      if (!t.startsWith('{')) return [];
+      try {
+        const v = JSON.parse(t);
+        return v && typeof v === 'object' && !Array.isArray(v) ? [v] : [];
+      } catch {
+        return [];
+      }
+    }),
+    /** Resolves with the first line matching `pred`, polling until `timeoutMs`; rejects on timeout. */
+    async waitForLog(pred, timeoutMs = 5_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = allLines().find(pred);
+        if (hit !== undefined) return hit;
+        if (Date.now() > until) throw new Error('waitForLog: no matching line');
+        await sleep(50);
+      }
+    },
+    stop,
+  };
+}
+
+/**
+ * One HTTP request over a fresh connection with exactly the given headers (no normalisation: empty values,
+ * odd spacing and huge values are sent as is). Resolves {status, headers, rawHeaders, text, json}; `json`
+ * is undefined when the body is not JSON. `headers` has lower-case names; repeated headers are joined by
+ * Node's rules (`www-authenticate` with ", "); `rawHeaders` keeps [name, value] pairs as received.
+ */
+export function request(url, { method = 'GET', headers = {}, body, timeoutMs = 15_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        const rawHeaders = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) rawHeaders.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
+        resolve({ status: res.statusCode, headers: res.headers, rawHeaders, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`request to ${url} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** All values of a response header (case-insensitive) from rawHeaders. */
+export function headerValues(res, name) {
+  const n = name.toLowerCase();
+  return res.rawHeaders.filter(([k]) => k.toLowerCase() === n).map(([, v]) => v);
+}

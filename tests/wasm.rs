@@ -1,0 +1,122 @@
+//! What differs on wasm32, run in Node by wasm-bindgen-test-runner: RSA verification and key parsing
+//! compiled to wasm32, randomness through the JS backend of getrandom, and time from the JS clock.
+#![cfg(target_arch = "wasm32")]
+
+use auth0_edge_gateway::jose::b64_encode;
+use auth0_edge_gateway::keys::parse_jwks;
+use auth0_edge_gateway::token::{self, ClaimRules};
+use jwt_compact::alg::{Rsa, RsaSignature};
+use jwt_compact::{Algorithm, AlgorithmSignature};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use serde_json::json;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const ISSUER: &str = "https://tenant.auth0.com/";
+const AUDIENCE: &str = "https://api.example.com";
+
+fn key() -> RsaPrivateKey {
+    RsaPrivateKey::from_pkcs8_pem(include_str!("fixtures/rsa-2048-a.pem")).unwrap()
+}
+
+fn now() -> u64 {
+    (js_sys::Date::now() / 1000.0) as u64
+}
+
+fn jwks(key: &RsaPrivateKey) -> Vec<u8> {
+    json!({"keys": [{
+        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "k1",
+        "n": b64_encode(&key.n().to_bytes_be()),
+        "e": b64_encode(&key.e().to_bytes_be()),
+    }]})
+    .to_string()
+    .into_bytes()
+}
+
+/// Signs with jwt-compact on wasm32; PKCS#1 v1.5 signing draws blinding randomness from getrandom's JS backend.
+fn sign(key: &RsaPrivateKey, claims: serde_json::Value) -> String {
+    let input = format!(
+        "{}.{}",
+        b64_encode(br#"{"alg":"RS256","typ":"at+jwt","kid":"k1"}"#),
+        b64_encode(claims.to_string().as_bytes())
+    );
+    let signature: RsaSignature = Rsa::rs256().sign(key, input.as_bytes());
+    format!("{input}.{}", b64_encode(&signature.as_bytes()))
+}
+
+fn claims(exp: u64) -> serde_json::Value {
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "auth0|wasm", "exp": exp, "scope": "read:messages"})
+}
+
+const RULES: ClaimRules<'static> = ClaimRules {
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    leeway: 0,
+};
+
+#[wasm_bindgen_test]
+fn rs256_tokens_verify_on_wasm32() {
+    let private = key();
+    let keys = parse_jwks(&jwks(&private)).unwrap();
+    let now = now();
+    assert!(now > 1_700_000_000, "the JS clock gives real time");
+    let token = sign(&private, claims(now + 60));
+    let verified = token::parse(&token, RULES, now)
+        .unwrap()
+        .verify(keys.get("k1").unwrap())
+        .unwrap();
+    assert_eq!(verified.sub.as_deref(), Some("auth0|wasm"));
+    assert_eq!(verified.scopes, ["read:messages"]);
+}
+
+#[wasm_bindgen_test]
+fn tampered_and_expired_tokens_fail_on_wasm32() {
+    let private = key();
+    let keys = parse_jwks(&jwks(&private)).unwrap();
+    let key = keys.get("k1").unwrap();
+    let now = now();
+    let good = sign(&private, claims(now + 60));
+    let other = sign(
+        &private,
+        json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "admin", "exp": now + 60}),
+    );
+    let forged = format!(
+        "{}.{}",
+        other.rsplit_once('.').unwrap().0,
+        good.rsplit_once('.').unwrap().1
+    );
+    assert_eq!(
+        token::parse(&forged, RULES, now)
+            .unwrap()
+            .verify(key)
+            .unwrap_err(),
+        "signature: verification failed"
+    );
+    let expired = sign(&private, claims(now - 1));
+    assert_eq!(
+        token::parse(&expired, RULES, now).unwrap_err(),
+        "exp: the token has expired"
+    );
+}
+
+#[wasm_bindgen_test]
+fn signatures_are_randomised_but_deterministic_pkcs1() {
+    // PKCS#1 v1.5 signatures are deterministic even though signing uses random blinding: two signatures
+    // of the same input match only if the blinding randomness from getrandom works and cancels out.
+    let private = key();
+    let a = sign(&private, claims(4_102_444_800));
+    let b = sign(&private, claims(4_102_444_800));
+    assert_eq!(a, b);
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).unwrap();
+    assert_ne!(bytes, [0u8; 32]);
+}
+
+#[wasm_bindgen_test]
+fn key_filtering_on_wasm32() {
+    let private = key();
+    let mut doc: serde_json::Value = serde_json::from_slice(&jwks(&private)).unwrap();
+    doc["keys"][0]["e"] = json!("Aw");
+    assert!(parse_jwks(doc.to_string().as_bytes()).is_err());
+}

@@ -1,0 +1,470 @@
+#!/usr/bin/env node
+// A local development OIDC issuer: discovery, JWKS and a token endpoint on loopback, so the gateway can be
+// run and tested end to end without an Auth0 tenant. Usable as a library (startIssuer) and as a CLI:
+//
+//   node tools/dev-issuer.mjs [--port 8788] [--host 127.0.0.1] [--audience https://api.example.local] [--key-dir .dev-issuer]
+//   node tools/dev-issuer.mjs mint --issuer-url http://127.0.0.1:8788 [--sub ..] [--scope ".."] [--permissions a,b]
+//                                  [--audience ..] [--expires-in N] [--cnf-jkt ..]
+//
+// Node built-ins only. Never use it outside development: it hands out tokens to anyone who asks.
+import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SLOW_DELAY_MS = 10_000;
+const MAX_BODY_BYTES = 1024 * 1024;
+const MODES = new Set(['ok', 'down', 'garbage', 'slow']);
+
+/** base64url without padding, of a Buffer or a UTF-8 string. */
+export function b64url(data) {
+  return Buffer.from(data).toString('base64url');
+}
+
+/** RFC 7638 thumbprint of an RSA public JWK (base64url SHA-256 of {"e","kty","n"}). */
+export function rsaThumbprint(jwk) {
+  const canonical = JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n });
+  return crypto.createHash('sha256').update(canonical).digest('base64url');
+}
+
+/** Wraps an RSA private KeyObject as {privateKey, publicKey, publicJwk, kid}. */
+function keyEntry(privateKey) {
+  const publicKey = crypto.createPublicKey(privateKey);
+  const { n, e } = publicKey.export({ format: 'jwk' });
+  const kid = rsaThumbprint({ n, e });
+  return { privateKey, publicKey, kid, publicJwk: { kty: 'RSA', use: 'sig', alg: 'RS256', kid, n, e } };
+}
+
+function generateRsaKey(modulusLength = 2048) {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength, publicExponent: 0x10001 });
+  return keyEntry(privateKey);
+}
+
+function loadOrCreateKey(keyDir) {
+  if (!keyDir) return generateRsaKey();
+  const file = path.join(keyDir, 'signing-key.pem');
+  if (fs.existsSync(file)) {
+    return keyEntry(crypto.createPrivateKey(fs.readFileSync(file, 'utf8')));
+  }
+  const entry = generateRsaKey();
+  saveKey(keyDir, entry);
+  return entry;
+}
+
+function saveKey(keyDir, entry) {
+  fs.mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+  const file = path.join(keyDir, 'signing-key.pem');
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, entry.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** Shallow merge where an explicit `undefined` value deletes the key. */
+function mergeDeleting(base, extra) {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(extra ?? {})) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+const SIGNERS = {
+  RS256: { hash: 'sha256' },
+  RS384: { hash: 'sha384' },
+  RS512: { hash: 'sha512' },
+  PS256: { hash: 'sha256', padding: crypto.constants.RSA_PKCS1_PSS_PADDING },
+  PS384: { hash: 'sha384', padding: crypto.constants.RSA_PKCS1_PSS_PADDING },
+  PS512: { hash: 'sha512', padding: crypto.constants.RSA_PKCS1_PSS_PADDING },
+};
+
+/**
+ * Signs `signingInput` with `alg`: RS*, PS* (key: private KeyObject), HS256/384/512 (key: secret, any
+ * Buffer/string/KeyObject), ES256 (key: P-256 private KeyObject, raw r||s), none (empty signature).
+ */
+function signWith(alg, key, signingInput) {
+  if (alg === 'none') return '';
+  if (/^HS(256|384|512)$/.test(alg)) {
+    const secret = key && typeof key === 'object' && key.type === 'public'
+      ? key.export({ format: 'pem', type: 'spki' })
+      : key;
+    return crypto.createHmac(`sha${alg.slice(2)}`, secret).update(signingInput).digest('base64url');
+  }
+  if (/^ES(256|384|512)$/.test(alg)) {
+    const hash = { ES256: 'sha256', ES384: 'sha384', ES512: 'sha512' }[alg];
+    return crypto.sign(hash, Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  }
+  const s = SIGNERS[alg];
+  if (!s) throw new Error(`signRaw: unsupported signing alg ${alg}`);
+  const opts = s.padding ? { key, padding: s.padding, saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST } : key;
+  return crypto.sign(s.hash, Buffer.from(signingInput), opts).toString('base64url');
+}
+
+function segment(part) {
+  return typeof part === 'string' ? b64url(part) : b64url(JSON.stringify(part));
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Validates a /oauth/token body; returns mint() options or throws Error(message). */
+function tokenRequestToMintOptions(body) {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('body must be a JSON object');
+  const o = {};
+  const str = (k) => {
+    if (body[k] === undefined) return undefined;
+    if (typeof body[k] !== 'string' || body[k] === '') throw new Error(`${k} must be a non-empty string`);
+    return body[k];
+  };
+  o.sub = str('sub');
+  if (body.scope !== undefined) {
+    if (typeof body.scope !== 'string') throw new Error('scope must be a string');
+    o.scope = body.scope;
+  }
+  if (body.permissions !== undefined) {
+    if (!Array.isArray(body.permissions) || !body.permissions.every((p) => typeof p === 'string')) {
+      throw new Error('permissions must be an array of strings');
+    }
+    o.permissions = body.permissions;
+  }
+  if (body.audience !== undefined) {
+    const a = body.audience;
+    const ok = (typeof a === 'string' && a !== '') || (Array.isArray(a) && a.length > 0 && a.every((x) => typeof x === 'string'));
+    if (!ok) throw new Error('audience must be a string or an array of strings');
+    o.audience = a;
+  }
+  if (body.expires_in !== undefined) {
+    if (!Number.isInteger(body.expires_in)) throw new Error('expires_in must be an integer');
+    o.expiresIn = body.expires_in;
+  }
+  o.cnfJkt = str('cnf_jkt');
+  if (body.claims !== undefined) {
+    if (body.claims === null || typeof body.claims !== 'object' || Array.isArray(body.claims)) {
+      throw new Error('claims must be a JSON object');
+    }
+    o.claims = body.claims;
+  }
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+/**
+ * Starts the issuer. Resolves once it listens.
+ * @param {{host?: string, port?: number, audience?: string, keyDir?: string, maxAge?: number}} [opts]
+ */
+export async function startIssuer(opts = {}) {
+  const {
+    host = '127.0.0.1',
+    port = 0,
+    audience = 'https://api.example.local',
+    keyDir = undefined,
+    maxAge = 600,
+  } = opts;
+
+  let current = loadOrCreateKey(keyDir);
+  let published = [current]; // issuer keys, newest last
+  let extraJwks = [];
+  let mode = 'ok';
+  const counts = { discovery: 0, jwks: 0 };
+  const pendingTimers = new Set();
+
+  let issuer; // set after listen (needs the port)
+  let domain;
+
+  const jsonHeaders = () => ({
+    'Content-Type': 'application/json',
+    'Cache-Control': `public, max-age=${maxAge}`,
+  });
+
+  function send(res, status, body, headers = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }) {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  /** Answers an IdP metadata endpoint according to the current mode. */
+  function serveMetadata(res, makeBody) {
+    const m = mode;
+    if (m === 'down') return send(res, 503, { error: 'temporarily_unavailable' });
+    if (m === 'garbage') return send(res, 200, 'not json{{{', jsonHeaders());
+    if (m === 'slow') {
+      const t = setTimeout(() => {
+        pendingTimers.delete(t);
+        if (!res.destroyed) send(res, 200, makeBody(), jsonHeaders());
+      }, SLOW_DELAY_MS);
+      pendingTimers.add(t);
+      return undefined;
+    }
+    return send(res, 200, makeBody(), jsonHeaders());
+  }
+
+  const discoveryDoc = () => ({
+    issuer,
+    jwks_uri: `${issuer}.well-known/jwks.json`,
+    token_endpoint: `${issuer}oauth/token`,
+    id_token_signing_alg_values_supported: ['RS256'],
+    dpop_signing_alg_values_supported: ['ES256'],
+  });
+  const jwksDoc = () => ({ keys: [...published.map((k) => ({ ...k.publicJwk })), ...extraJwks.map((k) => ({ ...k }))] });
+
+  function mint(o = {}) {
+    const {
+      sub = 'dev-user',
+      scope,
+      permissions,
+      audience: aud = audience,
+      expiresIn = 3600,
+      cnfJkt,
+      claims = {},
+      header = {},
+      key,
+    } = o;
+    const now = Math.floor(Date.now() / 1000);
+    let payload = { iss: issuer, sub, aud, iat: now, exp: now + expiresIn, azp: 'dev-client' };
+    if (scope !== undefined) payload.scope = scope;
+    if (permissions !== undefined) payload.permissions = permissions;
+    if (cnfJkt !== undefined) payload.cnf = { jkt: cnfJkt };
+    payload = mergeDeleting(payload, claims);
+    const hdr = mergeDeleting({ alg: 'RS256', typ: 'JWT', kid: current.kid }, header);
+    return signRaw(hdr, payload, { key: key ?? current.privateKey, alg: 'RS256' });
+  }
+
+  /**
+   * Signs arbitrary header/payload (objects, or raw strings used verbatim as the segment's bytes).
+   * `alg` is the algorithm actually used to sign (default RS256), independent of what the header says.
+   */
+  function signRaw(header, payload, { key, alg = 'RS256' } = {}) {
+    const signingInput = `${segment(header)}.${segment(payload)}`;
+    const k = key ?? (/^HS/.test(alg) ? current.publicKey : current.privateKey);
+    return `${signingInput}.${signWith(alg, k, signingInput)}`;
+  }
+
+  function newKey(modulusLength = 2048) {
+    const e = generateRsaKey(modulusLength);
+    return { privateKey: e.privateKey, publicKey: e.publicKey, publicJwk: e.publicJwk, kid: e.kid };
+  }
+
+  function rotate({ dropOld = false } = {}) {
+    const next = generateRsaKey();
+    published = dropOld ? [next] : [...published, next];
+    current = next;
+    if (keyDir) saveKey(keyDir, next);
+    return next.kid;
+  }
+
+  async function handle(req, res) {
+    const url = new URL(req.url, 'http://localhost');
+    const p = url.pathname;
+    if (p === '/.well-known/openid-configuration' && (req.method === 'GET' || req.method === 'HEAD')) {
+      counts.discovery++;
+      return serveMetadata(res, discoveryDoc);
+    }
+    if (p === '/.well-known/jwks.json' && (req.method === 'GET' || req.method === 'HEAD')) {
+      counts.jwks++;
+      return serveMetadata(res, jwksDoc);
+    }
+    if (p === '/oauth/token' && req.method === 'POST') {
+      let body;
+      try {
+        const text = await readBody(req);
+        body = text.trim() === '' ? {} : JSON.parse(text);
+      } catch {
+        return send(res, 400, { error: 'invalid_request', error_description: 'body must be JSON' });
+      }
+      let mo;
+      try {
+        mo = tokenRequestToMintOptions(body);
+      } catch (err) {
+        return send(res, 400, { error: 'invalid_request', error_description: err.message });
+      }
+      const expiresIn = mo.expiresIn ?? 3600;
+      const out = {
+        access_token: mint(mo),
+        token_type: mo.cnfJkt ? 'DPoP' : 'Bearer',
+        expires_in: expiresIn,
+      };
+      if (mo.scope !== undefined) out.scope = mo.scope;
+      return send(res, 200, out);
+    }
+    if (p === '/_stats' && req.method === 'GET') return send(res, 200, { ...counts, mode });
+    return send(res, 404, { error: 'not_found' });
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      if (!res.headersSent) send(res, 500, { error: 'server_error', error_description: String(err.message) });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const actualPort = server.address().port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  domain = `http://${hostPart}:${actualPort}`;
+  issuer = `${domain}/`;
+
+  let closed = false;
+  return {
+    port: actualPort,
+    domain,
+    issuer,
+    audience,
+    get kid() {
+      return current.kid;
+    },
+    /** The current signing key (private KeyObject) and its public JWK. */
+    get signingKey() {
+      return { privateKey: current.privateKey, publicKey: current.publicKey, publicJwk: { ...current.publicJwk }, kid: current.kid };
+    },
+    mint,
+    signRaw,
+    newKey,
+    rotate,
+    publishExtraKeys(jwks) {
+      const list = Array.isArray(jwks) ? jwks : jwks?.keys;
+      if (!Array.isArray(list)) throw new TypeError('publishExtraKeys: expected an array of JWKs or {keys:[...]}');
+      extraJwks = [...extraJwks, ...list];
+    },
+    clearExtraKeys() {
+      extraJwks = [];
+    },
+    jwks: jwksDoc,
+    stats: () => ({ ...counts }),
+    resetStats() {
+      counts.discovery = 0;
+      counts.jwks = 0;
+    },
+    setMode(m) {
+      if (!MODES.has(m)) throw new TypeError(`setMode: unknown mode ${m}`);
+      mode = m;
+    },
+    get mode() {
+      return mode;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const t of pendingTimers) clearTimeout(t);
+      pendingTimers.clear();
+      const done = new Promise((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await done;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- CLI
+
+function parseArgs(argv, spec) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') {
+      out.help = true;
+      continue;
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m || !spec.includes(m[1])) throw new Error(`unknown argument: ${a}`);
+    let v = m[2];
+    if (v === undefined) {
+      if (i + 1 >= argv.length) throw new Error(`missing value for --${m[1]}`);
+      v = argv[++i];
+    }
+    out[m[1]] = v;
+  }
+  return out;
+}
+
+const USAGE = `usage:
+  node tools/dev-issuer.mjs [--port 8788] [--host 127.0.0.1] [--audience https://api.example.local] [--key-dir .dev-issuer] [--max-age 600]
+  node tools/dev-issuer.mjs mint --issuer-url http://127.0.0.1:8788 [--sub dev-user] [--scope "read:messages"]
+                                 [--permissions a,b] [--audience URL] [--expires-in 3600] [--cnf-jkt THUMBPRINT]`;
+
+async function cliServe(argv) {
+  const a = parseArgs(argv, ['port', 'host', 'audience', 'key-dir', 'max-age']);
+  if (a.help) {
+    console.log(USAGE);
+    return;
+  }
+  const port = Number(a.port ?? 8788);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port ${a.port}`);
+  const issuer = await startIssuer({
+    host: a.host ?? '127.0.0.1',
+    port,
+    audience: a.audience ?? 'https://api.example.local',
+    keyDir: path.resolve(a['key-dir'] ?? '.dev-issuer'),
+    maxAge: a['max-age'] !== undefined ? Number(a['max-age']) : 600,
+  });
+  console.log(`dev-issuer: issuer ${issuer.issuer} audience ${issuer.audience} kid ${issuer.kid}`);
+  const stop = async (sig) => {
+    await issuer.close();
+    process.exit(sig === 'SIGINT' ? 130 : 0);
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function cliMint(argv) {
+  const a = parseArgs(argv, ['issuer-url', 'sub', 'scope', 'permissions', 'audience', 'expires-in', 'cnf-jkt']);
+  if (a.help) {
+    console.log(USAGE);
+    return;
+  }
+  const base = (a['issuer-url'] ?? 'http://127.0.0.1:8788').replace(/\/+$/, '');
+  const body = {};
+  if (a.sub !== undefined) body.sub = a.sub;
+  if (a.scope !== undefined) body.scope = a.scope;
+  if (a.permissions !== undefined) body.permissions = a.permissions.split(',').map((s) => s.trim()).filter(Boolean);
+  if (a.audience !== undefined) body.audience = a.audience;
+  if (a['expires-in'] !== undefined) body.expires_in = Number(a['expires-in']);
+  if (a['cnf-jkt'] !== undefined) body.cnf_jkt = a['cnf-jkt'];
+  const res = await fetch(`${base}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`token endpoint answered ${res.status}: ${text}`);
+  process.stdout.write(`${JSON.parse(text).access_token}\n`);
+}
+
+function isMain() {
+  if (!process.argv[1]) return false;
+  try {
+    return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const [cmd, ...rest] = process.argv.slice(2);
+  const run = cmd === 'mint' ? cliMint(rest) : cliServe(process.argv.slice(2));
+  run.catch((err) => {
+    console.error(`dev-issuer: ${err.message}`);
+    process.exit(cmd === 'mint' ? 1 : 2);
+  });
+}

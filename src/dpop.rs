@@ -63,9 +63,9 @@ impl ParsedProof {
 
     /// RFC 9449 section 4.3 step 7: the signature verifies with the key in the header.
     pub fn verify_signature(self) -> Result<VerifiedProof, &'static str> {
-        self.key
-            .verify(self.signing_input.as_bytes(), &self.signature)
-            .map_err(|_| "signature: the proof signature does not verify with its jwk")?;
+        if !verify_es256(&self.key, self.signing_input.as_bytes(), &self.signature) {
+            return Err("signature: the proof signature does not verify with its jwk");
+        }
         Ok(self.proof)
     }
 }
@@ -103,9 +103,8 @@ pub fn parse_proof(
         Some(Value::Object(jwk)) => jwk,
         _ => return Err("jwk: the DPoP proof header must carry the public key as a JWK"),
     };
-    let (key, jkt) = p256_key(jwk)?;
-    let signature = Signature::from_slice(&jws.signature)
-        .map_err(|_| "signature: not a 64-byte ES256 signature with non-zero r and s")?;
+    let (key, jkt) = p256_public_key(jwk)?;
+    let signature = es256_signature(&jws.signature)?;
 
     let claims = jose::parse_object(&jws.payload)
         .ok_or("the DPoP proof payload is not a JSON object with unique members")?;
@@ -185,8 +184,21 @@ fn check_claims(
     })
 }
 
+/// Parses an ES256 signature: exactly 64 bytes, `r || s` (RFC 7518 section 3.4), both non-zero and below
+/// the group order. DER encodings are refused.
+pub fn es256_signature(bytes: &[u8]) -> Result<Signature, &'static str> {
+    Signature::from_slice(bytes)
+        .map_err(|_| "signature: not a 64-byte ES256 signature with non-zero r and s")
+}
+
+/// ES256 verification: ECDSA P-256 over SHA-256 of `message`. High-S signatures are valid ECDSA and
+/// accepted (RFC 9449's own example has one).
+pub fn verify_es256(key: &VerifyingKey, message: &[u8], signature: &Signature) -> bool {
+    key.verify(message, signature).is_ok()
+}
+
 /// Builds the P-256 key from a public JWK (RFC 7518 section 6.2.1) and its RFC 7638 thumbprint.
-fn p256_key(jwk: &Map<String, Value>) -> Result<(VerifyingKey, String), &'static str> {
+pub fn p256_public_key(jwk: &Map<String, Value>) -> Result<(VerifyingKey, String), &'static str> {
     if jwk.get("kty").and_then(Value::as_str) != Some("EC") {
         return Err("jwk: kty must be EC");
     }
@@ -397,7 +409,7 @@ WF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg\
         assert_eq!(err, "ath: missing from the DPoP proof");
         // The signature itself verifies.
         let jws = jose::parse_compact(proof).unwrap();
-        let (key, jkt) = p256_key(jws.header["jwk"].as_object().unwrap()).unwrap();
+        let (key, jkt) = p256_public_key(jws.header["jwk"].as_object().unwrap()).unwrap();
         assert_eq!(jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
         let sig = Signature::from_slice(&jws.signature).unwrap();
         assert!(

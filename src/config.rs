@@ -4,9 +4,11 @@
 
 use std::fmt;
 
+use crate::cors::CorsPolicy;
 use crate::dpop::ProofWindow;
 use crate::nonce::NonceKey;
 use crate::policy::RouteTable;
+use crate::proxy::ProxySettings;
 
 /// Which authorization schemes the gateway accepts (RFC 9449 section 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +68,9 @@ pub struct DpopSettings {
 /// The validated configuration of one gateway.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub issuer: Issuer,
+    /// The tenant's issuer first (`AUTH0_DOMAIN`), then its other custom domains; a token's `iss` must be
+    /// one of them.
+    pub issuers: Vec<Issuer>,
     pub audience: String,
     pub dpop_mode: DpopMode,
     pub routes: RouteTable,
@@ -74,6 +78,10 @@ pub struct Config {
     pub clock_leeway: u64,
     pub cache: CachePolicy,
     pub dpop: DpopSettings,
+    /// Proxy mode, when `ORIGIN_URL` is set; the demo endpoints otherwise.
+    pub proxy: Option<ProxySettings>,
+    /// CORS, when `CORS_ALLOWED_ORIGINS` is set.
+    pub cors: Option<CorsPolicy>,
 }
 
 /// A setting that is missing or invalid.
@@ -117,6 +125,15 @@ pub mod names {
     pub const DPOP_REPLAY_STORE: &str = "DPOP_REPLAY_STORE";
     pub const DPOP_REPLAY_CACHE_SIZE: &str = "DPOP_REPLAY_CACHE_SIZE";
     pub const TRUST_PROXY: &str = "TRUST_PROXY";
+    pub const AUTH0_ADDITIONAL_DOMAINS: &str = "AUTH0_ADDITIONAL_DOMAINS";
+    pub const CLAIM_HEADERS: &str = "CLAIM_HEADERS";
+    pub const FORWARD_CREDENTIALS: &str = "FORWARD_CREDENTIALS";
+    pub const ORIGIN_SHARED_SECRET: &str = "ORIGIN_SHARED_SECRET";
+    pub const ORIGIN_SHARED_SECRET_HEADER: &str = "ORIGIN_SHARED_SECRET_HEADER";
+    pub const CORS_ALLOWED_ORIGINS: &str = "CORS_ALLOWED_ORIGINS";
+    pub const CORS_ALLOWED_METHODS: &str = "CORS_ALLOWED_METHODS";
+    pub const CORS_ALLOWED_HEADERS: &str = "CORS_ALLOWED_HEADERS";
+    pub const CORS_MAX_AGE_SECONDS: &str = "CORS_MAX_AGE_SECONDS";
 }
 
 impl Config {
@@ -127,8 +144,25 @@ impl Config {
 
         let domain =
             get(names::AUTH0_DOMAIN).ok_or_else(|| invalid(names::AUTH0_DOMAIN, "is not set"))?;
-        let issuer =
-            parse_issuer(&domain).map_err(|reason| invalid(names::AUTH0_DOMAIN, reason))?;
+        let mut issuers =
+            vec![parse_issuer(&domain).map_err(|reason| invalid(names::AUTH0_DOMAIN, reason))?];
+        for extra in get(names::AUTH0_ADDITIONAL_DOMAINS)
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
+            let issuer = parse_issuer(extra).map_err(|reason| {
+                invalid(names::AUTH0_ADDITIONAL_DOMAINS, format!("entry {reason}"))
+            })?;
+            if issuers.contains(&issuer) {
+                return Err(invalid(
+                    names::AUTH0_ADDITIONAL_DOMAINS,
+                    "lists a domain twice (or AUTH0_DOMAIN again)",
+                ));
+            }
+            issuers.push(issuer);
+        }
 
         let audience = get(names::AUTH0_AUDIENCE)
             .ok_or_else(|| invalid(names::AUTH0_AUDIENCE, "is not set"))?;
@@ -152,25 +186,71 @@ impl Config {
             }
         };
 
-        if get(names::ORIGIN_URL).is_some() {
-            return Err(invalid(
-                names::ORIGIN_URL,
-                "is set, but proxy mode is not available in this build; unset it to serve the demo endpoints",
-            ));
-        }
-
-        let seconds = |name: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n <= max => Ok(n),
-                    _ => Err(invalid(
-                        name,
-                        format!("must be a whole number from 0 to {max}"),
-                    )),
-                },
+        let flag = |name: &'static str| match get(name).as_deref().map(str::trim) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(invalid(name, "must be true or false")),
+        };
+        let proxy = match get(names::ORIGIN_URL) {
+            None => None,
+            Some(url) => {
+                let (origin, base_path) = ProxySettings::parse_origin(&url)
+                    .map_err(|reason| invalid(names::ORIGIN_URL, reason))?;
+                let claim_headers = match get(names::CLAIM_HEADERS) {
+                    None => Vec::new(),
+                    Some(json) => ProxySettings::parse_claim_headers(&json)
+                        .map_err(|reason| invalid(names::CLAIM_HEADERS, reason))?,
+                };
+                let secret_header = get(names::ORIGIN_SHARED_SECRET_HEADER)
+                    .unwrap_or_else(|| "x-gateway-secret".into())
+                    .trim()
+                    .to_ascii_lowercase();
+                if !secret_header
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    return Err(invalid(
+                        names::ORIGIN_SHARED_SECRET_HEADER,
+                        "must be a header name",
+                    ));
+                }
+                let shared_secret = match get(names::ORIGIN_SHARED_SECRET) {
+                    None => None,
+                    Some(secret)
+                        if secret.len() < 16
+                            || !secret.bytes().all(|b| (0x21..0x7f).contains(&b)) =>
+                    {
+                        return Err(invalid(
+                            names::ORIGIN_SHARED_SECRET,
+                            "must be at least 16 visible ASCII characters",
+                        ))
+                    }
+                    Some(secret) => Some((secret_header, secret)),
+                };
+                Some(ProxySettings {
+                    origin,
+                    base_path,
+                    claim_headers,
+                    forward_credentials: flag(names::FORWARD_CREDENTIALS)?,
+                    shared_secret,
+                })
             }
         };
+        let cors = match get(names::CORS_ALLOWED_ORIGINS) {
+            None => None,
+            Some(origins) => Some(
+                CorsPolicy::parse(
+                    &origins,
+                    get(names::CORS_ALLOWED_METHODS).as_deref(),
+                    get(names::CORS_ALLOWED_HEADERS).as_deref(),
+                    seconds_setting(&get, names::CORS_MAX_AGE_SECONDS, 600, 86_400)?,
+                )
+                .map_err(|(setting, reason)| ConfigError { setting, reason })?,
+            ),
+        };
+
+        let seconds =
+            |name: &'static str, default: u64, max: u64| seconds_setting(&get, name, default, max);
         let clock_leeway = seconds(names::CLOCK_LEEWAY_SECONDS, 0, 300)?;
         let cache = CachePolicy {
             max_ttl: seconds(names::CACHE_MAX_TTL_SECONDS, 600, 86_400)?,
@@ -224,14 +304,10 @@ impl Config {
                 ))
             }
         };
-        let trust_proxy = match get(names::TRUST_PROXY).as_deref().map(str::trim) {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(invalid(names::TRUST_PROXY, "must be true or false")),
-        };
+        let trust_proxy = flag(names::TRUST_PROXY)?;
 
         Ok(Config {
-            issuer,
+            issuers,
             audience,
             dpop_mode,
             routes,
@@ -243,7 +319,28 @@ impl Config {
                 replay,
                 trust_proxy,
             },
+            proxy,
+            cors,
         })
+    }
+}
+
+/// A whole number of seconds (or other unit) from 0 to `max`, `default` when unset.
+fn seconds_setting(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(invalid(
+                name,
+                format!("must be a whole number from 0 to {max}"),
+            )),
+        },
     }
 }
 
@@ -361,9 +458,11 @@ mod tests {
     #[test]
     fn minimal_configuration_gets_documented_defaults() {
         let c = config(&BASE).unwrap();
-        assert_eq!(c.issuer.url, "https://tenant.us.auth0.com/");
+        assert_eq!(c.issuers.len(), 1);
+        assert!(c.proxy.is_none() && c.cors.is_none());
+        assert_eq!(c.issuers[0].url, "https://tenant.us.auth0.com/");
         assert_eq!(
-            c.issuer.discovery_url,
+            c.issuers[0].discovery_url,
             "https://tenant.us.auth0.com/.well-known/openid-configuration"
         );
         assert_eq!(c.audience, "https://api.example.com");
@@ -525,6 +624,67 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("tiny-secret"));
+    }
+
+    #[test]
+    fn proxy_cors_and_issuer_settings() {
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            (
+                "AUTH0_ADDITIONAL_DOMAINS",
+                "login.example.com, auth.example.com",
+            ),
+            ("ORIGIN_URL", "https://origin.internal/api"),
+            ("CLAIM_HEADERS", r#"{"email": "X-Auth-Email"}"#),
+            ("ORIGIN_SHARED_SECRET", "0123456789abcdef-secret"),
+            ("FORWARD_CREDENTIALS", "true"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+        ]);
+        let c = config(&vars).unwrap();
+        let urls: Vec<&str> = c.issuers.iter().map(|i| i.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://tenant.us.auth0.com/",
+                "https://login.example.com/",
+                "https://auth.example.com/"
+            ]
+        );
+        let proxy = c.proxy.unwrap();
+        assert_eq!(
+            (proxy.origin.as_str(), proxy.base_path.as_str()),
+            ("https://origin.internal", "/api")
+        );
+        assert!(proxy.forward_credentials);
+        assert_eq!(proxy.shared_secret.unwrap().0, "x-gateway-secret");
+        assert!(c.cors.is_some());
+
+        for (name, bad) in [
+            ("AUTH0_ADDITIONAL_DOMAINS", "http://evil.com"),
+            ("AUTH0_ADDITIONAL_DOMAINS", "tenant.us.auth0.com"),
+            ("ORIGIN_URL", "http://origin.internal"),
+            ("CLAIM_HEADERS", "{"),
+            ("FORWARD_CREDENTIALS", "1"),
+            ("CORS_ALLOWED_ORIGINS", "app.example.com"),
+            ("CORS_MAX_AGE_SECONDS", "x"),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.extend([
+                ("ORIGIN_URL", "https://origin.internal"),
+                ("CORS_ALLOWED_ORIGINS", "*"),
+            ]);
+            vars.retain(|(n, _)| *n != name);
+            vars.push((name, bad));
+            assert_eq!(config(&vars).unwrap_err().setting, name, "{name}={bad}");
+        }
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("ORIGIN_URL", "https://o.internal"),
+            ("ORIGIN_SHARED_SECRET", "short"),
+        ]);
+        let e = config(&vars).unwrap_err();
+        assert_eq!(e.setting, "ORIGIN_SHARED_SECRET");
+        assert!(!e.to_string().contains("short"));
     }
 
     #[test]

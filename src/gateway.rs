@@ -35,7 +35,8 @@ pub struct RequestFacts<'a> {
 /// tests.
 #[allow(async_fn_in_trait)] // Workers run one thread per isolate; futures need not be Send.
 pub trait KeySource {
-    async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, KeyError>;
+    /// The key named `kid` of the accepted issuer at index `issuer` (see [`Config::issuers`]).
+    async fn key(&self, issuer: usize, kid: &str) -> Result<Arc<VerifyingKey>, KeyError>;
 }
 
 /// What the log line of a request reports, filled in as the pipeline goes.
@@ -43,6 +44,8 @@ pub trait KeySource {
 pub struct Trace {
     /// The matched rule's pattern.
     pub route: Option<String>,
+    /// Index of the token's issuer.
+    pub issuer: Option<usize>,
     pub kid: Option<String>,
     pub sub: Option<String>,
 }
@@ -62,6 +65,28 @@ pub struct Authorized<'c> {
     pub path: String,
     /// `None` on public routes.
     pub identity: Option<Identity>,
+}
+
+/// Answers a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) without a
+/// token. `None` when CORS is off or the origin is not allowed: the request is then an ordinary one.
+/// A preflight for a path and method no rule covers is refused like the request itself would be.
+pub fn preflight(
+    config: &Config,
+    raw_path: &str,
+    origin: &str,
+    requested_method: &str,
+) -> Option<Result<Vec<(&'static str, String)>, GatewayError>> {
+    let headers = config.cors.as_ref()?.preflight(origin)?;
+    let result = path::normalize(raw_path)
+        .map_err(GatewayError::BadPath)
+        .and_then(|path| {
+            config
+                .routes
+                .find(&requested_method.to_ascii_uppercase(), &path)
+                .map(|_| headers)
+                .ok_or(GatewayError::NotFound)
+        });
+    Some(result)
 }
 
 /// The stateless proof checks: exactly one `DPoP` header, then RFC 9449 section 4.3, then the server
@@ -138,12 +163,13 @@ pub async fn authorize<'c>(
     }
 
     let rules = ClaimRules {
-        issuer: &config.issuer.url,
+        issuers: &config.issuers,
         audience: &config.audience,
         leeway: config.clock_leeway,
     };
     let unverified = token::parse(credentials.token, rules, now).map_err(invalid_token)?;
     trace.kid = Some(unverified.kid().to_owned());
+    trace.issuer = Some(unverified.issuer());
 
     // RFC 9449 section 4.3 steps 1-11, cheapest first; the proof signature before any token key work.
     let proof = match scheme {
@@ -151,7 +177,7 @@ pub async fn authorize<'c>(
         Scheme::Dpop => Some(check_proof(config, req, credentials.token, now)?),
     };
 
-    let key = match keys.key(unverified.kid()).await {
+    let key = match keys.key(unverified.issuer(), unverified.kid()).await {
         Ok(key) => key,
         Err(KeyError::UnknownKid) => return Err(invalid_token("kid: no signing key has this kid")),
         Err(KeyError::Unavailable { retry_after }) => {
@@ -244,7 +270,7 @@ mod tests {
     }
 
     impl KeySource for FixedKeys {
-        async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
+        async fn key(&self, _issuer: usize, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
             self.lookups.set(self.lookups.get() + 1);
             if self.unavailable {
                 return Err(KeyError::Unavailable { retry_after: 30 });
@@ -597,5 +623,43 @@ mod tests {
             run(&c, &k, "GET", "/api/private", Some(&auth), Some(&wrong)),
             Err(GatewayError::UseDpopNonce(_))
         ));
+    }
+
+    #[test]
+    fn preflights_need_an_allowed_origin_and_a_route() {
+        let c = Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "CORS_ALLOWED_ORIGINS" => Some("https://app.example.com".into()),
+            _ => None,
+        })
+        .unwrap();
+        let ok = preflight(&c, "/api/private", "https://app.example.com", "GET")
+            .unwrap()
+            .unwrap();
+        assert!(ok
+            .iter()
+            .any(|(n, v)| *n == "access-control-allow-origin" && v == "https://app.example.com"));
+        assert!(preflight(&c, "/api/private", "https://evil.example.com", "GET").is_none());
+        assert_eq!(
+            preflight(&c, "/api/private", "https://app.example.com", "DELETE")
+                .unwrap()
+                .unwrap_err(),
+            GatewayError::NotFound
+        );
+        assert_eq!(
+            preflight(&c, "/api//private", "https://app.example.com", "GET")
+                .unwrap()
+                .unwrap_err()
+                .status(),
+            400
+        );
+        assert!(preflight(
+            &config("allowed"),
+            "/api/private",
+            "https://app.example.com",
+            "GET"
+        )
+        .is_none());
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod authorization;
 pub mod config;
+pub mod cors;
 pub mod demo;
 pub mod discovery;
 pub mod dpop;
@@ -17,6 +18,7 @@ pub mod keys;
 pub mod nonce;
 pub mod path;
 pub mod policy;
+pub mod proxy;
 pub mod replay;
 pub mod token;
 

@@ -10,6 +10,7 @@ use jwt_compact::alg::{Rsa, RsaSignature};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::{Map, Value};
 
+use crate::config::Issuer;
 use crate::jose::{self, numeric_date, CompactJws};
 use crate::keys::VerifyingKey;
 
@@ -19,8 +20,8 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// What a token must satisfy besides its signature.
 #[derive(Debug, Clone, Copy)]
 pub struct ClaimRules<'a> {
-    /// Exact value of `iss` (RFC 7519 section 4.1.1; no normalisation).
-    pub issuer: &'a str,
+    /// Accepted issuers; `iss` must equal one's URL exactly (RFC 7519 section 4.1.1; no normalisation).
+    pub issuers: &'a [Issuer],
     /// A value `aud` must contain (RFC 7519 section 4.1.3).
     pub audience: &'a str,
     /// Seconds of clock skew tolerated on `exp` and `nbf`.
@@ -30,6 +31,8 @@ pub struct ClaimRules<'a> {
 /// The identity a verified token carries, as the gateway uses it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claims {
+    /// Index of the token's issuer among the accepted ones, which selects its keys.
+    pub issuer: usize,
     pub sub: Option<String>,
     /// `exp` in seconds since the epoch.
     pub exp: f64,
@@ -53,6 +56,11 @@ impl<'a> UnverifiedToken<'a> {
     /// The `kid` that names the verification key.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// Index of the token's issuer among the accepted ones (its `iss`, not yet verified).
+    pub fn issuer(&self) -> usize {
+        self.claims.issuer
     }
 
     /// The encoded signature (a cache key for verified tokens; never logged).
@@ -132,12 +140,15 @@ fn check_claims(
     let now = now as f64;
     let leeway = rules.leeway as f64;
 
-    match all.get("iss") {
-        Some(Value::String(iss)) if iss == rules.issuer => {}
-        Some(Value::String(_)) => return Err("iss: not the configured issuer"),
+    let issuer = match all.get("iss") {
+        Some(Value::String(iss)) => rules
+            .issuers
+            .iter()
+            .position(|i| i.url == *iss)
+            .ok_or("iss: not an accepted issuer")?,
         Some(_) => return Err("iss: must be a string"),
         None => return Err("iss: missing"),
-    }
+    };
 
     match all.get("aud") {
         Some(Value::String(aud)) => {
@@ -239,6 +250,7 @@ fn check_claims(
     };
 
     Ok(Claims {
+        issuer,
         sub,
         exp,
         scopes,
@@ -250,17 +262,31 @@ fn check_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_issuer;
     use crate::jose::b64_encode;
     use crate::keys::parse_rsa_jwk;
     use crate::test_keys;
     use serde_json::json;
+    use std::sync::OnceLock;
 
     const NOW: u64 = 1_700_000_000;
-    const RULES: ClaimRules<'static> = ClaimRules {
-        issuer: "https://tenant.auth0.com/",
-        audience: "https://api.example.com",
-        leeway: 0,
-    };
+    fn issuers() -> &'static [Issuer] {
+        static ISSUERS: OnceLock<Vec<Issuer>> = OnceLock::new();
+        ISSUERS.get_or_init(|| {
+            vec![
+                parse_issuer("tenant.auth0.com").unwrap(),
+                parse_issuer("login.example.com").unwrap(),
+            ]
+        })
+    }
+
+    fn rules() -> ClaimRules<'static> {
+        ClaimRules {
+            issuers: issuers(),
+            audience: "https://api.example.com",
+            leeway: 0,
+        }
+    }
 
     fn header() -> Value {
         json!({"alg": "RS256", "typ": "JWT", "kid": "k1"})
@@ -294,7 +320,7 @@ mod tests {
     }
 
     fn check(token: &str) -> Result<Claims, &'static str> {
-        parse(token, RULES, NOW)?.verify(&key())
+        parse(token, rules(), NOW)?.verify(&key())
     }
 
     fn sign(header: Value, claims: Value) -> String {
@@ -308,6 +334,10 @@ mod tests {
         assert_eq!(c.scopes, ["openid", "read:messages", "write:messages"]);
         assert_eq!(c.exp, (NOW + 3600) as f64);
         assert_eq!(c.jkt, None);
+        assert_eq!(c.issuer, 0);
+        // Another accepted issuer (a custom domain of the tenant) is selected by iss.
+        let other = with(claims(), json!({"iss": "https://login.example.com/"}));
+        assert_eq!(check(&sign(header(), other)).unwrap().issuer, 1);
     }
 
     #[test]
@@ -368,15 +398,15 @@ mod tests {
             (json!({"iss": null}), "iss: missing"),
             (
                 json!({"iss": "https://evil.auth0.com/"}),
-                "iss: not the configured issuer",
+                "iss: not an accepted issuer",
             ),
             (
                 json!({"iss": "https://tenant.auth0.com"}),
-                "iss: not the configured issuer",
+                "iss: not an accepted issuer",
             ),
             (
                 json!({"iss": "https://TENANT.auth0.com/"}),
-                "iss: not the configured issuer",
+                "iss: not an accepted issuer",
             ),
             (
                 json!({"iss": ["https://tenant.auth0.com/"]}),
@@ -449,7 +479,10 @@ mod tests {
             with(claims(), json!({"exp": NOW as f64 + 0.5}))
         ))
         .is_ok());
-        let lenient = ClaimRules { leeway: 5, ..RULES };
+        let lenient = ClaimRules {
+            leeway: 5,
+            ..rules()
+        };
         let expired = sign(header(), with(claims(), json!({"exp": NOW - 4})));
         assert!(parse(&expired, lenient, NOW).is_ok());
         let early = sign(header(), with(claims(), json!({"nbf": NOW + 5})));
@@ -564,7 +597,7 @@ mod tests {
             "the token is larger than 16 KiB"
         );
         assert_eq!(
-            parse(&"a".repeat(MAX_TOKEN_BYTES + 1), RULES, NOW).unwrap_err(),
+            parse(&"a".repeat(MAX_TOKEN_BYTES + 1), rules(), NOW).unwrap_err(),
             "the token is larger than 16 KiB"
         );
     }

@@ -14,7 +14,7 @@ use worker::{
 };
 
 use super::now_secs;
-use crate::config::Config;
+use crate::config::{Config, Issuer};
 use crate::discovery::{parse_discovery, MAX_DISCOVERY_BYTES};
 use crate::gateway::KeySource;
 use crate::key_cache::{ttl_from_cache_control, KeyCache, KeyError, Lookup, RefreshReason};
@@ -64,7 +64,8 @@ pub struct FetchRecord {
 /// The key source of one request.
 pub struct IdpKeys<'a> {
     config: &'a Config,
-    isolate: &'a IsolateKeys,
+    /// Key state per accepted issuer, in the order of `Config::issuers`.
+    isolate: &'a [IsolateKeys],
     report: RefCell<FetchReport>,
 }
 
@@ -76,7 +77,7 @@ struct Refreshed {
 }
 
 impl<'a> IdpKeys<'a> {
-    pub fn new(config: &'a Config, isolate: &'a IsolateKeys) -> Self {
+    pub fn new(config: &'a Config, isolate: &'a [IsolateKeys]) -> Self {
         Self {
             config,
             isolate,
@@ -106,8 +107,13 @@ impl<'a> IdpKeys<'a> {
 
     /// Refreshes the key set: discovery (isolate, shared cache, IdP), then the JWKS (shared cache unless
     /// the refresh is for an unknown `kid`, then IdP), falling back to stale copies when the IdP fails.
-    async fn refresh(&self, reason: RefreshReason) -> Refreshed {
-        let Some(jwks_uri) = self.jwks_uri().await else {
+    async fn refresh(
+        &self,
+        issuer: &Issuer,
+        held: &IsolateKeys,
+        reason: RefreshReason,
+    ) -> Refreshed {
+        let Some(jwks_uri) = self.jwks_uri(issuer, held).await else {
             return Refreshed {
                 keys: None,
                 failed: true,
@@ -147,35 +153,31 @@ impl<'a> IdpKeys<'a> {
     }
 
     /// The `jwks_uri` from discovery, fresh if possible, stale if the IdP fails.
-    async fn jwks_uri(&self) -> Option<String> {
+    async fn jwks_uri(&self, issuer: &Issuer, isolate: &IsolateKeys) -> Option<String> {
         let now = now_secs();
-        let held = self.isolate.discovery.borrow().clone();
-        let parse = |doc: &Document| {
-            parse_discovery(&doc.body, &self.config.issuer)
-                .ok()
-                .map(|d| d.jwks_uri)
-        };
+        let held = isolate.discovery.borrow().clone();
+        let parse = |doc: &Document| parse_discovery(&doc.body, issuer).ok().map(|d| d.jwks_uri);
         if let Some(doc) = held.as_ref().filter(|d| d.is_fresh(now)) {
             if let Some(uri) = parse(doc) {
                 return Some(uri);
             }
         }
-        let url = &self.config.issuer.discovery_url;
+        let url = &issuer.discovery_url;
         let shared = self.cache_get("discovery", url).await;
         if let Some(doc) = shared.as_ref().filter(|d| d.is_fresh(now)) {
             if let Some(uri) = parse(doc) {
-                *self.isolate.discovery.borrow_mut() = Some(doc.clone());
+                *isolate.discovery.borrow_mut() = Some(doc.clone());
                 return Some(uri);
             }
         }
         let fetched = self
             .fetch_idp("discovery", url, MAX_DISCOVERY_BYTES, |body| {
-                parse_discovery(body, &self.config.issuer)
+                parse_discovery(body, issuer)
             })
             .await;
         if let Ok((doc, discovery)) = fetched {
             self.cache_put(url, &doc).await;
-            *self.isolate.discovery.borrow_mut() = Some(doc);
+            *isolate.discovery.borrow_mut() = Some(doc);
             return Some(discovery.jwks_uri);
         }
         // Stale-if-error: a discovery document known before still names the JWKS.
@@ -306,9 +308,14 @@ const FETCHED_AT: &str = "x-gateway-fetched-at";
 const TTL: &str = "x-gateway-ttl";
 
 impl KeySource for IdpKeys<'_> {
-    async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
+    async fn key(&self, issuer: usize, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
         let policy = self.config.cache;
-        let lookup = self.isolate.cache.borrow().lookup(kid, now_secs(), &policy);
+        let (Some(held), Some(issuer)) =
+            (self.isolate.get(issuer), self.config.issuers.get(issuer))
+        else {
+            return Err(KeyError::UnknownKid);
+        };
+        let lookup = held.cache.borrow().lookup(kid, now_secs(), &policy);
         let reason = match lookup {
             Lookup::Key(key) => {
                 self.report.borrow_mut().key_source = Some("memory");
@@ -320,13 +327,10 @@ impl KeySource for IdpKeys<'_> {
             }
             Lookup::Refresh(reason) => reason,
         };
-        self.isolate
-            .cache
-            .borrow_mut()
-            .refresh_started(reason, now_secs());
-        let refreshed = self.refresh(reason).await;
+        held.cache.borrow_mut().refresh_started(reason, now_secs());
+        let refreshed = self.refresh(issuer, held, reason).await;
         {
-            let mut cache = self.isolate.cache.borrow_mut();
+            let mut cache = held.cache.borrow_mut();
             if let Some((keys, doc)) = refreshed.keys {
                 cache.store(keys, doc.fetched_at, doc.ttl);
             }
@@ -335,9 +339,6 @@ impl KeySource for IdpKeys<'_> {
             }
         }
         self.report.borrow_mut().key_source = Some("refreshed");
-        self.isolate
-            .cache
-            .borrow()
-            .after_refresh(kid, now_secs(), &policy)
+        held.cache.borrow().after_refresh(kid, now_secs(), &policy)
     }
 }

@@ -1,6 +1,7 @@
 //! The Workers adapter: reads the request and the environment, runs the core pipeline, writes the
 //! response and one JSON log line. Everything it decides is decided in the core.
 
+mod forward;
 mod idp;
 mod replay_store;
 
@@ -8,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde_json::{json, Map, Value};
-use worker::{event, Context, Env, Request, Response, ResponseBuilder, Result};
+use worker::{event, Context, Env, Headers, Request, Response, ResponseBuilder, Result};
 
 use crate::config::{Config, DpopMode, ReplayStoreKind};
 use crate::demo::demo_response;
@@ -26,7 +27,8 @@ use replay_store::WorkerReplayStore;
 /// in-isolate DPoP replay cache.
 struct Isolate {
     config: std::result::Result<Rc<Config>, String>,
-    keys: IsolateKeys,
+    /// One key cache per accepted issuer, in the order of `Config::issuers`.
+    keys: Vec<IsolateKeys>,
     replay: RefCell<ReplayCache>,
 }
 
@@ -51,12 +53,15 @@ fn isolate(env: &Env) -> Rc<Isolate> {
                     Ok(ReplayStoreKind::Isolate { capacity }) => capacity,
                     _ => 1,
                 };
+                let issuers = config.as_ref().map_or(0, |c| c.issuers.len());
                 Rc::new(Isolate {
                     config,
-                    keys: IsolateKeys {
-                        cache: RefCell::new(KeyCache::default()),
-                        discovery: RefCell::new(None),
-                    },
+                    keys: (0..issuers)
+                        .map(|_| IsolateKeys {
+                            cache: RefCell::new(KeyCache::default()),
+                            discovery: RefCell::new(None),
+                        })
+                        .collect(),
                     replay: RefCell::new(ReplayCache::new(capacity)),
                 })
             })
@@ -87,10 +92,42 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return error_response(&error, DpopMode::Allowed);
         }
     };
-    log.insert("issuer".into(), json!(config.issuer.url));
-
     let url = req.url()?;
     let headers = req.headers();
+    let origin = headers.get("origin")?;
+    let cors_headers = origin
+        .as_deref()
+        .and_then(|o| config.cors.as_ref().and_then(|cors| cors.response(o)));
+
+    // CORS preflights from allowed origins are answered here, without a token.
+    if method == "OPTIONS" {
+        if let (Some(origin), Some(requested)) = (
+            origin.as_deref(),
+            headers.get("access-control-request-method")?,
+        ) {
+            if let Some(answer) = gateway::preflight(&config, url.path(), origin, &requested) {
+                let response = match answer {
+                    Ok(preflight_headers) => {
+                        log.insert("decision".into(), json!("preflight"));
+                        let mut builder = ResponseBuilder::new().with_status(204);
+                        for (name, value) in &preflight_headers {
+                            builder = builder.with_header(name, value)?;
+                        }
+                        Ok(builder.empty())
+                    }
+                    Err(error) => {
+                        log.insert("decision".into(), json!(error.code()));
+                        log.insert("reason".into(), json!(error.description()));
+                        error_response(&error, config.dpop_mode)
+                            .and_then(|r| with_headers(r, cors_headers.as_deref()))
+                    }
+                };
+                emit(log, started);
+                return response;
+            }
+        }
+    }
+
     let authorization = headers.get("authorization")?;
     let dpop = headers.get("dpop")?;
     let htu_url = if config.dpop.trust_proxy {
@@ -116,30 +153,56 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     let mut trace = Trace::default();
     let outcome = gateway::authorize(&config, &facts, &keys, &replay, now_secs(), &mut trace).await;
+    if let Some(issuer) = trace.issuer.and_then(|i| config.issuers.get(i)) {
+        log.insert("issuer".into(), json!(issuer.url));
+    }
     record_trace(&mut log, &trace, &keys.report());
 
     let response = match outcome {
         Ok(authorized) => {
-            log.insert("decision".into(), json!("allow"));
             let used_dpop = authorized.identity.as_ref().map(|i| i.scheme) == Some(Scheme::Dpop);
-            let response = match demo_response(&authorized.path, authorized.identity.as_ref()) {
-                Some(body) => json_response(200, &body),
-                None => {
-                    let error = GatewayError::NotFound;
-                    log.insert("reason".into(), json!("no demo endpoint at this path"));
-                    error_response(&error, config.dpop_mode)
+            let response = match &config.proxy {
+                Some(proxy) => {
+                    match forward::forward(&req, proxy, &authorized, url.query()).await {
+                        Ok(response) => {
+                            log.insert("decision".into(), json!("allow"));
+                            log.insert("origin_status".into(), json!(response.status_code()));
+                            Ok(response)
+                        }
+                        Err(reason) => {
+                            let error = GatewayError::BadGateway(reason);
+                            log.insert("decision".into(), json!(error.code()));
+                            log.insert("reason".into(), json!(reason));
+                            error_response(&error, config.dpop_mode)
+                        }
+                    }
                 }
-            };
+                None => match demo_response(&authorized.path, authorized.identity.as_ref()) {
+                    Some(body) => {
+                        log.insert("decision".into(), json!("allow"));
+                        json_response(200, &body)
+                    }
+                    None => {
+                        let error = GatewayError::NotFound;
+                        log.insert("decision".into(), json!(error.code()));
+                        log.insert("reason".into(), json!("no demo endpoint at this path"));
+                        error_response(&error, config.dpop_mode)
+                    }
+                },
+            }?;
             // RFC 9449 section 8.2: a fresh nonce with every successful DPoP response.
-            match (&config.dpop.nonce, response) {
-                (Some(nonces), Ok(mut response)) if used_dpop => {
-                    response
-                        .headers_mut()
-                        .set("dpop-nonce", &nonces.issue(now_secs()))?;
-                    Ok(response)
-                }
-                (_, response) => response,
-            }
+            let nonce = match &config.dpop.nonce {
+                Some(nonces) if used_dpop => Some(("dpop-nonce", nonces.issue(now_secs()))),
+                _ => None,
+            };
+            let extra: Vec<(&'static str, String)> = cors_headers
+                .iter()
+                .flatten()
+                .cloned()
+                .chain(nonce)
+                .collect();
+            emit(log, started);
+            return with_headers(response, Some(&extra));
         }
         Err(error) => {
             log.insert("decision".into(), json!(error.code()));
@@ -148,7 +211,29 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
     };
     emit(log, started);
-    response
+    with_headers(response?, cors_headers.as_deref())
+}
+
+/// Adds headers to a response; a response from the origin has immutable headers, so it is rebuilt
+/// around the same streamed body.
+fn with_headers(response: Response, extra: Option<&[(&'static str, String)]>) -> Result<Response> {
+    let Some(extra) = extra.filter(|e| !e.is_empty()) else {
+        return Ok(response);
+    };
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        headers.append(&name, &value)?;
+    }
+    for (name, value) in extra {
+        // Vary lists what the response depends on: add to the origin's, never replace it.
+        if *name == "vary" {
+            headers.append(name, value)?;
+        } else {
+            headers.set(name, value)?;
+        }
+    }
+    let (builder, body) = response.into_parts();
+    Ok(builder.with_headers(headers).body(body))
 }
 
 fn record_trace(log: &mut Map<String, Value>, trace: &Trace, report: &FetchReport) {

@@ -1,0 +1,388 @@
+//! Proxy mode (CONTRACT section 8): where an authorised request goes and which headers it carries.
+//! The Workers adapter streams the body; everything decided about headers is decided here.
+//!
+//! Identity headers are trusted by the origin, so every client-sent copy of any header the gateway may
+//! set is removed first, whatever its case, and also when spelled with `_` for `-` (CGI and WSGI servers
+//! treat the two alike).
+
+use serde_json::Value;
+
+use crate::gateway::Identity;
+
+/// Header carrying the token's `sub`.
+pub const SUB_HEADER: &str = "x-auth-sub";
+/// Header carrying the granted scopes, space-separated.
+pub const SCOPES_HEADER: &str = "x-auth-scopes";
+/// Header carrying the issuer that verified the token.
+pub const ISSUER_HEADER: &str = "x-auth-issuer";
+
+/// Hop-by-hop headers (RFC 9110 section 7.6.1), never forwarded; `expect` too, as the runtime answers
+/// `100-continue` itself.
+const HOP_BY_HOP: [&str; 10] = [
+    "connection",
+    "expect",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Headers a claim may not be mapped to.
+const RESERVED: [&str; 8] = [
+    "host",
+    "authorization",
+    "dpop",
+    "content-length",
+    "content-type",
+    "cookie",
+    "origin",
+    "forwarded",
+];
+
+/// The validated proxy settings.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    /// `scheme://host[:port]` of the origin.
+    pub origin: String,
+    /// Path prefix of `ORIGIN_URL` without a trailing `/` (empty for none).
+    pub base_path: String,
+    /// Extra claims to send, as (claim name, lower-case header name).
+    pub claim_headers: Vec<(String, String)>,
+    /// Whether `Authorization` and `DPoP` reach the origin.
+    pub forward_credentials: bool,
+    /// A header that proves to the origin that the request came through the gateway.
+    pub shared_secret: Option<(String, String)>,
+}
+
+impl ProxySettings {
+    /// Parses `ORIGIN_URL`: an https URL (http only for a loopback host), optionally with a base path,
+    /// without query, fragment or credentials.
+    pub fn parse_origin(url: &str) -> Result<(String, String), String> {
+        let url = url.trim();
+        let lower = url.to_ascii_lowercase();
+        let (scheme, rest) = if lower.starts_with("https://") {
+            ("https", &url[8..])
+        } else if lower.starts_with("http://") {
+            ("http", &url[7..])
+        } else {
+            return Err("must be an https:// URL".into());
+        };
+        if rest.contains(['?', '#', '@', '\\'])
+            || rest.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err("must not have a query, fragment, credentials or spaces".into());
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(at) => rest.split_at(at),
+            None => (rest, ""),
+        };
+        let authority = authority.to_ascii_lowercase();
+        let host = if authority.starts_with('[') {
+            authority
+                .split(']')
+                .next()
+                .map(|h| format!("{h}]"))
+                .unwrap_or_default()
+        } else {
+            authority.split(':').next().unwrap_or("").to_owned()
+        };
+        if host.is_empty()
+            || !authority
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        {
+            return Err("must name a host".into());
+        }
+        if scheme == "http" && !matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]") {
+            return Err("uses http://, which is accepted only for a loopback host".into());
+        }
+        let base_path = path.trim_end_matches('/');
+        if base_path.contains("/../") || base_path.ends_with("/..") || base_path.contains("//") {
+            return Err("has an invalid path".into());
+        }
+        Ok((format!("{scheme}://{authority}"), base_path.to_owned()))
+    }
+
+    /// Parses `CLAIM_HEADERS`: a JSON object from claim name to header name.
+    pub fn parse_claim_headers(json: &str) -> Result<Vec<(String, String)>, String> {
+        let map: serde_json::Map<String, Value> = serde_json::from_str(json)
+            .map_err(|_| String::from("must be a JSON object of claim name to header name"))?;
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (claim, header) in map {
+            let header = header
+                .as_str()
+                .ok_or_else(|| format!("the header name for claim {claim:?} must be a string"))?;
+            let name = header.to_ascii_lowercase();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(format!(
+                    "{header:?} is not a valid header name (letters, digits and -)"
+                ));
+            }
+            if RESERVED.contains(&name.as_str())
+                || HOP_BY_HOP.contains(&name.as_str())
+                || name.starts_with("cf-")
+            {
+                return Err(format!("{header:?} is reserved and cannot carry a claim"));
+            }
+            if out.iter().any(|(_, h)| *h == name)
+                || [SUB_HEADER, SCOPES_HEADER, ISSUER_HEADER].contains(&name.as_str())
+            {
+                return Err(format!("{header:?} is used twice"));
+            }
+            out.push((claim, name));
+        }
+        Ok(out)
+    }
+
+    /// The origin URL for a request: origin, base path, the normalised path that was matched, the query.
+    pub fn target_url(&self, path: &str, query: Option<&str>) -> String {
+        let mut url = format!("{}{}{}", self.origin, self.base_path, path);
+        if let Some(query) = query.filter(|q| !q.is_empty()) {
+            url.push('?');
+            url.push_str(query);
+        }
+        url
+    }
+
+    /// Every header name the gateway may set, lower-case.
+    fn gateway_headers(&self) -> impl Iterator<Item = &str> {
+        [SUB_HEADER, SCOPES_HEADER, ISSUER_HEADER]
+            .into_iter()
+            .chain(self.claim_headers.iter().map(|(_, h)| h.as_str()))
+            .chain(self.shared_secret.iter().map(|(h, _)| h.as_str()))
+    }
+
+    /// The headers to send to the origin: the client's, less hop-by-hop headers, credentials (unless
+    /// forwarded) and any copy of a gateway header; then the verified identity and the shared secret.
+    pub fn forward_headers(
+        &self,
+        incoming: &[(String, String)],
+        identity: Option<&Identity>,
+    ) -> Vec<(String, String)> {
+        let connection_listed: Vec<String> = incoming
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, v)| v.split(',').map(|t| t.trim().to_ascii_lowercase()))
+            .collect();
+        let mut out: Vec<(String, String)> = incoming
+            .iter()
+            .filter(|(name, _)| {
+                let lower = name.to_ascii_lowercase();
+                let spelled = lower.replace('_', "-");
+                !HOP_BY_HOP.contains(&lower.as_str())
+                    && !connection_listed.contains(&lower)
+                    && (self.forward_credentials || (lower != "authorization" && lower != "dpop"))
+                    && !self.gateway_headers().any(|g| g == spelled)
+            })
+            .cloned()
+            .collect();
+        if let Some(identity) = identity {
+            let claims = &identity.claims;
+            if let Some(sub) = &claims.sub {
+                out.push((SUB_HEADER.into(), header_value(sub)));
+            }
+            out.push((SCOPES_HEADER.into(), header_value(&claims.scopes.join(" "))));
+            if let Some(Value::String(iss)) = claims.all.get("iss") {
+                out.push((ISSUER_HEADER.into(), header_value(iss)));
+            }
+            for (claim, header) in &self.claim_headers {
+                let value = match claims.all.get(claim) {
+                    None | Some(Value::Null) => continue,
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    Some(other) => other.to_string(),
+                };
+                out.push((header.clone(), header_value(&value)));
+            }
+        }
+        if let Some((name, value)) = &self.shared_secret {
+            out.push((name.clone(), value.clone()));
+        }
+        out
+    }
+}
+
+/// Makes a claim value safe as a header value: `%`, controls and non-ASCII are percent-encoded as UTF-8
+/// (RFC 3986 section 2.1), so the origin can decode it and no claim can inject a header.
+pub fn header_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if (0x20..0x7f).contains(&byte) && byte != b'%' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::Scheme;
+    use crate::token::Claims;
+    use serde_json::json;
+
+    fn settings() -> ProxySettings {
+        ProxySettings {
+            origin: "https://origin.internal".into(),
+            base_path: "/v1".into(),
+            claim_headers: ProxySettings::parse_claim_headers(
+                r#"{"email": "X-Auth-Email", "org_id": "x-auth-org"}"#,
+            )
+            .unwrap(),
+            forward_credentials: false,
+            shared_secret: Some(("x-gateway-secret".into(), "s3cret".into())),
+        }
+    }
+
+    fn identity() -> Identity {
+        let all = json!({
+            "iss": "https://tenant.auth0.com/", "sub": "auth0|alice", "email": "alicé@example.com",
+            "org_id": 42, "scope": "read:messages",
+        });
+        Identity {
+            scheme: Scheme::Bearer,
+            claims: Claims {
+                issuer: 0,
+                sub: Some("auth0|alice".into()),
+                exp: 0.0,
+                scopes: vec!["read:messages".into(), "write:messages".into()],
+                jkt: None,
+                all: all.as_object().unwrap().clone(),
+            },
+        }
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn get<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn origin_urls() {
+        assert_eq!(
+            ProxySettings::parse_origin("https://api.internal").unwrap(),
+            ("https://api.internal".into(), "".into())
+        );
+        assert_eq!(
+            ProxySettings::parse_origin("HTTPS://API.internal:8443/base/").unwrap(),
+            ("https://api.internal:8443".into(), "/base".into())
+        );
+        assert_eq!(
+            ProxySettings::parse_origin("http://127.0.0.1:9000").unwrap(),
+            ("http://127.0.0.1:9000".into(), "".into())
+        );
+        for bad in [
+            "api.internal",
+            "http://api.internal",
+            "https://a/?q",
+            "https://u@a",
+            "https://",
+            "ftp://a",
+            "https://a/b/../c",
+        ] {
+            assert!(ProxySettings::parse_origin(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            settings().target_url("/api/x", Some("a=1&b=2")),
+            "https://origin.internal/v1/api/x?a=1&b=2"
+        );
+        assert_eq!(
+            settings().target_url("/", None),
+            "https://origin.internal/v1/"
+        );
+    }
+
+    #[test]
+    fn spoofed_identity_headers_never_reach_the_origin() {
+        let incoming = pairs(&[
+            ("X-Auth-Sub", "admin"),
+            ("x-auth-scopes", "admin:all"),
+            ("X_AUTH_SUB", "admin"),
+            ("x_Auth-Scopes", "admin:all"),
+            ("X-Auth-Email", "admin@corp"),
+            ("x-auth-issuer", "https://evil/"),
+            ("X-Gateway-Secret", "guess"),
+            ("Accept", "application/json"),
+        ]);
+        let out = settings().forward_headers(&incoming, Some(&identity()));
+        assert_eq!(get(&out, "x-auth-sub"), ["auth0|alice"]);
+        assert!(get(&out, "x_auth_sub").is_empty());
+        assert_eq!(get(&out, "x-auth-scopes"), ["read:messages write:messages"]);
+        assert!(get(&out, "x_auth-scopes").is_empty());
+        assert_eq!(get(&out, "x-auth-email"), ["alic%C3%A9@example.com"]);
+        assert_eq!(get(&out, "x-auth-org"), ["42"]);
+        assert_eq!(get(&out, "x-auth-issuer"), ["https://tenant.auth0.com/"]);
+        assert_eq!(get(&out, "x-gateway-secret"), ["s3cret"]);
+        assert_eq!(get(&out, "accept"), ["application/json"]);
+        // On a public route the copies are still removed, and nothing is added but the secret.
+        let out = settings().forward_headers(&incoming, None);
+        assert!(get(&out, "x-auth-sub").is_empty() && get(&out, "x-auth-email").is_empty());
+        assert_eq!(get(&out, "x-gateway-secret"), ["s3cret"]);
+    }
+
+    #[test]
+    fn hop_by_hop_and_credentials() {
+        let incoming = pairs(&[
+            ("Connection", "keep-alive, X-Custom-Hop"),
+            ("Keep-Alive", "timeout=5"),
+            ("Transfer-Encoding", "chunked"),
+            ("Upgrade", "websocket"),
+            ("X-Custom-Hop", "1"),
+            ("Authorization", "Bearer t"),
+            ("DPoP", "proof"),
+            ("Content-Type", "application/json"),
+        ]);
+        let out = settings().forward_headers(&incoming, None);
+        let names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Content-Type", "x-gateway-secret"]);
+        let forwarding = ProxySettings {
+            forward_credentials: true,
+            ..settings()
+        };
+        let out = forwarding.forward_headers(&incoming, None);
+        assert_eq!(get(&out, "authorization"), ["Bearer t"]);
+        assert_eq!(get(&out, "dpop"), ["proof"]);
+    }
+
+    #[test]
+    fn claim_header_settings_are_validated() {
+        for bad in [
+            "[]",
+            r#"{"email": 5}"#,
+            r#"{"email": "X Auth"}"#,
+            r#"{"email": "Authorization"}"#,
+            r#"{"email": "Transfer-Encoding"}"#,
+            r#"{"email": "cf-connecting-ip"}"#,
+            r#"{"email": "x-auth-sub"}"#,
+            r#"{"a": "x-a", "b": "X-A"}"#,
+        ] {
+            assert!(ProxySettings::parse_claim_headers(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_values_cannot_inject() {
+        assert_eq!(header_value("a\r\nX-Evil: 1"), "a%0D%0AX-Evil: 1");
+        assert_eq!(header_value("100%"), "100%25");
+        assert_eq!(header_value("plain value"), "plain value");
+    }
+}

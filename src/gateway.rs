@@ -4,6 +4,7 @@
 //! Cheap checks come first and network-free: path safety and route (before any token work), the
 //! `Authorization` header, token structure and claims, and only then key lookup and signature checks.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::authorization::parse_authorization;
@@ -16,6 +17,7 @@ use crate::path;
 use crate::policy::{Access, RouteRule};
 use crate::replay::{ReplayError, ReplayStore};
 use crate::token::{self, ClaimRules, Claims};
+use crate::token_cache::{CachedToken, TokenCache};
 
 /// What the pipeline reads from a request.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +56,7 @@ pub struct Trace {
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub scheme: Scheme,
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
 }
 
 /// An authorised request.
@@ -65,6 +67,24 @@ pub struct Authorized<'c> {
     pub path: String,
     /// `None` on public routes.
     pub identity: Option<Identity>,
+}
+
+/// A cached verification of this token, if its key is still the current key for its `kid`.
+async fn cached_claims(
+    tokens: &RefCell<TokenCache>,
+    keys: &impl KeySource,
+    token_id: &[u8; 32],
+    now: u64,
+    leeway: u64,
+) -> Option<Arc<CachedToken>> {
+    let entry = tokens.borrow_mut().get(token_id, now, leeway)?;
+    match keys.key(entry.claims.issuer, &entry.kid).await {
+        Ok(current) if Arc::ptr_eq(&current, &entry.key) => Some(entry),
+        _ => {
+            tokens.borrow_mut().remove(token_id);
+            None
+        }
+    }
 }
 
 /// Answers a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) without a
@@ -133,6 +153,7 @@ pub async fn authorize<'c>(
     req: &RequestFacts<'_>,
     keys: &impl KeySource,
     replay: &impl ReplayStore,
+    tokens: &RefCell<TokenCache>,
     now: u64,
     trace: &mut Trace,
 ) -> Result<Authorized<'c>, GatewayError> {
@@ -167,27 +188,59 @@ pub async fn authorize<'c>(
         audience: &config.audience,
         leeway: config.clock_leeway,
     };
-    let unverified = token::parse(credentials.token, rules, now).map_err(invalid_token)?;
-    trace.kid = Some(unverified.kid().to_owned());
-    trace.issuer = Some(unverified.issuer());
+    // A token verified before skips parsing and its signature check (issue: every request's CPU counts).
+    if credentials.token.len() > token::MAX_TOKEN_BYTES {
+        return Err(invalid_token("the token is larger than 16 KiB"));
+    }
+    let token_id = TokenCache::key_of(credentials.token);
+    let (claims, proof) = match cached_claims(tokens, keys, &token_id, now, config.clock_leeway)
+        .await
+    {
+        Some(entry) => {
+            trace.issuer = Some(entry.claims.issuer);
+            trace.kid = Some(entry.kid.clone());
+            let proof = match scheme {
+                Scheme::Bearer => None,
+                Scheme::Dpop => Some(check_proof(config, req, credentials.token, now)?),
+            };
+            (entry.claims.clone(), proof)
+        }
+        None => {
+            let unverified = token::parse(credentials.token, rules, now).map_err(invalid_token)?;
+            trace.kid = Some(unverified.kid().to_owned());
+            trace.issuer = Some(unverified.issuer());
 
-    // RFC 9449 section 4.3 steps 1-11, cheapest first; the proof signature before any token key work.
-    let proof = match scheme {
-        Scheme::Bearer => None,
-        Scheme::Dpop => Some(check_proof(config, req, credentials.token, now)?),
-    };
+            // RFC 9449 section 4.3 steps 1-11, cheapest first; the proof signature before any token key work.
+            let proof = match scheme {
+                Scheme::Bearer => None,
+                Scheme::Dpop => Some(check_proof(config, req, credentials.token, now)?),
+            };
 
-    let key = match keys.key(unverified.issuer(), unverified.kid()).await {
-        Ok(key) => key,
-        Err(KeyError::UnknownKid) => return Err(invalid_token("kid: no signing key has this kid")),
-        Err(KeyError::Unavailable { retry_after }) => {
-            return Err(GatewayError::TemporarilyUnavailable {
-                description: "the signing keys of the issuer cannot be fetched",
-                retry_after,
-            })
+            let key = match keys.key(unverified.issuer(), unverified.kid()).await {
+                Ok(key) => key,
+                Err(KeyError::UnknownKid) => {
+                    return Err(invalid_token("kid: no signing key has this kid"))
+                }
+                Err(KeyError::Unavailable { retry_after }) => {
+                    return Err(GatewayError::TemporarilyUnavailable {
+                        description: "the signing keys of the issuer cannot be fetched",
+                        retry_after,
+                    })
+                }
+            };
+            let kid = unverified.kid().to_owned();
+            let claims = Arc::new(unverified.verify(&key).map_err(invalid_token)?);
+            let entry = CachedToken {
+                claims: claims.clone(),
+                kid,
+                key,
+            };
+            tokens
+                .borrow_mut()
+                .insert(token_id, entry, credentials.token.len(), now);
+            (claims, proof)
         }
     };
-    let claims = unverified.verify(&key).map_err(invalid_token)?;
     trace.sub = claims.sub.clone();
 
     match proof {
@@ -256,7 +309,7 @@ mod tests {
     use crate::test_keys;
     use futures_executor::block_on;
     use serde_json::json;
-    use std::cell::{Cell, RefCell};
+    use std::cell::Cell;
 
     const URL: &str = "https://api.example.com/api/private";
 
@@ -346,15 +399,67 @@ mod tests {
             dpop,
             url: &url,
         };
+        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        run_full(config, keys, replay, &tokens, &req)
+    }
+
+    fn run_full(
+        config: &Config,
+        keys: &FixedKeys,
+        replay: &RefCell<ReplayCache>,
+        tokens: &RefCell<TokenCache>,
+        req: &RequestFacts<'_>,
+    ) -> Result<Option<Identity>, GatewayError> {
         block_on(authorize(
             config,
-            &req,
+            req,
             keys,
             replay,
+            tokens,
             NOW,
             &mut Trace::default(),
         ))
         .map(|a| a.identity)
+    }
+
+    #[test]
+    fn verified_tokens_are_cached_until_their_key_changes() {
+        let c = config("allowed");
+        let k = keys();
+        let replay = RefCell::new(ReplayCache::new(100));
+        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let bearer = format!("Bearer {}", token(json!({})));
+        let req = RequestFacts {
+            method: "GET",
+            path: "/api/private",
+            authorization: Some(&bearer),
+            dpop: None,
+            url: "https://api.example.com/api/private",
+        };
+        assert!(run_full(&c, &k, &replay, &tokens, &req).is_ok());
+        assert_eq!(tokens.borrow().len(), 1);
+        assert!(run_full(&c, &k, &replay, &tokens, &req).is_ok());
+        // The same kid now names another key object (a refreshed JWKS): the entry is dropped and the
+        // token verified again, against the new key.
+        let refreshed = FixedKeys {
+            key: Arc::new(parse_rsa_jwk(&test_keys::rsa_2048().public_jwk("k1")).unwrap()),
+            ..keys()
+        };
+        assert!(run_full(&c, &refreshed, &replay, &tokens, &req).is_ok());
+        let entry = tokens
+            .borrow_mut()
+            .get(&TokenCache::key_of(&bearer[7..]), NOW, 0)
+            .unwrap();
+        assert!(Arc::ptr_eq(&entry.key, &refreshed.key));
+        // A key that signs differently under the same kid: the cached verification is not reused.
+        let replaced = FixedKeys {
+            key: Arc::new(parse_rsa_jwk(&test_keys::rsa_2048_b().public_jwk("k1")).unwrap()),
+            ..keys()
+        };
+        assert_eq!(
+            run_full(&c, &replaced, &replay, &tokens, &req).unwrap_err(),
+            GatewayError::InvalidToken(Scheme::Bearer, "signature: verification failed")
+        );
     }
 
     #[test]

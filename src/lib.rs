@@ -11,6 +11,8 @@ pub mod demo;
 pub mod discovery;
 pub mod dpop;
 pub mod errors;
+pub mod fast_p256;
+pub mod fast_rsa;
 pub mod gateway;
 pub mod jose;
 pub mod key_cache;
@@ -21,6 +23,7 @@ pub mod policy;
 pub mod proxy;
 pub mod replay;
 pub mod token;
+pub mod token_cache;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;

@@ -251,14 +251,14 @@ mod tests {
         });
         Identity {
             scheme: Scheme::Bearer,
-            claims: Claims {
+            claims: std::sync::Arc::new(Claims {
                 issuer: 0,
                 sub: Some("auth0|alice".into()),
                 exp: 0.0,
                 scopes: vec!["read:messages".into(), "write:messages".into()],
                 jkt: None,
                 all: all.as_object().unwrap().clone(),
-            },
+            }),
         }
     }
 

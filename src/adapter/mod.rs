@@ -19,6 +19,7 @@ use crate::errors::{ChallengeContext, GatewayError};
 use crate::gateway::{self, RequestFacts, Trace};
 use crate::key_cache::KeyCache;
 use crate::replay::ReplayCache;
+use crate::token_cache::TokenCache;
 
 use idp::{FetchReport, IdpKeys, IsolateKeys};
 use replay_store::WorkerReplayStore;
@@ -30,7 +31,12 @@ struct Isolate {
     /// One key cache per accepted issuer, in the order of `Config::issuers`.
     keys: Vec<IsolateKeys>,
     replay: RefCell<ReplayCache>,
+    tokens: RefCell<TokenCache>,
 }
+
+/// Verified tokens kept per isolate: at most this many, and this many bytes of tokens.
+const TOKEN_CACHE_ENTRIES: usize = 10_000;
+const TOKEN_CACHE_BYTES: usize = 8 << 20;
 
 thread_local! {
     static ISOLATE: RefCell<Option<Rc<Isolate>>> = const { RefCell::new(None) };
@@ -63,6 +69,7 @@ fn isolate(env: &Env) -> Rc<Isolate> {
                         })
                         .collect(),
                     replay: RefCell::new(ReplayCache::new(capacity)),
+                    tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_ENTRIES, TOKEN_CACHE_BYTES)),
                 })
             })
             .clone()
@@ -152,7 +159,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         ReplayStoreKind::DurableObject => WorkerReplayStore::DurableObject(&env),
     };
     let mut trace = Trace::default();
-    let outcome = gateway::authorize(&config, &facts, &keys, &replay, now_secs(), &mut trace).await;
+    let outcome = gateway::authorize(
+        &config,
+        &facts,
+        &keys,
+        &replay,
+        &isolate.tokens,
+        now_secs(),
+        &mut trace,
+    )
+    .await;
     if let Some(issuer) = trace.issuer.and_then(|i| config.issuers.get(i)) {
         log.insert("issuer".into(), json!(issuer.url));
     }

@@ -1,0 +1,354 @@
+//! Arithmetic in GF(p) for p = 2^256 - 2^224 + 2^192 + 2^96 - 1, the P-256 field prime
+//! (FIPS 186-5 / NIST SP 800-186 section 3.2.1.3).
+//!
+//! # Representation
+//!
+//! An element is nine 29-bit limbs (radix 2^29, 261 bits), value = sum(limb[i] * 2^(29 i)), held in `i64`
+//! so that a 29 x 29-bit product is one wasm `i64.mul` and a column of nine such products (< 2^61.2)
+//! accumulates without carries. wasm32 has a native 64-bit multiply but no 64 x 64 -> 128 one, which is
+//! why 64-bit limbs (and u128) are slow there.
+//!
+//! Elements are kept in Montgomery form x * R mod p with R = 2^261, and only weakly reduced. The
+//! invariant of every [`Fe`]: limbs 0..=7 in [0, 2^29), limb 8 in [0, 2^25), so value < 2^257 (it may
+//! be >= p). Montgomery multiplication of two such values returns (a b + m p) / 2^261 < 2^253 + p < 2^257,
+//! so no final subtraction is needed; additions and subtractions fold their result back under 2^257.
+//!
+//! Montgomery reduction (Montgomery 1985; HAC Algorithm 14.32) is cheap for this p: p = -1 mod 2^29,
+//! so the per-limb factor is m = t[i] mod 2^29 (no multiplication), and m * p = m 2^256 - m 2^224 +
+//! m 2^192 + m 2^96 - m is four shifted additions.
+
+/// Bits per limb.
+const BITS: u32 = 29;
+const MASK: i64 = (1 << BITS) - 1;
+/// Number of limbs.
+const LIMBS: usize = 9;
+
+type Limbs = [i64; LIMBS];
+
+/// An element of GF(p) in Montgomery form (see the module documentation for the invariant).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fe(Limbs);
+
+/// p as big-endian bytes.
+pub(crate) const P_BYTES: [u8; 32] =
+    hex32("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+const P: Limbs = limbs_from_be(&P_BYTES);
+
+/// R^2 mod p = 2^522 mod p, to enter Montgomery form.
+const R2: Limbs = pow2_mod_p(2 * LIMBS as u32 * BITS);
+/// 1 in Montgomery form: R mod p.
+const ONE_MONT: Limbs = pow2_mod_p(LIMBS as u32 * BITS);
+
+/// 8p with every limb but the top one raised by 2^29 (and the next limb lowered by 1), so that
+/// `a + SUB_BIAS - b` has no negative limb for any `a`, `b` satisfying the invariant.
+const SUB_BIAS: Limbs = {
+    let mut eight_p = P;
+    let mut k = 0;
+    while k < 3 {
+        eight_p = add_normalized(&eight_p, &eight_p);
+        k += 1;
+    }
+    let mut bias = eight_p;
+    let mut i = 0;
+    while i < LIMBS - 1 {
+        bias[i] += 1 << BITS;
+        bias[i + 1] -= 1;
+        i += 1;
+    }
+    bias
+};
+
+/// Parses 64 hex digits at compile time.
+pub(crate) const fn hex32(hex: &str) -> [u8; 32] {
+    const fn nibble(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not a lowercase hex digit"),
+        }
+    }
+    let hex = hex.as_bytes();
+    assert!(hex.len() == 64);
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = (nibble(hex[2 * i]) << 4) | nibble(hex[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+/// A 256-bit big-endian integer as normalized limbs.
+const fn limbs_from_be(bytes: &[u8; 32]) -> Limbs {
+    let mut out = [0i64; LIMBS];
+    let mut i = 0;
+    while i < 32 {
+        // Byte 31 - i holds bits 8i ..= 8i + 7.
+        let byte = bytes[31 - i] as i64;
+        let bit = 8 * i as u32;
+        let (limb, shift) = ((bit / BITS) as usize, bit % BITS);
+        out[limb] |= (byte << shift) & MASK;
+        if shift > BITS - 8 {
+            out[limb + 1] |= byte >> (BITS - shift);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Normalized limbs as a 256-bit big-endian integer (the value must be < 2^256).
+const fn limbs_to_be(limbs: &Limbs) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        let bit = 8 * i as u32;
+        let (limb, shift) = ((bit / BITS) as usize, bit % BITS);
+        let mut byte = limbs[limb] >> shift;
+        if shift > BITS - 8 {
+            byte |= limbs[limb + 1] << (BITS - shift);
+        }
+        out[31 - i] = byte as u8;
+        i += 1;
+    }
+    out
+}
+
+/// Sum of two normalized values, normalized (no reduction).
+const fn add_normalized(a: &Limbs, b: &Limbs) -> Limbs {
+    let mut out = [0i64; LIMBS];
+    let mut carry = 0;
+    let mut i = 0;
+    while i < LIMBS {
+        let sum = a[i] + b[i] + carry;
+        if i < LIMBS - 1 {
+            out[i] = sum & MASK;
+            carry = sum >> BITS;
+        } else {
+            out[i] = sum;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// a - b for normalized a >= b, normalized.
+const fn sub_normalized(a: &Limbs, b: &Limbs) -> Limbs {
+    let mut out = [0i64; LIMBS];
+    let mut borrow = 0;
+    let mut i = 0;
+    while i < LIMBS {
+        let diff = a[i] - b[i] + borrow;
+        if i < LIMBS - 1 {
+            out[i] = diff & MASK;
+            borrow = diff >> BITS;
+        } else {
+            out[i] = diff;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// a >= b for normalized limbs.
+const fn geq(a: &Limbs, b: &Limbs) -> bool {
+    let mut i = LIMBS;
+    while i > 0 {
+        i -= 1;
+        if a[i] != b[i] {
+            return a[i] > b[i];
+        }
+    }
+    true
+}
+
+/// 2^k mod p, by doubling (compile time only).
+const fn pow2_mod_p(k: u32) -> Limbs {
+    let mut x = [0i64; LIMBS];
+    x[0] = 1;
+    let mut i = 0;
+    while i < k {
+        x = add_normalized(&x, &x);
+        if geq(&x, &P) {
+            x = sub_normalized(&x, &P);
+        }
+        i += 1;
+    }
+    x
+}
+
+/// Folds limbs back under the invariant, preserving the value mod p.
+///
+/// Precondition: every limb >= 0 and < 2^40. With q = floor(limb8 / 2^24) <= value / 2^256, it
+/// subtracts q p using 2^256 = 2^224 - 2^192 - 2^96 + 1 (mod p): the result is >= value - q 2^256 >= 0
+/// and < 2^256 + 2^235 < 2^257. A final carry pass (signed shifts) normalizes the limbs.
+#[inline(always)]
+fn reduce(mut l: Limbs) -> Fe {
+    let q = l[8] >> 24;
+    l[8] &= (1 << 24) - 1;
+    l[0] += q;
+    l[3] -= q << 9; // 96 = 3 * 29 + 9
+    l[6] -= q << 18; // 192 = 6 * 29 + 18
+    l[7] += q << 21; // 224 = 7 * 29 + 21
+    carry(l)
+}
+
+/// Carry propagation with arithmetic shifts; the value must be in [0, 2^257).
+#[inline(always)]
+fn carry(mut l: Limbs) -> Fe {
+    for i in 0..LIMBS - 1 {
+        l[i + 1] += l[i] >> BITS;
+        l[i] &= MASK;
+    }
+    Fe(l)
+}
+
+/// Montgomery reduction of a 17-column product t (columns may exceed 29 bits; all < 2^62): returns
+/// t / 2^261 mod p, < t / 2^261 + p.
+#[inline(always)]
+fn montgomery_reduce(mut t: [i64; 2 * LIMBS]) -> Fe {
+    for i in 0..LIMBS {
+        // t + m p 2^(29 i) with m = t[i] mod 2^29 clears limb i, since p = -1 mod 2^29.
+        let m = t[i] & MASK;
+        t[i + 1] += t[i] >> BITS; // (t[i] - m) / 2^29
+        t[i + 3] += m << 9; // + m 2^96
+        t[i + 6] += m << 18; // + m 2^192
+        t[i + 7] -= m << 21; // - m 2^224
+        t[i + 8] += m << 24; // + m 2^256
+    }
+    let mut out = [0i64; LIMBS];
+    out.copy_from_slice(&t[LIMBS..]);
+    carry(out)
+}
+
+impl Fe {
+    pub(crate) const ZERO: Fe = Fe([0; LIMBS]);
+    /// 1 in Montgomery form.
+    pub(crate) const ONE: Fe = Fe(ONE_MONT);
+
+    /// A 256-bit big-endian integer into Montgomery form; `None` unless it is < p.
+    pub(crate) fn from_be_bytes(bytes: &[u8; 32]) -> Option<Fe> {
+        (bytes < &P_BYTES).then(|| Fe(limbs_from_be(bytes)).mul(&Fe(R2)))
+    }
+
+    /// The canonical big-endian encoding of the element (leaving Montgomery form).
+    pub(crate) fn to_be_bytes(self) -> [u8; 32] {
+        let mut one = [0i64; LIMBS];
+        one[0] = 1;
+        limbs_to_be(&self.mul(&Fe(one)).canonical())
+    }
+
+    /// The limbs of the value reduced into [0, p).
+    fn canonical(&self) -> Limbs {
+        let mut x = self.0;
+        // value < 2^257 < 3p: at most two subtractions.
+        while geq(&x, &P) {
+            x = sub_normalized(&x, &P);
+        }
+        x
+    }
+
+    pub(crate) fn is_zero(&self) -> bool {
+        self.canonical() == [0; LIMBS]
+    }
+
+    /// Equality of the field elements (not of the representations).
+    pub(crate) fn equals(&self, other: &Fe) -> bool {
+        self.canonical() == other.canonical()
+    }
+
+    /// Montgomery product a b / 2^261 mod p: product scanning into 17 columns, then reduction.
+    #[inline]
+    pub(crate) fn mul(&self, other: &Fe) -> Fe {
+        let (a, b) = (&self.0, &other.0);
+        let mut t = [0i64; 2 * LIMBS];
+        for (i, &ai) in a.iter().enumerate() {
+            for (j, &bj) in b.iter().enumerate() {
+                t[i + j] += ai * bj;
+            }
+        }
+        montgomery_reduce(t)
+    }
+
+    /// Montgomery square: the off-diagonal products once, doubled.
+    #[inline]
+    pub(crate) fn square(&self) -> Fe {
+        let a = &self.0;
+        let mut t = [0i64; 2 * LIMBS];
+        for i in 0..LIMBS {
+            t[2 * i] += a[i] * a[i];
+            let twice = 2 * a[i];
+            for j in i + 1..LIMBS {
+                t[i + j] += twice * a[j];
+            }
+        }
+        montgomery_reduce(t)
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, other: &Fe) -> Fe {
+        let mut l = self.0;
+        for (x, y) in l.iter_mut().zip(other.0) {
+            *x += y;
+        }
+        reduce(l)
+    }
+
+    #[inline]
+    pub(crate) fn sub(&self, other: &Fe) -> Fe {
+        let mut l = self.0;
+        for ((x, y), bias) in l.iter_mut().zip(other.0).zip(SUB_BIAS) {
+            *x += bias - y;
+        }
+        reduce(l)
+    }
+
+    /// k * self for a small k (<= 8).
+    #[inline]
+    pub(crate) fn mul_small(&self, k: i64) -> Fe {
+        let mut l = self.0;
+        for x in l.iter_mut() {
+            *x *= k;
+        }
+        reduce(l)
+    }
+
+    pub(crate) fn neg(&self) -> Fe {
+        Fe::ZERO.sub(self)
+    }
+
+    /// self^(p-2) = self^-1 (Fermat), 0 for 0. Square and multiply, left to right; used once, for the
+    /// table of multiples of G.
+    pub(crate) fn invert(&self) -> Fe {
+        let mut exponent = P_BYTES;
+        exponent[31] -= 2; // p - 2: p ends in 0xff, no borrow
+        let mut acc = Fe::ONE;
+        for byte in exponent {
+            for bit in (0..8).rev() {
+                acc = acc.square();
+                if (byte >> bit) & 1 == 1 {
+                    acc = acc.mul(self);
+                }
+            }
+        }
+        acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants() {
+        assert_eq!(limbs_to_be(&P), P_BYTES);
+        // R^2 mod p and R mod p, computed independently (Python: pow(2, 522, p), pow(2, 261, p)).
+        assert_eq!(
+            limbs_to_be(&R2),
+            hex32("000013fffffff7fffffffffffffffbffffffeffffffffc000000000000000c00")
+        );
+        assert_eq!(
+            limbs_to_be(&ONE_MONT),
+            hex32("0000001fffffffdfffffffffffffffffffffffe0000000000000000000000020")
+        );
+    }
+}

@@ -134,6 +134,36 @@ pub mod names {
     pub const CORS_ALLOWED_METHODS: &str = "CORS_ALLOWED_METHODS";
     pub const CORS_ALLOWED_HEADERS: &str = "CORS_ALLOWED_HEADERS";
     pub const CORS_MAX_AGE_SECONDS: &str = "CORS_MAX_AGE_SECONDS";
+
+    /// Every setting, for tooling and tests that must know them all.
+    pub const ALL: [&str; 26] = [
+        AUTH0_DOMAIN,
+        AUTH0_AUDIENCE,
+        DPOP_MODE,
+        ROUTES,
+        ORIGIN_URL,
+        CLOCK_LEEWAY_SECONDS,
+        CACHE_MAX_TTL_SECONDS,
+        JWKS_COOLDOWN_SECONDS,
+        STALE_IF_ERROR_SECONDS,
+        FETCH_TIMEOUT_MS,
+        DPOP_IAT_OFFSET_SECONDS,
+        DPOP_IAT_LEEWAY_SECONDS,
+        DPOP_NONCE_SECRET,
+        DPOP_NONCE_LIFETIME_SECONDS,
+        DPOP_REPLAY_STORE,
+        DPOP_REPLAY_CACHE_SIZE,
+        TRUST_PROXY,
+        AUTH0_ADDITIONAL_DOMAINS,
+        CLAIM_HEADERS,
+        FORWARD_CREDENTIALS,
+        ORIGIN_SHARED_SECRET,
+        ORIGIN_SHARED_SECRET_HEADER,
+        CORS_ALLOWED_ORIGINS,
+        CORS_ALLOWED_METHODS,
+        CORS_ALLOWED_HEADERS,
+        CORS_MAX_AGE_SECONDS,
+    ];
 }
 
 impl Config {

@@ -28,5 +28,8 @@ pub mod token_cache;
 #[cfg(target_arch = "wasm32")]
 mod adapter;
 
+#[cfg(all(target_arch = "wasm32", feature = "bench"))]
+pub mod bench;
+
 #[cfg(test)]
 mod test_keys;

@@ -1,0 +1,117 @@
+//! Entry points for the micro-benchmarks (`benches/run.mjs`), built only with the `bench` feature into a
+//! Node module, so the costs measured are those of the wasm32 build in V8. Not part of the worker.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+use crate::config::{parse_issuer, Issuer};
+use crate::dpop::{self, ProofTarget, ProofWindow};
+use crate::keys::{parse_jwks, KeySet};
+use crate::token::{self, ClaimRules};
+use crate::token_cache::{CachedToken, TokenCache};
+
+/// Keys, accepted issuers and audience loaded by [`bench_load`].
+type Loaded = (Arc<KeySet>, Vec<Issuer>, String);
+
+thread_local! {
+    static KEYS: RefCell<Option<Loaded>> = const { RefCell::new(None) };
+    static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::new(10_000, 8 << 20));
+}
+
+/// Parses a JWKS document; returns the number of usable keys.
+#[wasm_bindgen]
+pub fn bench_parse_jwks(jwks: &str) -> usize {
+    parse_jwks(jwks.as_bytes()).map_or(0, |set| set.len())
+}
+
+/// Loads the keys, issuer and audience the token benchmarks use.
+#[wasm_bindgen]
+pub fn bench_load(jwks: &str, domain: &str, audience: &str) -> bool {
+    match (parse_jwks(jwks.as_bytes()), parse_issuer(domain)) {
+        (Ok(keys), Ok(issuer)) => {
+            KEYS.with(|k| {
+                *k.borrow_mut() = Some((Arc::new(keys), vec![issuer], audience.to_owned()))
+            });
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Full validation of a token never seen: parse, claims, RS256 signature.
+#[wasm_bindgen]
+pub fn bench_verify_token(token: &str, now: f64) -> bool {
+    KEYS.with(|k| {
+        let guard = k.borrow();
+        let Some((keys, issuers, audience)) = guard.as_ref() else {
+            return false;
+        };
+        let rules = ClaimRules {
+            issuers,
+            audience,
+            leeway: 0,
+        };
+        token::parse(token, rules, now as u64)
+            .ok()
+            .and_then(|t| keys.get(t.kid()).cloned().map(|key| (t, key)))
+            .is_some_and(|(t, key)| t.verify(&key).is_ok())
+    })
+}
+
+/// A token seen before: the verified-token cache path (hash, lookup, expiry check).
+#[wasm_bindgen]
+pub fn bench_verify_cached(token: &str, now: f64) -> bool {
+    let id = TokenCache::key_of(token);
+    if TOKENS.with(|t| t.borrow_mut().get(&id, now as u64, 0).is_some()) {
+        return true;
+    }
+    KEYS.with(|k| {
+        let guard = k.borrow();
+        let Some((keys, issuers, audience)) = guard.as_ref() else {
+            return false;
+        };
+        let rules = ClaimRules {
+            issuers,
+            audience,
+            leeway: 0,
+        };
+        let Some((unverified, key)) = token::parse(token, rules, now as u64)
+            .ok()
+            .and_then(|t| keys.get(t.kid()).cloned().map(|key| (t, key)))
+        else {
+            return false;
+        };
+        let kid = unverified.kid().to_owned();
+        match unverified.verify(&key) {
+            Ok(claims) => {
+                let entry = CachedToken {
+                    claims: Arc::new(claims),
+                    kid,
+                    key,
+                };
+                TOKENS.with(|t| t.borrow_mut().insert(id, entry, token.len(), now as u64));
+                true
+            }
+            Err(_) => false,
+        }
+    })
+}
+
+/// A DPoP proof: parse, claims against the request, ES256 signature.
+#[wasm_bindgen]
+pub fn bench_verify_proof(proof: &str, method: &str, url: &str, token: &str, now: f64) -> bool {
+    let target = ProofTarget {
+        method,
+        url,
+        access_token: token,
+    };
+    let window = ProofWindow {
+        max_age: 300,
+        max_skew: 30,
+    };
+    dpop::parse_proof(proof, target, window, now as u64)
+        .and_then(|p| p.verify_signature())
+        .is_ok()
+}

@@ -88,10 +88,15 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JwsError> {
 
 /// Parses a JSON object, rejecting duplicate member names at any depth. `None` for anything else.
 pub fn parse_object(bytes: &[u8]) -> Option<Map<String, Value>> {
-    match serde_json::from_slice::<StrictValue>(bytes).ok()?.0 {
+    match parse_strict(bytes).ok()? {
         Value::Object(map) => Some(map),
         _ => None,
     }
+}
+
+/// Parses any JSON value, rejecting duplicate member names at any depth.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<StrictValue>(bytes).map(|v| v.0)
 }
 
 /// A JSON value whose objects were checked for duplicate member names while parsing.

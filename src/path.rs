@@ -53,7 +53,7 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
                     .ok_or("the path has invalid percent-encoding")?;
                 match value {
                     b'/' => return Err("the path contains an encoded /"),
-                    b'\\' => return Err("the path contains an encoded \\"),
+                    b'\\' => return Err("the path contains an encoded backslash"),
                     0..=0x1f | 0x7f => {
                         return Err("the path contains an encoded control character")
                     }
@@ -66,7 +66,7 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
                 }
                 i += 3;
             }
-            b'\\' => return Err("the path contains a \\"),
+            b'\\' => return Err("the path contains a backslash"),
             b if b < 0x20 || b == 0x7f => return Err("the path contains a control character"),
             _ => {
                 // Copy the run up to the next escape as is (it is valid UTF-8: it came from a &str).

@@ -126,15 +126,26 @@ impl RouteTable {
 
     /// Parses and validates `ROUTES`: a JSON array of rules. Errors name the rule.
     pub fn from_json(json: &str) -> Result<Self, String> {
-        let raw: Vec<RawRule> = serde_json::from_str(json)
-            .map_err(|e| format!("is not a valid JSON array of route rules: {e}"))?;
+        // Each rule is decoded on its own, so that every error names the rule it is about.
+        let raw = match crate::jose::parse_strict(json.as_bytes()) {
+            Ok(serde_json::Value::Array(rules)) => rules,
+            Ok(_) => return Err("is not a JSON array of route rules".into()),
+            Err(e) => return Err(format!("is not a valid JSON array of route rules: {e}")),
+        };
         if raw.is_empty() {
             return Err("must contain at least one rule".into());
         }
         let mut rules = Vec::with_capacity(raw.len());
-        for (i, rule) in raw.into_iter().enumerate() {
-            let name = format!("rule {} ({})", i + 1, rule.path);
-            rules.push(validate_rule(rule).map_err(|reason| format!("{name}: {reason}"))?);
+        for (i, value) in raw.into_iter().enumerate() {
+            let name = match value.get("path").and_then(serde_json::Value::as_str) {
+                Some(path) => format!("rule {} ({path})", i + 1),
+                None => format!("rule {}", i + 1),
+            };
+            let rule = serde_json::from_value::<RawRule>(value)
+                .map_err(|e| e.to_string())
+                .and_then(validate_rule)
+                .map_err(|reason| format!("{name}: {reason}"))?;
+            rules.push(rule);
         }
         for (i, a) in rules.iter().enumerate() {
             for (j, b) in rules.iter().enumerate().skip(i + 1) {
@@ -378,7 +389,8 @@ mod tests {
     #[test]
     fn invalid_tables_name_the_rule() {
         for (json, expected) in [
-            ("{}", "is not a valid JSON array"),
+            ("{}", "is not a JSON array"),
+            ("[", "is not a valid JSON array"),
             ("[]", "must contain at least one rule"),
             (r#"[{"path": "/a"}]"#, "rule 1 (/a): auth must be set"),
             (
@@ -445,7 +457,7 @@ mod tests {
             ),
             (
                 r#"[{"path": "/a", "path": "/b", "auth": "none"}]"#,
-                "duplicate field `path`",
+                "duplicate member name",
             ),
         ] {
             let err = RouteTable::from_json(json).unwrap_err();

@@ -93,7 +93,7 @@ process.on('exit', () => {
  *
  * @param {{vars?: Record<string,string>, port?: number, logLevel?: string, readyPath?: string, readyTimeoutMs?: number}} [opts]
  */
-export async function startGateway({ vars = {}, port, logLevel = 'log', readyPath = '/api/public', readyTimeoutMs = 120_000 } = {}) {
+export async function startGateway({ vars = {}, port, logLevel = 'log', readyPath = '/api/public', readyTimeoutMs = 120_000, extraArgs = [] } = {}) {
   const [gwPort, inspectorPort] = port
     ? [port, (await distinctFreePorts(2)).find((p) => p !== port)]
     : await distinctFreePorts(2);
@@ -111,6 +111,7 @@ export async function startGateway({ vars = {}, port, logLevel = 'log', readyPat
     '--env-file', envFile,
     '--show-interactive-dev-session=false',
     '--log-level', logLevel,
+    ...extraArgs,
   ];
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined) continue;

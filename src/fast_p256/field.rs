@@ -59,7 +59,7 @@ const SUB_BIAS: Limbs = {
 };
 
 /// Parses 64 hex digits at compile time.
-pub(crate) const fn hex32(hex: &str) -> [u8; 32] {
+const fn hex32(hex: &str) -> [u8; 32] {
     const fn nibble(c: u8) -> u8 {
         match c {
             b'0'..=b'9' => c - b'0',
@@ -97,6 +97,7 @@ const fn limbs_from_be(bytes: &[u8; 32]) -> Limbs {
 }
 
 /// Normalized limbs as a 256-bit big-endian integer (the value must be < 2^256).
+#[cfg(test)]
 const fn limbs_to_be(limbs: &Limbs) -> [u8; 32] {
     let mut out = [0u8; 32];
     let mut i = 0;
@@ -163,8 +164,13 @@ const fn geq(a: &Limbs, b: &Limbs) -> bool {
 
 /// 2^k mod p, by doubling (compile time only).
 const fn pow2_mod_p(k: u32) -> Limbs {
-    let mut x = [0i64; LIMBS];
-    x[0] = 1;
+    let mut one = [0i64; LIMBS];
+    one[0] = 1;
+    times_pow2_mod_p(one, k)
+}
+
+/// x 2^k mod p for x < p, by doubling (compile time only).
+const fn times_pow2_mod_p(mut x: Limbs, k: u32) -> Limbs {
     let mut i = 0;
     while i < k {
         x = add_normalized(&x, &x);
@@ -178,7 +184,8 @@ const fn pow2_mod_p(k: u32) -> Limbs {
 
 /// Folds limbs back under the invariant, preserving the value mod p.
 ///
-/// Precondition: every limb >= 0 and < 2^40. With q = floor(limb8 / 2^24) <= value / 2^256, it
+/// Precondition: every limb >= 0 and < 2^40 (callers: sums of at most 8 elements and 8 copies of
+/// `SUB_BIAS`, limbs < 2^35). With q = floor(limb8 / 2^24) <= value / 2^256, it
 /// subtracts q p using 2^256 = 2^224 - 2^192 - 2^96 + 1 (mod p): the result is >= value - q 2^256 >= 0
 /// and < 2^256 + 2^235 < 2^257. A final carry pass (signed shifts) normalizes the limbs.
 #[inline(always)]
@@ -220,10 +227,46 @@ fn montgomery_reduce(mut t: [i64; 2 * LIMBS]) -> Fe {
     carry(out)
 }
 
+/// Montgomery product by product scanning into 17 columns, then reduction.
+///
+/// Bounds: one operand satisfies the [`Fe`] invariant (limbs < 2^29), the other has limbs < 2^30 (an
+/// [`Fe`] or a [`Sum`]), so each column is < 9 * 2^59 < 2^62.2; values < 2^257 and 2^258 give a result
+/// < 2^515 / 2^261 + p < 2^257.
+#[inline(always)]
+fn mul_limbs(a: &Limbs, b: &Limbs) -> Fe {
+    let mut t = [0i64; 2 * LIMBS];
+    for (i, &ai) in a.iter().enumerate() {
+        for (j, &bj) in b.iter().enumerate() {
+            t[i + j] += ai * bj;
+        }
+    }
+    montgomery_reduce(t)
+}
+
+/// The unreduced sum of two [`Fe`]s (limbs < 2^30, value < 2^258), a factor for [`Sum::mul`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sum(Limbs);
+
+impl Sum {
+    /// Montgomery product with an element: see [`mul_limbs`] for the bounds.
+    #[inline]
+    pub(crate) fn mul(&self, other: &Fe) -> Fe {
+        mul_limbs(&self.0, &other.0)
+    }
+}
+
 impl Fe {
     pub(crate) const ZERO: Fe = Fe([0; LIMBS]);
     /// 1 in Montgomery form.
     pub(crate) const ONE: Fe = Fe(ONE_MONT);
+
+    /// A constant below p, as 64 hex digits, in Montgomery form; for compile-time constants (it panics,
+    /// at compile time, on a value >= p).
+    pub(crate) const fn from_hex_const(hex: &str) -> Fe {
+        let x = limbs_from_be(&hex32(hex));
+        assert!(!geq(&x, &P), "not below p");
+        Fe(times_pow2_mod_p(x, LIMBS as u32 * BITS))
+    }
 
     /// A 256-bit big-endian integer into Montgomery form; `None` unless it is < p.
     pub(crate) fn from_be_bytes(bytes: &[u8; 32]) -> Option<Fe> {
@@ -231,6 +274,7 @@ impl Fe {
     }
 
     /// The canonical big-endian encoding of the element (leaving Montgomery form).
+    #[cfg(test)]
     pub(crate) fn to_be_bytes(self) -> [u8; 32] {
         let mut one = [0i64; LIMBS];
         one[0] = 1;
@@ -256,17 +300,20 @@ impl Fe {
         self.canonical() == other.canonical()
     }
 
-    /// Montgomery product a b / 2^261 mod p: product scanning into 17 columns, then reduction.
+    /// Montgomery product a b / 2^261 mod p.
     #[inline]
     pub(crate) fn mul(&self, other: &Fe) -> Fe {
-        let (a, b) = (&self.0, &other.0);
-        let mut t = [0i64; 2 * LIMBS];
-        for (i, &ai) in a.iter().enumerate() {
-            for (j, &bj) in b.iter().enumerate() {
-                t[i + j] += ai * bj;
-            }
+        mul_limbs(&self.0, &other.0)
+    }
+
+    /// self + other without reduction, only to be multiplied by an [`Fe`].
+    #[inline]
+    pub(crate) fn add_lazy(&self, other: &Fe) -> Sum {
+        let mut l = self.0;
+        for (x, y) in l.iter_mut().zip(other.0) {
+            *x += y;
         }
-        montgomery_reduce(t)
+        Sum(l)
     }
 
     /// Montgomery square: the off-diagonal products once, doubled.
@@ -302,7 +349,7 @@ impl Fe {
         reduce(l)
     }
 
-    /// k * self for a small k (<= 8).
+    /// k * self for a small k (1 <= k <= 8).
     #[inline]
     pub(crate) fn mul_small(&self, k: i64) -> Fe {
         let mut l = self.0;
@@ -312,12 +359,33 @@ impl Fe {
         reduce(l)
     }
 
+    /// self - k * other for a small k (1 <= k <= 8), with one reduction.
+    #[inline]
+    pub(crate) fn sub_mul_small(&self, other: &Fe, k: i64) -> Fe {
+        let mut l = self.0;
+        for ((x, y), bias) in l.iter_mut().zip(other.0).zip(SUB_BIAS) {
+            *x += k * (bias - y);
+        }
+        reduce(l)
+    }
+
+    /// k * self - other for a small k (1 <= k <= 8), with one reduction.
+    #[inline]
+    pub(crate) fn mul_small_sub(&self, k: i64, other: &Fe) -> Fe {
+        let mut l = self.0;
+        for ((x, y), bias) in l.iter_mut().zip(other.0).zip(SUB_BIAS) {
+            *x = k * *x + bias - y;
+        }
+        reduce(l)
+    }
+
     pub(crate) fn neg(&self) -> Fe {
         Fe::ZERO.sub(self)
     }
 
-    /// self^(p-2) = self^-1 (Fermat), 0 for 0. Square and multiply, left to right; used once, for the
-    /// table of multiples of G.
+    /// self^(p-2) = self^-1 (Fermat), 0 for 0. Square and multiply, left to right; only the test that
+    /// recomputes the table of multiples of G needs it.
+    #[cfg(test)]
     pub(crate) fn invert(&self) -> Fe {
         let mut exponent = P_BYTES;
         exponent[31] -= 2; // p - 2: p ends in 0xff, no borrow
@@ -336,6 +404,7 @@ impl Fe {
 
 #[cfg(test)]
 mod tests {
+    use super::super::scalar::{self, U256};
     use super::*;
 
     #[test]
@@ -350,5 +419,160 @@ mod tests {
             limbs_to_be(&ONE_MONT),
             hex32("0000001fffffffdfffffffffffffffffffffffe0000000000000000000000020")
         );
+        // SUB_BIAS is 8p in another limb arrangement.
+        let mut eight_p = [0i64; LIMBS];
+        for (i, limb) in eight_p.iter_mut().enumerate() {
+            *limb = SUB_BIAS[i];
+        }
+        assert_eq!(Fe(carry_all(eight_p)).canonical(), [0; LIMBS]);
+        assert!(SUB_BIAS[..LIMBS - 1].iter().all(|&l| l >= MASK));
+        assert!(SUB_BIAS[LIMBS - 1] >= 1 << 25);
+    }
+
+    /// Carries without the invariant's bound on the top limb.
+    fn carry_all(mut l: Limbs) -> Limbs {
+        for i in 0..LIMBS - 1 {
+            l[i + 1] += l[i] >> BITS;
+            l[i] &= MASK;
+        }
+        l
+    }
+
+    fn satisfies_invariant(x: &Fe) -> bool {
+        x.0[..LIMBS - 1].iter().all(|&l| (0..=MASK).contains(&l)) && (0..1 << 25).contains(&x.0[8])
+    }
+
+    const P_U256: U256 = [
+        0xffff_ffff_ffff_ffff,
+        0x0000_0000_ffff_ffff,
+        0x0000_0000_0000_0000,
+        0xffff_ffff_0000_0001,
+    ];
+
+    /// a b mod p by double-and-add, on a, b < p.
+    fn reference_mul(a: &U256, b: &U256) -> U256 {
+        let add_mod = |x: &U256, y: &U256| {
+            let (sum, carry) = scalar::add(x, y);
+            if carry || !scalar::lt(&sum, &P_U256) {
+                scalar::sub(&sum, &P_U256).0
+            } else {
+                sum
+            }
+        };
+        let mut acc = [0u64; 4];
+        for i in (0..256).rev() {
+            acc = add_mod(&acc, &acc);
+            if (b[i / 64] >> (i % 64)) & 1 == 1 {
+                acc = add_mod(&acc, a);
+            }
+        }
+        acc
+    }
+
+    fn samples() -> Vec<[u8; 32]> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut out = vec![[0u8; 32], P_BYTES, [0xff; 32]];
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        out.push(one);
+        let mut p_minus_1 = P_BYTES;
+        p_minus_1[31] -= 1;
+        out.push(p_minus_1);
+        for _ in 0..200 {
+            let mut bytes = [0u8; 32];
+            for byte in bytes.iter_mut() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *byte = state as u8;
+            }
+            out.push(bytes);
+        }
+        out
+    }
+
+    #[test]
+    fn arithmetic_matches_a_reference() {
+        let values: Vec<[u8; 32]> = samples().into_iter().filter(|v| v < &P_BYTES).collect();
+        for (i, a_bytes) in values.iter().enumerate() {
+            let a = Fe::from_be_bytes(a_bytes).unwrap();
+            assert_eq!(a.to_be_bytes(), *a_bytes);
+            let b_bytes = &values[(i * 7 + 3) % values.len()];
+            let b = Fe::from_be_bytes(b_bytes).unwrap();
+            let expected = reference_mul(
+                &scalar::from_be_bytes(a_bytes),
+                &scalar::from_be_bytes(b_bytes),
+            );
+            assert_eq!(a.mul(&b).to_be_bytes(), scalar::to_be_bytes(&expected));
+            let expected = reference_mul(
+                &scalar::from_be_bytes(a_bytes),
+                &scalar::from_be_bytes(a_bytes),
+            );
+            assert_eq!(a.square().to_be_bytes(), scalar::to_be_bytes(&expected));
+            if !a.is_zero() {
+                assert!(a.mul(&a.invert()).equals(&Fe::ONE));
+            }
+        }
+        assert!(Fe::ZERO.invert().is_zero());
+        assert_eq!(Fe::from_be_bytes(&P_BYTES).map(|x| x.0), None);
+        assert_eq!(Fe::from_be_bytes(&[0xff; 32]).map(|x| x.0), None);
+    }
+
+    /// Every operation on representations at the edges of the invariant (up to 2^257 - 1, including
+    /// p and 2p, the non-canonical forms of 0) gives the same field element as on the canonical forms,
+    /// satisfies the invariant, and (in debug builds) overflows nothing.
+    #[test]
+    fn edge_representations() {
+        let max = Fe([
+            MASK,
+            MASK,
+            MASK,
+            MASK,
+            MASK,
+            MASK,
+            MASK,
+            MASK,
+            (1 << 25) - 1,
+        ]);
+        let two_p = Fe(carry_all(add_normalized(&P, &P)));
+        let mut values = vec![
+            max,
+            Fe(P),
+            two_p,
+            Fe::ZERO,
+            Fe::ONE,
+            Fe([MASK; LIMBS - 1]
+                .iter()
+                .copied()
+                .chain([0])
+                .collect::<Vec<_>>()
+                .try_into()
+                .unwrap()),
+        ];
+        values.extend(samples().iter().filter_map(Fe::from_be_bytes).take(20));
+        let canonical = |x: &Fe| Fe(x.canonical());
+        for a in &values {
+            assert!(satisfies_invariant(a));
+            for b in &values {
+                let (ca, cb) = (canonical(a), canonical(b));
+                let checks = [
+                    (a.mul(b), ca.mul(&cb)),
+                    (a.square(), ca.square()),
+                    (a.add(b), ca.add(&cb)),
+                    (a.sub(b), ca.sub(&cb)),
+                    (a.mul_small(8), ca.mul_small(8)),
+                    (a.sub_mul_small(b, 8), ca.sub_mul_small(&cb, 8)),
+                    (a.mul_small_sub(8, b), ca.mul_small_sub(8, &cb)),
+                    (a.add_lazy(a).mul(b), ca.add(&ca).mul(&cb)),
+                    (a.neg(), ca.neg()),
+                ];
+                for (k, (got, expected)) in checks.iter().enumerate() {
+                    assert!(satisfies_invariant(got), "check {k}: {got:?}");
+                    assert!(got.equals(expected), "check {k}");
+                }
+                assert!(a.sub(b).add(b).equals(a));
+                assert_eq!(a.equals(b), a.sub(b).is_zero());
+            }
+        }
     }
 }

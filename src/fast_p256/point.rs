@@ -1,9 +1,9 @@
 //! Points of P-256, y^2 = x^3 - 3x + b over GF(p) (FIPS 186-5 / SP 800-186 section 3.2.1.3), in Jacobian
 //! coordinates: (X, Y, Z) is the affine point (X / Z^2, Y / Z^3), and Z = 0 is the point at infinity.
 //!
-//! The formulas are the a = -3 ones of the Explicit-Formulas Database (Bernstein, Lange; hyperelliptic.org
-//! /EFD/g1p/auto-shortw-jacobian-3.html), with the products 2 Y Z, 2 Z1 H and 2 Z1 Z2 H computed directly
-//! instead of the squaring variants. They are not complete: an addition checks for its exceptional
+//! The formulas are from the Explicit-Formulas Database (Bernstein, Lange; hyperelliptic.org/EFD/g1p/
+//! auto-shortw-jacobian-3.html, a = -3): dbl-2001-b for doubling, add-1998-cmo-2 for additions, with
+//! additions and subtractions fused where one reduction can serve two. They are not complete: an addition checks for its exceptional
 //! cases (an input at infinity, equal or opposite inputs) and falls back to doubling or to infinity.
 //! Everything here works on public data, so the checks may take variable time.
 
@@ -81,19 +81,26 @@ impl Jacobian {
         self.z.is_zero()
     }
 
-    /// 2P: dbl-2001-b (3M + 5S minus one S, plus one M for Z3 = 2 Y Z). Infinity stays infinity
+    /// 2P: dbl-2001-b (3M + 5S; here 4M + 4S with Z3 = 2 Y Z). Infinity stays infinity
     /// (Z3 = 2 Y Z = 0); P-256 has no point of order 2, so Y = 0 never occurs otherwise.
     pub(crate) fn double(&self) -> Jacobian {
         let delta = self.z.square();
         let gamma = self.y.square();
         let beta = self.x.mul(&gamma);
         // alpha = 3 (X - delta)(X + delta) = 3 X^2 + a Z^4 with a = -3
-        let alpha = self.x.sub(&delta).mul(&self.x.add(&delta)).mul_small(3);
-        let x3 = alpha.square().sub(&beta.mul_small(8));
-        let z3 = self.y.mul(&self.z).mul_small(2);
+        let alpha = self
+            .x
+            .add_lazy(&delta)
+            .mul(&self.x.sub(&delta))
+            .mul_small(3);
+        // X3 = alpha^2 - 8 beta
+        let x3 = alpha.square().sub_mul_small(&beta, 8);
+        // Z3 = 2 Y Z
+        let z3 = self.y.add_lazy(&self.y).mul(&self.z);
+        // Y3 = alpha (4 beta - X3) - 8 gamma^2
         let y3 = alpha
-            .mul(&beta.mul_small(4).sub(&x3))
-            .sub(&gamma.square().mul_small(8));
+            .mul(&beta.mul_small_sub(4, &x3))
+            .sub_mul_small(&gamma.square(), 8);
         Jacobian {
             x: x3,
             y: y3,
@@ -110,27 +117,16 @@ impl Jacobian {
         }
     }
 
-    /// P + Q for an affine Q: madd-2007-bl (7M + 4S, here 8M + 3S).
-    pub(crate) fn add_affine(&self, q: &Affine) -> Jacobian {
-        if self.is_infinity() {
-            return q.into();
-        }
-        let z1z1 = self.z.square();
-        let u2 = q.x.mul(&z1z1);
-        let s2 = q.y.mul(&self.z).mul(&z1z1);
-        let h = u2.sub(&self.x);
-        let rr = s2.sub(&self.y);
-        if h.is_zero() {
-            return self.exceptional(&rr);
-        }
+    /// The end of an addition from U1 = X1 Z2^2, S1 = Y1 Z2^3, H = U2 - U1 != 0, R = S2 - S1 and
+    /// Z1 Z2: X3 = R^2 - H^3 - 2 U1 H^2, Y3 = R (U1 H^2 - X3) - S1 H^3, Z3 = Z1 Z2 H
+    /// (add-1998-cmo-2; HMV Algorithm 3.22's formulas in general form).
+    fn finish_addition(u1: &Fe, s1: &Fe, h: &Fe, r: &Fe, z1z2: &Fe) -> Jacobian {
         let hh = h.square();
-        let i = hh.mul_small(4);
-        let j = h.mul(&i);
-        let r = rr.mul_small(2);
-        let v = self.x.mul(&i);
-        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
-        let y3 = r.mul(&v.sub(&x3)).sub(&self.y.mul(&j).mul_small(2));
-        let z3 = self.z.mul(&h).mul_small(2);
+        let hhh = h.mul(&hh);
+        let v = u1.mul(&hh);
+        let x3 = r.square().sub(&hhh).sub_mul_small(&v, 2);
+        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&hhh));
+        let z3 = z1z2.mul(h);
         Jacobian {
             x: x3,
             y: y3,
@@ -138,7 +134,23 @@ impl Jacobian {
         }
     }
 
-    /// P + Q for a cached Q: add-2007-bl with Z2^2 and Z2^3 precomputed (11M + 3S).
+    /// P + Q for an affine Q (Z2 = 1): 8M + 3S.
+    pub(crate) fn add_affine(&self, q: &Affine) -> Jacobian {
+        if self.is_infinity() {
+            return q.into();
+        }
+        let z1z1 = self.z.square();
+        let u2 = q.x.mul(&z1z1);
+        let s2 = q.y.mul(&self.z.mul(&z1z1));
+        let h = u2.sub(&self.x);
+        let r = s2.sub(&self.y);
+        if h.is_zero() {
+            return self.exceptional(&r);
+        }
+        Jacobian::finish_addition(&self.x, &self.y, &h, &r, &self.z)
+    }
+
+    /// P + Q for a cached Q (Z2^2 and Z2^3 precomputed): 11M + 3S.
     pub(crate) fn add_cached(&self, q: &Cached) -> Jacobian {
         if self.is_infinity() {
             return q.point;
@@ -147,29 +159,20 @@ impl Jacobian {
         let u1 = self.x.mul(&q.zz);
         let u2 = q.point.x.mul(&z1z1);
         let s1 = self.y.mul(&q.zzz);
-        let s2 = q.point.y.mul(&self.z).mul(&z1z1);
+        let s2 = q.point.y.mul(&self.z.mul(&z1z1));
         let h = u2.sub(&u1);
-        let rr = s2.sub(&s1);
+        let r = s2.sub(&s1);
         if h.is_zero() {
-            return self.exceptional(&rr);
+            return self.exceptional(&r);
         }
-        let i = h.mul_small(2).square();
-        let j = h.mul(&i);
-        let r = rr.mul_small(2);
-        let v = u1.mul(&i);
-        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
-        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&j).mul_small(2));
-        let z3 = self.z.mul(&q.point.z).mul(&h).mul_small(2);
-        Jacobian {
-            x: x3,
-            y: y3,
-            z: z3,
-        }
+        Jacobian::finish_addition(&u1, &s1, &h, &r, &self.z.mul(&q.point.z))
     }
 }
 
 /// Affine forms of points none of which is at infinity, with one field inversion (Montgomery's trick:
-/// invert the product of the Z's, then peel off each 1/Z with two multiplications).
+/// invert the product of the Z's, then peel off each 1/Z with two multiplications). Only the test that
+/// recomputes the table of multiples of G needs it.
+#[cfg(test)]
 pub(crate) fn to_affine_batch<const L: usize>(points: &[Jacobian; L]) -> [Affine; L] {
     let mut prefix = [Fe::ONE; L];
     let mut product = Fe::ONE;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: sets up the tools, then runs every layer of tests.
 #   1. lint: cargo fmt --check and cargo clippy -D warnings
-#   2. native unit and property tests (cargo test)
+#   2. native unit, property and cross-check tests (cargo test; fast crypto paths also in release)
 #   3. wasm32 tests in Node (wasm-bindgen-test-runner)
 #   4. end-to-end tests: the worker under `wrangler dev` (workerd), a local issuer and origin, real HTTP
 set -euo pipefail
@@ -20,9 +20,12 @@ cargo clippy --target wasm32-unknown-unknown --lib --quiet -- -D warnings
 step "native tests"
 cargo test --quiet
 
+step "fast crypto paths against the stock crates, release profile (optimiser bugs show only there)"
+cargo test --quiet --release --test fast_rsa --test fast_p256
+
 step "wasm32 tests (Node)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$WASM_BINDGEN_TEST_RUNNER" \
-  cargo test --target wasm32-unknown-unknown --test wasm --test fast_p256_wasm
+  cargo test --target wasm32-unknown-unknown --test wasm --test fast_p256_wasm --test fast_rsa_wasm
 
 step "end-to-end tests (wrangler dev)"
 bash scripts/build.sh

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rsa::{BigUint, RsaPublicKey};
 use serde_json::Value;
 
+use crate::fast_rsa::RsaVerifier;
 use crate::jose::{b64_decode, parse_object};
 
 /// Largest JWKS document accepted; Auth0's are a few KiB.
@@ -18,11 +19,15 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted; larger keys only make verification slower.
 pub const MAX_RSA_BITS: usize = 4096;
 
-/// An RSA public key from the JWKS, ready to verify RS256 signatures.
+/// An RSA public key from the JWKS, ready to verify RS256 signatures: the Montgomery constants of the
+/// fast path are computed here, once per key, never per request.
 #[derive(Debug)]
 pub struct VerifyingKey {
     pub kid: String,
+    /// The key as the `rsa` crate holds it (validated by it; the reference verifier in tests).
     pub key: RsaPublicKey,
+    /// The verification-only fast path used on requests.
+    pub fast: RsaVerifier,
 }
 
 /// A key from the JWKS that the gateway will not use, and why (for logs and tests).
@@ -181,7 +186,8 @@ pub fn parse_rsa_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str> {
     }
     let key = RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from(65_537u32))
         .map_err(|_| "RSA key is invalid")?;
-    Ok(VerifyingKey { kid, key })
+    let fast = RsaVerifier::new(n).ok_or("RSA key is invalid")?;
+    Ok(VerifyingKey { kid, key, fast })
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {

@@ -77,9 +77,16 @@ impl<'a> UnverifiedToken<'a> {
     }
 }
 
-/// Verifies an RS256 signature with jwt-compact. The signature must be exactly as long as the modulus
-/// (RFC 8017 section 8.2.2 step 1).
+/// Verifies an RS256 signature (RFC 7518 section 3.3, RFC 8017 section 8.2.2) with the verification-only
+/// fast path, about ten times faster in V8 than the `rsa` crate; [`verify_rs256_reference`] is the stock
+/// path it is cross-checked against.
 pub fn verify_rs256(key: &VerifyingKey, signing_input: &[u8], signature: &[u8]) -> bool {
+    key.fast.verify_pkcs1v15_sha256(signing_input, signature)
+}
+
+/// RS256 verification with jwt-compact and the `rsa` crate. The signature must be exactly as long as the
+/// modulus (RFC 8017 section 8.2.2 step 1).
+pub fn verify_rs256_reference(key: &VerifyingKey, signing_input: &[u8], signature: &[u8]) -> bool {
     use rsa::traits::PublicKeyParts;
     if signature.len() != key.key.size() {
         return false;
@@ -551,6 +558,29 @@ mod tests {
             check(&forged).unwrap_err(),
             "signature: verification failed"
         );
+    }
+
+    #[test]
+    fn fast_path_agrees_with_jwt_compact() {
+        let k = key();
+        let token = sign(header(), claims());
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let sig = jose::b64_decode(sig).unwrap();
+        assert!(verify_rs256(&k, input.as_bytes(), &sig));
+        assert!(verify_rs256_reference(&k, input.as_bytes(), &sig));
+        for i in 0..sig.len() {
+            let mut bad = sig.clone();
+            bad[i] ^= 1 << (i % 8);
+            assert_eq!(
+                verify_rs256(&k, input.as_bytes(), &bad),
+                verify_rs256_reference(&k, input.as_bytes(), &bad),
+                "byte {i}"
+            );
+        }
+        for bad in [&sig[..255], &[0u8; 256][..], &[0xff; 256][..], &[][..]] {
+            assert!(!verify_rs256(&k, input.as_bytes(), bad));
+            assert!(!verify_rs256_reference(&k, input.as_bytes(), bad));
+        }
     }
 
     #[test]

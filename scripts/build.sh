@@ -17,4 +17,12 @@ if [ -f build/index.js ] && [ "$(cat build/.stamp 2>/dev/null)" = "$stamp" ]; th
   exit 0
 fi
 "$WORKER_BUILD_BIN" --release
+# worker-build keeps the wasm name section (it passes --debuginfo to wasm-opt): about 80 KB that only
+# names functions in stack traces. Strip it and the producers section from the deployed module. The
+# feature list is worker-build's: --all-features would allow encodings workerd cannot load yet.
+features=()
+for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling; do
+  features+=("--enable-$f")
+done
+"$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
 echo "$stamp" > build/.stamp

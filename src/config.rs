@@ -620,7 +620,10 @@ mod tests {
             }
         );
         assert!(c.dpop.nonce.is_none());
-        assert_eq!(c.dpop.replay, ReplayStoreKind::Isolate { capacity: 100_000 });
+        assert_eq!(
+            c.dpop.replay,
+            ReplayStoreKind::Isolate { capacity: 100_000 }
+        );
         assert!(!c.dpop.trust_proxy);
 
         let mut vars = BASE.to_vec();

@@ -4,7 +4,6 @@
 //! Every check names the member and the reason. The replay check (step 12, `jti`) and the binding check
 //! (section 6.1, `cnf.jkt`) need state or the token, and are done by the pipeline.
 
-use p256::ecdsa::Signature;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -50,7 +49,7 @@ pub struct VerifiedProof {
 #[derive(Debug)]
 pub struct ParsedProof {
     key: P256Verifier,
-    signature: Signature,
+    signature: [u8; 64],
     signing_input: String,
     proof: VerifiedProof,
 }
@@ -184,20 +183,27 @@ fn check_claims(
     })
 }
 
-/// Parses an ES256 signature: exactly 64 bytes, `r || s` (RFC 7518 section 3.4), both non-zero and below
-/// the group order. DER encodings are refused.
-pub fn es256_signature(bytes: &[u8]) -> Result<Signature, &'static str> {
-    Signature::from_slice(bytes)
-        .map_err(|_| "signature: not a 64-byte ES256 signature with non-zero r and s")
+/// Order n of the P-256 group, big-endian (SEC 2 section 2.4.2).
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// Parses an ES256 signature: exactly 64 bytes, `r || s` (RFC 7518 section 3.4), each in [1, n - 1]
+/// (SEC 1 section 4.1.4 step 1). DER encodings and r = s = 0 (CVE-2022-21449) are refused.
+pub fn es256_signature(bytes: &[u8]) -> Result<[u8; 64], &'static str> {
+    let in_range = |scalar: &[u8]| scalar.iter().any(|&b| b != 0) && scalar < &P256_ORDER[..];
+    match <[u8; 64]>::try_from(bytes) {
+        Ok(sig) if in_range(&sig[..32]) && in_range(&sig[32..]) => Ok(sig),
+        _ => Err("signature: not a 64-byte ES256 signature with r and s in [1, n-1]"),
+    }
 }
 
 /// ES256 verification: ECDSA P-256 over SHA-256 of `message`, with the verification-only fast path in
 /// `fast_p256` (cross-checked against the `p256` crate and Wycheproof in tests/fast_p256.rs). High-S
 /// signatures are valid ECDSA and accepted (RFC 9449's own example has one).
-pub fn verify_es256(key: &P256Verifier, message: &[u8], signature: &Signature) -> bool {
-    let mut bytes = [0u8; 64];
-    bytes.copy_from_slice(&signature.to_bytes());
-    key.verify_sha256(message, &bytes)
+pub fn verify_es256(key: &P256Verifier, message: &[u8], signature: &[u8; 64]) -> bool {
+    key.verify_sha256(message, signature)
 }
 
 /// Builds the P-256 key from a public JWK (RFC 7518 section 6.2.1) and its RFC 7638 thumbprint.
@@ -287,7 +293,7 @@ pub fn normalize_htu(url: &str) -> Option<String> {
 mod tests {
     use super::*;
     use p256::ecdsa::signature::Signer;
-    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::{Signature, SigningKey};
     use serde_json::json;
 
     const NOW: u64 = 1_700_000_000;
@@ -412,9 +418,9 @@ WF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg\
         let jws = jose::parse_compact(proof).unwrap();
         let (key, jkt) = p256_public_key(jws.header["jwk"].as_object().unwrap()).unwrap();
         assert_eq!(jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
-        let sig = Signature::from_slice(&jws.signature).unwrap();
+        let sig = es256_signature(&jws.signature).unwrap();
         assert!(
-            sig.normalize_s().is_some(),
+            Signature::from_slice(&sig).unwrap().normalize_s().is_some(),
             "the example signature is high-S"
         );
         assert!(verify_es256(&key, jws.signing_input.as_bytes(), &sig));
@@ -529,14 +535,14 @@ WF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg\
         let zero = format!("{input}.{}", b64_encode(&[0u8; 64]));
         assert_eq!(
             check(&zero).unwrap_err(),
-            "signature: not a 64-byte ES256 signature with non-zero r and s"
+            "signature: not a 64-byte ES256 signature with r and s in [1, n-1]"
         );
         // DER encoding instead of r || s.
         let der = Signature::from_slice(&sig).unwrap().to_der();
         let der_proof = format!("{input}.{}", b64_encode(der.as_bytes()));
         assert_eq!(
             check(&der_proof).unwrap_err(),
-            "signature: not a 64-byte ES256 signature with non-zero r and s"
+            "signature: not a 64-byte ES256 signature with r and s in [1, n-1]"
         );
         // s replaced by n - s (the high-S twin) still verifies: ECDSA accepts both forms.
         let parsed = Signature::from_slice(&sig).unwrap();

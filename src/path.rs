@@ -85,6 +85,20 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
     Ok(out)
 }
 
+/// Splits an absolute request URL, as the runtime gives it (`scheme://authority/path?query#fragment`),
+/// into its path (at least `/`) and query; the fragment is dropped. No URL library is needed for this,
+/// which keeps the `url` crate and its Unicode tables out of the worker.
+pub fn split_url(url: &str) -> (&str, Option<&str>) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.split('#').next().unwrap_or("");
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let path = before_query.find('/').map_or("/", |at| &before_query[at..]);
+    (path, query)
+}
+
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -123,6 +137,22 @@ mod tests {
         ] {
             assert_eq!(normalize(raw).as_deref(), Ok(normal), "{raw}");
         }
+    }
+
+    #[test]
+    fn urls_split_into_path_and_query() {
+        assert_eq!(
+            split_url("https://a.example/x/y?q=1&r#f"),
+            ("/x/y", Some("q=1&r"))
+        );
+        assert_eq!(
+            split_url("http://127.0.0.1:8787/api/private"),
+            ("/api/private", None)
+        );
+        assert_eq!(split_url("https://a.example"), ("/", None));
+        assert_eq!(split_url("https://a.example?x"), ("/", Some("x")));
+        assert_eq!(split_url("https://a.example/p?"), ("/p", Some("")));
+        assert_eq!(split_url("https://a.example/p#f?not-a-query"), ("/p", None));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::errors::Scheme;
 use crate::errors::{ChallengeContext, GatewayError};
 use crate::gateway::{self, RequestFacts, Trace};
 use crate::key_cache::KeyCache;
+use crate::path::split_url;
 use crate::replay::ReplayCache;
 use crate::token_cache::TokenCache;
 
@@ -99,7 +100,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return error_response(&error, DpopMode::Allowed);
         }
     };
-    let url = req.url()?;
+    // The runtime's URL string, split without the `url` crate (see path::split_url).
+    let url = req.inner().url();
+    let (path, query) = split_url(&url);
     let headers = req.headers();
     let origin = headers.get("origin")?;
     let cors_headers = origin
@@ -112,7 +115,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             origin.as_deref(),
             headers.get("access-control-request-method")?,
         ) {
-            if let Some(answer) = gateway::preflight(&config, url.path(), origin, &requested) {
+            if let Some(answer) = gateway::preflight(&config, path, origin, &requested) {
                 let response = match answer {
                     Ok(preflight_headers) => {
                         log.insert("decision".into(), json!("preflight"));
@@ -139,16 +142,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let dpop = headers.get("dpop")?;
     let htu_url = if config.dpop.trust_proxy {
         public_url(
-            url.as_str(),
+            &url,
             headers.get("x-forwarded-proto")?.as_deref(),
             headers.get("x-forwarded-host")?.as_deref(),
         )
     } else {
-        url.to_string()
+        url.clone()
     };
     let facts = RequestFacts {
         method: &method,
-        path: url.path(),
+        path,
         authorization: authorization.as_deref(),
         dpop: dpop.as_deref(),
         url: &htu_url,
@@ -178,21 +181,19 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(authorized) => {
             let used_dpop = authorized.identity.as_ref().map(|i| i.scheme) == Some(Scheme::Dpop);
             let response = match &config.proxy {
-                Some(proxy) => {
-                    match forward::forward(&req, proxy, &authorized, url.query()).await {
-                        Ok(response) => {
-                            log.insert("decision".into(), json!("allow"));
-                            log.insert("origin_status".into(), json!(response.status_code()));
-                            Ok(response)
-                        }
-                        Err(reason) => {
-                            let error = GatewayError::BadGateway(reason);
-                            log.insert("decision".into(), json!(error.code()));
-                            log.insert("reason".into(), json!(reason));
-                            error_response(&error, config.dpop_mode)
-                        }
+                Some(proxy) => match forward::forward(&req, proxy, &authorized, query).await {
+                    Ok(response) => {
+                        log.insert("decision".into(), json!("allow"));
+                        log.insert("origin_status".into(), json!(response.status_code()));
+                        Ok(response)
                     }
-                }
+                    Err(reason) => {
+                        let error = GatewayError::BadGateway(reason);
+                        log.insert("decision".into(), json!(error.code()));
+                        log.insert("reason".into(), json!(reason));
+                        error_response(&error, config.dpop_mode)
+                    }
+                },
                 None => match demo_response(&authorized.path, authorized.identity.as_ref()) {
                     Some(body) => {
                         log.insert("decision".into(), json!("allow"));

@@ -40,24 +40,32 @@ pub fn bench_load(jwks: &str, domain: &str, audience: &str) -> bool {
     }
 }
 
-/// Full validation of a token never seen: parse, claims, RS256 signature.
-#[wasm_bindgen]
-pub fn bench_verify_token(token: &str, now: f64) -> bool {
+/// Parses and verifies a token with the loaded keys: what a request pays for a token never seen.
+fn verify(token: &str, now: f64) -> Option<CachedToken> {
     KEYS.with(|k| {
         let guard = k.borrow();
-        let Some((keys, issuers, audience)) = guard.as_ref() else {
-            return false;
-        };
+        let (keys, issuers, audience) = guard.as_ref()?;
         let rules = ClaimRules {
             issuers,
             audience,
             leeway: 0,
         };
-        token::parse(token, rules, now as u64)
-            .ok()
-            .and_then(|t| keys.get(t.kid()).cloned().map(|key| (t, key)))
-            .is_some_and(|(t, key)| t.verify(&key).is_ok())
+        let unverified = token::parse(token, rules, now as u64).ok()?;
+        let key = keys.get(unverified.kid())?.clone();
+        let kid = unverified.kid().to_owned();
+        let claims = unverified.verify(&key).ok()?;
+        Some(CachedToken {
+            claims: Arc::new(claims),
+            kid,
+            key,
+        })
     })
+}
+
+/// Full validation of a token never seen: parse, claims, RS256 signature.
+#[wasm_bindgen]
+pub fn bench_verify_token(token: &str, now: f64) -> bool {
+    verify(token, now).is_some()
 }
 
 /// A token seen before: the verified-token cache path (hash, lookup, expiry check).
@@ -67,36 +75,13 @@ pub fn bench_verify_cached(token: &str, now: f64) -> bool {
     if TOKENS.with(|t| t.borrow_mut().get(&id, now as u64, 0).is_some()) {
         return true;
     }
-    KEYS.with(|k| {
-        let guard = k.borrow();
-        let Some((keys, issuers, audience)) = guard.as_ref() else {
-            return false;
-        };
-        let rules = ClaimRules {
-            issuers,
-            audience,
-            leeway: 0,
-        };
-        let Some((unverified, key)) = token::parse(token, rules, now as u64)
-            .ok()
-            .and_then(|t| keys.get(t.kid()).cloned().map(|key| (t, key)))
-        else {
-            return false;
-        };
-        let kid = unverified.kid().to_owned();
-        match unverified.verify(&key) {
-            Ok(claims) => {
-                let entry = CachedToken {
-                    claims: Arc::new(claims),
-                    kid,
-                    key,
-                };
-                TOKENS.with(|t| t.borrow_mut().insert(id, entry, token.len(), now as u64));
-                true
-            }
-            Err(_) => false,
+    match verify(token, now) {
+        Some(entry) => {
+            TOKENS.with(|t| t.borrow_mut().insert(id, entry, token.len(), now as u64));
+            true
         }
-    })
+        None => false,
+    }
 }
 
 /// A DPoP proof: parse, claims against the request, ES256 signature.

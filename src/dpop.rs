@@ -292,6 +292,7 @@ pub fn normalize_htu(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_keys::with;
     use p256::ecdsa::signature::Signer;
     use p256::ecdsa::{Signature, SigningKey};
     use serde_json::json;
@@ -347,17 +348,6 @@ mod tests {
 
     fn sign(header: &Value, claims: &Value) -> String {
         sign_raw(&header.to_string(), &claims.to_string(), &signing_key())
-    }
-
-    fn with(mut base: Value, changes: Value) -> Value {
-        for (k, v) in changes.as_object().unwrap() {
-            if v.is_null() {
-                base.as_object_mut().unwrap().remove(k);
-            } else {
-                base[k] = v.clone();
-            }
-        }
-        base
     }
 
     fn check(proof: &str) -> Result<VerifiedProof, &'static str> {

@@ -210,15 +210,7 @@ mod tests {
     use serde_json::json;
 
     fn jwk_with(changes: Value) -> Value {
-        let mut jwk = test_keys::rsa_2048().public_jwk("k1");
-        for (k, v) in changes.as_object().unwrap() {
-            if v.is_null() {
-                jwk.as_object_mut().unwrap().remove(k);
-            } else {
-                jwk[k] = v.clone();
-            }
-        }
-        jwk
+        test_keys::with(test_keys::rsa_2048().public_jwk("k1"), changes)
     }
 
     fn jwks(keys: Vec<Value>) -> Vec<u8> {

@@ -11,6 +11,18 @@ use serde_json::{json, Value};
 
 use crate::jose::b64_encode;
 
+/// `base` with the members of `changes` set, or removed where the change is `null`.
+pub fn with(mut base: Value, changes: Value) -> Value {
+    for (k, v) in changes.as_object().expect("changes are an object") {
+        if v.is_null() {
+            base.as_object_mut().expect("base is an object").remove(k);
+        } else {
+            base[k] = v.clone();
+        }
+    }
+    base
+}
+
 pub struct TestRsaKey {
     pub private: RsaPrivateKey,
 }

@@ -272,7 +272,7 @@ mod tests {
     use crate::config::parse_issuer;
     use crate::jose::b64_encode;
     use crate::keys::parse_rsa_jwk;
-    use crate::test_keys;
+    use crate::test_keys::{self, with};
     use serde_json::json;
     use std::sync::OnceLock;
 
@@ -309,17 +309,6 @@ mod tests {
             "scope": "openid read:messages",
             "permissions": ["read:messages", "write:messages"],
         })
-    }
-
-    fn with(mut base: Value, changes: Value) -> Value {
-        for (k, v) in changes.as_object().unwrap() {
-            if v.is_null() {
-                base.as_object_mut().unwrap().remove(k);
-            } else {
-                base[k] = v.clone();
-            }
-        }
-        base
     }
 
     fn key() -> VerifyingKey {

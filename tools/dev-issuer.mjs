@@ -16,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 const SLOW_DELAY_MS = 10_000;
 const MAX_BODY_BYTES = 1024 * 1024;
 const MODES = new Set(['ok', 'down', 'garbage', 'slow']);
+const ENDPOINTS = new Set(['discovery', 'jwks']);
+const GARBAGE_VARIANTS = new Set(['not-json', 'no-keys', 'empty-keys', 'unusable-keys']);
+const MAX_HISTORY = 10_000;
 
 /** base64url without padding, of a Buffer or a UTF-8 string. */
 export function b64url(data) {
@@ -39,6 +42,32 @@ function keyEntry(privateKey) {
 function generateRsaKey(modulusLength = 2048) {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength, publicExponent: 0x10001 });
   return keyEntry(privateKey);
+}
+
+/**
+ * Public JWKs that a gateway must refuse to verify RS256 access tokens with (CONTRACT section 2): a
+ * 1024-bit RSA key, an RSA key with e = 3, an EC P-256 key, an RSA key with use "enc" and one with alg
+ * "RS512". Each has its own kid. Returns {keys, privateKeys: {kid: KeyObject}} so that a test can sign
+ * tokens with them too. Generating the keys takes a few hundred milliseconds.
+ */
+export function unusableJwks() {
+  const privateKeys = {};
+  const keys = [];
+  const add = (privateKey, extra) => {
+    const jwk = crypto.createPublicKey(privateKey).export({ format: 'jwk' });
+    const kid = `unusable-${extra.label}`;
+    delete extra.label;
+    privateKeys[kid] = privateKey;
+    keys.push({ ...jwk, kid, ...extra });
+  };
+  const rsa = (modulusLength, publicExponent) =>
+    crypto.generateKeyPairSync('rsa', { modulusLength, publicExponent }).privateKey;
+  add(rsa(1024, 0x10001), { label: 'rsa-1024', use: 'sig', alg: 'RS256' });
+  add(rsa(2048, 3), { label: 'rsa-e3', use: 'sig', alg: 'RS256' });
+  add(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, { label: 'ec-p256', use: 'sig', alg: 'ES256' });
+  add(rsa(2048, 0x10001), { label: 'rsa-use-enc', use: 'enc', alg: 'RS256' });
+  add(rsa(2048, 0x10001), { label: 'rsa-alg-rs512', use: 'sig', alg: 'RS512' });
+  return { keys, privateKeys };
 }
 
 function loadOrCreateKey(keyDir) {
@@ -181,7 +210,13 @@ export async function startIssuer(opts = {}) {
   let published = [current]; // issuer keys, newest last
   let extraJwks = [];
   let mode = 'ok';
+  // setMode options: which endpoint the mode applies to (null: both), the garbage body, the slow delay.
+  let modeOnly = null;
+  let garbageBody = 'not json{{{';
+  let slowDelayMs = SLOW_DELAY_MS;
+  let unusableCache; // generated on first use of the 'unusable-keys' garbage variant
   const counts = { discovery: 0, jwks: 0 };
+  const history = []; // [{what, at, mode}] of discovery and JWKS requests, oldest first
   const pendingTimers = new Set();
 
   let issuer; // set after listen (needs the port)
@@ -198,20 +233,38 @@ export async function startIssuer(opts = {}) {
     res.end(text);
   }
 
-  /** Answers an IdP metadata endpoint according to the current mode. */
-  function serveMetadata(res, makeBody) {
-    const m = mode;
+  /** Answers an IdP metadata endpoint (`what`: discovery or jwks) according to the current mode. */
+  function serveMetadata(res, makeBody, what) {
+    const m = modeOnly === null || modeOnly === what ? mode : 'ok';
+    if (history.length >= MAX_HISTORY) history.shift();
+    history.push({ what, at: Date.now(), mode: m });
     if (m === 'down') return send(res, 503, { error: 'temporarily_unavailable' });
-    if (m === 'garbage') return send(res, 200, 'not json{{{', jsonHeaders());
+    if (m === 'garbage') return send(res, 200, garbageBody, jsonHeaders());
     if (m === 'slow') {
       const t = setTimeout(() => {
         pendingTimers.delete(t);
         if (!res.destroyed) send(res, 200, makeBody(), jsonHeaders());
-      }, SLOW_DELAY_MS);
+      }, slowDelayMs);
       pendingTimers.add(t);
       return undefined;
     }
     return send(res, 200, makeBody(), jsonHeaders());
+  }
+
+  function garbageFor(variant) {
+    switch (variant) {
+      case 'not-json':
+        return 'not json{{{';
+      case 'no-keys':
+        return JSON.stringify({ hello: 'world', keys_here: false });
+      case 'empty-keys':
+        return JSON.stringify({ keys: [] });
+      case 'unusable-keys':
+        unusableCache ??= unusableJwks();
+        return JSON.stringify({ keys: unusableCache.keys });
+      default:
+        throw new TypeError(`setMode: unknown garbage variant ${variant}`);
+    }
   }
 
   const discoveryDoc = () => ({
@@ -273,11 +326,11 @@ export async function startIssuer(opts = {}) {
     const p = url.pathname;
     if (p === '/.well-known/openid-configuration' && (req.method === 'GET' || req.method === 'HEAD')) {
       counts.discovery++;
-      return serveMetadata(res, discoveryDoc);
+      return serveMetadata(res, discoveryDoc, 'discovery');
     }
     if (p === '/.well-known/jwks.json' && (req.method === 'GET' || req.method === 'HEAD')) {
       counts.jwks++;
-      return serveMetadata(res, jwksDoc);
+      return serveMetadata(res, jwksDoc, 'jwks');
     }
     if (p === '/oauth/token' && req.method === 'POST') {
       let body;
@@ -314,19 +367,31 @@ export async function startIssuer(opts = {}) {
   });
   server.keepAliveTimeout = 5_000;
 
-  await new Promise((resolve, reject) => {
+  const listen = (p) => new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen(p, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
+  await listen(port);
   const actualPort = server.address().port;
   const hostPart = host.includes(':') ? `[${host}]` : host;
   domain = `http://${hostPart}:${actualPort}`;
   issuer = `${domain}/`;
 
   let closed = false;
+  let listening = true;
+  /** Stops listening and drops every connection; pending slow answers are dropped too. */
+  async function stopListening() {
+    if (!listening) return;
+    listening = false;
+    for (const t of pendingTimers) clearTimeout(t);
+    pendingTimers.clear();
+    const done = new Promise((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await done;
+  }
   return {
     port: actualPort,
     domain,
@@ -353,25 +418,66 @@ export async function startIssuer(opts = {}) {
     },
     jwks: jwksDoc,
     stats: () => ({ ...counts }),
+    /** Discovery and JWKS requests since the last resetStats(), oldest first: [{what, at (ms), mode}]. */
+    history: () => history.map((h) => ({ ...h })),
     resetStats() {
       counts.discovery = 0;
       counts.jwks = 0;
+      history.length = 0;
     },
-    setMode(m) {
+    /**
+     * Sets how discovery and JWKS are answered: 'ok'; 'down' (503); 'garbage' (200 with a body that is
+     * not a usable document); 'slow' (the right answer, after a delay). Options, all optional:
+     * - only: 'discovery' | 'jwks': the mode applies to that endpoint only; the other one answers normally.
+     * - variant (garbage): 'not-json' (default), 'no-keys' (JSON without "keys"), 'empty-keys'
+     *   ({"keys":[]}), 'unusable-keys' (only keys the gateway must refuse, see unusableJwks()).
+     * - body (garbage): the exact body to answer (a string verbatim, anything else JSON-encoded).
+     * - delayMs (slow): the delay, default 10 s.
+     * Every call resets the options it does not set to their defaults.
+     */
+    setMode(m, { only = null, variant, body, delayMs } = {}) {
       if (!MODES.has(m)) throw new TypeError(`setMode: unknown mode ${m}`);
+      if (only !== null && !ENDPOINTS.has(only)) throw new TypeError(`setMode: only must be discovery or jwks, not ${only}`);
+      if (variant !== undefined && !GARBAGE_VARIANTS.has(variant)) throw new TypeError(`setMode: unknown garbage variant ${variant}`);
+      if (delayMs !== undefined && !(Number.isFinite(delayMs) && delayMs >= 0)) throw new TypeError('setMode: delayMs must be a number >= 0');
+      garbageBody = body !== undefined
+        ? (typeof body === 'string' ? body : JSON.stringify(body))
+        : garbageFor(variant ?? 'not-json');
+      slowDelayMs = delayMs ?? SLOW_DELAY_MS;
+      modeOnly = only;
       mode = m;
     },
     get mode() {
       return mode;
     },
+    /** The unusable keys served by setMode('garbage', {variant: 'unusable-keys'}): {keys, privateKeys}. */
+    unusableKeys() {
+      unusableCache ??= unusableJwks();
+      return unusableCache;
+    },
+    /** True while the server accepts connections (between stop() and start() it refuses them). */
+    get listening() {
+      return listening;
+    },
+    /**
+     * Stops the server entirely (connections are refused, open ones are cut), keeping the keys, mode and
+     * counters, so that start() can bring the same issuer back on the same port.
+     */
+    async stop() {
+      if (closed) throw new Error('stop: the issuer is closed');
+      await stopListening();
+    },
+    /** Listens again on the same host and port after stop(). */
+    async start() {
+      if (closed) throw new Error('start: the issuer is closed');
+      if (listening) return;
+      await listen(actualPort);
+      listening = true;
+    },
     async close() {
       if (closed) return;
       closed = true;
-      for (const t of pendingTimers) clearTimeout(t);
-      pendingTimers.clear();
-      const done = new Promise((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await done;
+      await stopListening();
     },
   };
 }

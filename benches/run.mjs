@@ -28,6 +28,7 @@ const arg = (name, fallback) => {
 const REQUESTS = arg('requests', 2000);
 const MICRO = arg('micro', 300);
 const CONCURRENCY = 4;
+const ROUNDS = 3;
 
 const log = (...a) => console.error('bench:', ...a);
 const sh = (cmd, args, env = {}) =>
@@ -172,14 +173,16 @@ async function macro(issuer) {
     name: 'reference',
     ...(await startGateway({ vars, readyTimeoutMs: 600_000, extraArgs: ['--config', 'benches/reference/wrangler.toml'] })),
   };
+  // The same gateway without its per-request log line, to show what logging costs.
+  const quiet = { name: 'gateway, REQUEST_LOGS=off', ...(await startGateway({ vars: { ...vars, REQUEST_LOGS: 'off' }, readyTimeoutMs: 600_000 })) };
   try {
     const sameToken = issuer.mint({ scope: 'read:messages' });
     const key = generateDpopKey();
     const bound = issuer.mint({ cnfJkt: key.jkt });
-    log(`minting ${2 * REQUESTS} tokens`);
+    log(`minting ${2 * (ROUNDS + 1) * REQUESTS} tokens`);
     const fresh = { gateway: [], reference: [] };
     for (const t of ['gateway', 'reference']) {
-      for (let i = 0; i < REQUESTS + 50; i++) fresh[t].push(issuer.mint({ sub: `${t}-${i}` }));
+      for (let i = 0; i < (ROUNDS + 1) * REQUESTS + 50; i++) fresh[t].push(issuer.mint({ sub: `${t}-${i}` }));
     }
     const scenarios = {
       'public route (floor)': () => ({ path: '/api/public', headers: () => ({}) }),
@@ -194,21 +197,31 @@ async function macro(issuer) {
       }),
     };
     const results = {};
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     for (const [name, make] of Object.entries(scenarios)) {
-      results[name] = {};
-      for (const target of [gateway, reference]) {
+      const targets = name.includes('floor') ? [gateway, reference, quiet] : [gateway, reference];
+      const rounds = Object.fromEntries(targets.map((t) => [t.name, []]));
+      for (const target of targets) {
+        // Warm-up: JIT, keys fetched, caches filled; new tokens start after the ones the rounds use.
         const { path: p, headers } = make(target);
-        // Warm-up: JIT, keys fetched, caches filled; new tokens start after the warm-up ones.
-        const offset = name === 'Bearer, new token' ? REQUESTS : 0;
+        const offset = name === 'Bearer, new token' ? ROUNDS * REQUESTS : 0;
         await batch(target, p, (i) => headers(i + offset), 50);
-        results[name][target.name] = await batch(target, p, headers, REQUESTS);
-        log(`${name}: ${target.name} ${results[name][target.name].toFixed(1)} µs/request`);
       }
+      // Rounds alternate between the workers, so that drift on the machine hits both alike.
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const target of targets) {
+          const { path: p, headers } = make(target);
+          rounds[target.name].push(await batch(target, p, (i) => headers(i + round * REQUESTS), REQUESTS));
+        }
+      }
+      results[name] = Object.fromEntries(targets.map((t) => [t.name, median(rounds[t.name])]));
+      log(`${name}: ${targets.map((t) => `${t.name} ${rounds[t.name].map((x) => x.toFixed(0)).join('/')} µs`).join('; ')}`);
     }
     return results;
   } finally {
     await gateway.stop();
     await reference.stop();
+    await quiet.stop();
   }
 }
 
@@ -225,7 +238,7 @@ try {
   const floor = macroResults['public route (floor)'];
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [];
-  lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpu} (${os.cpus().length} cores), Node ${process.version}, wrangler dev (workerd); ${REQUESTS} requests per path, ${CONCURRENCY} in flight.`);
+  lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpu} (${os.cpus().length} cores), Node ${process.version}, wrangler dev (workerd); median of ${ROUNDS} rounds of ${REQUESTS} requests per path, ${CONCURRENCY} in flight.`);
   lines.push('');
   lines.push(`Release wasm: ${(size.raw / 1024).toFixed(0)} KiB raw, ${(size.gzip / 1024).toFixed(0)} KiB gzipped.`);
   lines.push('');
@@ -243,6 +256,8 @@ try {
       `| ${name} | ${fmt(r.gateway)} | ${fmt(r.reference)} | ${isFloor ? '—' : fmt(g)} | ${isFloor ? '—' : fmt(ref)} | ${isFloor ? '—' : (g / ref).toFixed(2)} |`,
     );
   }
+  lines.push('');
+  lines.push(`The gateway's floor with REQUEST_LOGS=off: ${fmt(floor['gateway, REQUEST_LOGS=off'])} µs/request (the per-request JSON log line costs ${fmt(floor.gateway - floor['gateway, REQUEST_LOGS=off'])} µs under wrangler dev).`);
   console.log(lines.join('\n'));
 } finally {
   await issuer.close();

@@ -65,6 +65,17 @@ pub struct DpopSettings {
     pub trust_proxy: bool,
 }
 
+/// Which requests get a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestLogs {
+    /// Every request.
+    All,
+    /// Refused requests and errors only.
+    Denied,
+    /// None.
+    Off,
+}
+
 /// The validated configuration of one gateway.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -82,6 +93,7 @@ pub struct Config {
     pub proxy: Option<ProxySettings>,
     /// CORS, when `CORS_ALLOWED_ORIGINS` is set.
     pub cors: Option<CorsPolicy>,
+    pub request_logs: RequestLogs,
 }
 
 /// A setting that is missing or invalid.
@@ -134,9 +146,10 @@ pub mod names {
     pub const CORS_ALLOWED_METHODS: &str = "CORS_ALLOWED_METHODS";
     pub const CORS_ALLOWED_HEADERS: &str = "CORS_ALLOWED_HEADERS";
     pub const CORS_MAX_AGE_SECONDS: &str = "CORS_MAX_AGE_SECONDS";
+    pub const REQUEST_LOGS: &str = "REQUEST_LOGS";
 
     /// Every setting, for tooling and tests that must know them all.
-    pub const ALL: [&str; 26] = [
+    pub const ALL: [&str; 27] = [
         AUTH0_DOMAIN,
         AUTH0_AUDIENCE,
         DPOP_MODE,
@@ -163,6 +176,7 @@ pub mod names {
         CORS_ALLOWED_METHODS,
         CORS_ALLOWED_HEADERS,
         CORS_MAX_AGE_SECONDS,
+        REQUEST_LOGS,
     ];
 }
 
@@ -335,6 +349,17 @@ impl Config {
             }
         };
         let trust_proxy = flag(names::TRUST_PROXY)?;
+        let request_logs = match get(names::REQUEST_LOGS).as_deref().map(str::trim) {
+            None | Some("all") => RequestLogs::All,
+            Some("denied") => RequestLogs::Denied,
+            Some("off") => RequestLogs::Off,
+            Some(_) => {
+                return Err(invalid(
+                    names::REQUEST_LOGS,
+                    "must be one of: all, denied, off",
+                ))
+            }
+        };
 
         Ok(Config {
             issuers,
@@ -351,6 +376,7 @@ impl Config {
             },
             proxy,
             cors,
+            request_logs,
         })
     }
 }
@@ -644,6 +670,7 @@ mod tests {
             ("DPOP_REPLAY_STORE", "kv"),
             ("DPOP_REPLAY_CACHE_SIZE", "5"),
             ("TRUST_PROXY", "yes"),
+            ("REQUEST_LOGS", "some"),
             ("DPOP_IAT_LEEWAY_SECONDS", "301"),
         ] {
             let mut vars = BASE.to_vec();

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use serde_json::{json, Map, Value};
 use worker::{event, Context, Env, Headers, Request, Response, ResponseBuilder, Result};
 
-use crate::config::{Config, DpopMode, ReplayStoreKind};
+use crate::config::{Config, DpopMode, ReplayStoreKind, RequestLogs};
 use crate::demo::demo_response;
 use crate::dpop::public_url;
 use crate::errors::Scheme;
@@ -96,7 +96,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             let error = GatewayError::Configuration(reason.clone());
             log.insert("decision".into(), json!(error.code()));
             log.insert("reason".into(), json!(error.description()));
-            emit(log, started);
+            // A configuration error is always logged: nothing else tells the operator.
+            emit(log, started, RequestLogs::All);
             return error_response(&error, DpopMode::Allowed);
         }
     };
@@ -132,7 +133,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                             .and_then(|r| with_headers(r, cors_headers.as_deref()))
                     }
                 };
-                emit(log, started);
+                emit(log, started, config.request_logs);
                 return response;
             }
         }
@@ -218,7 +219,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 .cloned()
                 .chain(nonce)
                 .collect();
-            emit(log, started);
+            emit(log, started, config.request_logs);
             return with_headers(response, Some(&extra));
         }
         Err(error) => {
@@ -227,7 +228,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             error_response(&error, config.dpop_mode)
         }
     };
-    emit(log, started);
+    emit(log, started, config.request_logs);
     with_headers(response?, cors_headers.as_deref())
 }
 
@@ -271,9 +272,18 @@ fn record_trace(log: &mut Map<String, Value>, trace: &Trace, report: &FetchRepor
     }
 }
 
-/// Prints the request's one log line (CONTRACT section 9). Only values the core produced are logged,
-/// never a header value, a token or a proof.
-fn emit(mut log: Map<String, Value>, started: f64) {
+/// Prints the request's one log line (CONTRACT section 9), as `REQUEST_LOGS` asks. Only values the core
+/// produced are logged, never a header value, a token or a proof.
+fn emit(mut log: Map<String, Value>, started: f64, wanted: RequestLogs) {
+    let allowed = matches!(
+        log.get("decision").and_then(Value::as_str),
+        Some("allow" | "preflight")
+    );
+    match wanted {
+        RequestLogs::Off => return,
+        RequestLogs::Denied if allowed => return,
+        _ => {}
+    }
     log.insert("ms".into(), json!(js_sys::Date::now() - started));
     worker::console_log!("{}", Value::Object(log));
 }

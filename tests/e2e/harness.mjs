@@ -93,7 +93,19 @@ process.on('exit', () => {
  *
  * @param {{vars?: Record<string,string>, port?: number, logLevel?: string, readyPath?: string, readyTimeoutMs?: number}} [opts]
  */
-export async function startGateway({ vars = {}, port, logLevel = 'log', readyPath = '/api/public', readyTimeoutMs = 120_000, extraArgs = [] } = {}) {
+export async function startGateway(options = {}) {
+  // Free ports are picked, released, then bound by wrangler; with several gateways starting at once, another
+  // wrangler's internal port can take one in between. Such a start is retried on other ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGatewayOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || options.port || !/Address already in use/.test(String(err?.message))) throw err;
+    }
+  }
+}
+
+async function startGatewayOnce({ vars = {}, port, logLevel = 'log', readyPath = '/api/public', readyTimeoutMs = 120_000, extraArgs = [] } = {}) {
   const [gwPort, inspectorPort] = port
     ? [port, (await distinctFreePorts(2)).find((p) => p !== port)]
     : await distinctFreePorts(2);

@@ -11,7 +11,7 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { b64url, isMain, mergeDeleting } from './common.mjs';
 
 const SLOW_DELAY_MS = 10_000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -21,9 +21,7 @@ const GARBAGE_VARIANTS = new Set(['not-json', 'no-keys', 'empty-keys', 'unusable
 const MAX_HISTORY = 10_000;
 
 /** base64url without padding, of a Buffer or a UTF-8 string. */
-export function b64url(data) {
-  return Buffer.from(data).toString('base64url');
-}
+export { b64url };
 
 /** RFC 7638 thumbprint of an RSA public JWK (base64url SHA-256 of {"e","kty","n"}). */
 export function rsaThumbprint(jwk) {
@@ -87,16 +85,6 @@ function saveKey(keyDir, entry) {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, entry.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   fs.renameSync(tmp, file);
-}
-
-/** Shallow merge where an explicit `undefined` value deletes the key. */
-function mergeDeleting(base, extra) {
-  const out = { ...base };
-  for (const [k, v] of Object.entries(extra ?? {})) {
-    if (v === undefined) delete out[k];
-    else out[k] = v;
-  }
-  return out;
 }
 
 const SIGNERS = {
@@ -557,16 +545,7 @@ async function cliMint(argv) {
   process.stdout.write(`${JSON.parse(text).access_token}\n`);
 }
 
-function isMain() {
-  if (!process.argv[1]) return false;
-  try {
-    return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   const [cmd, ...rest] = process.argv.slice(2);
   const run = cmd === 'mint' ? cliMint(rest) : cliServe(process.argv.slice(2));
   run.catch((err) => {

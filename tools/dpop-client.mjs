@@ -13,7 +13,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { b64url, isMain, mergeDeleting } from './common.mjs';
 
 export const DEFAULT_KEY_FILE = path.join('.dev-issuer', 'dpop-key.pem');
 export const DEFAULT_ISSUER_URL = 'http://127.0.0.1:8788';
@@ -21,9 +21,7 @@ export const DEFAULT_ISSUER_URL = 'http://127.0.0.1:8788';
 // ---------------------------------------------------------------- encoding and thumbprints
 
 /** base64url without padding, of a Buffer, a Uint8Array or a UTF-8 string. */
-export function b64url(data) {
-  return Buffer.from(data).toString('base64url');
-}
+export { b64url };
 
 /**
  * RFC 7638 JWK thumbprint: base64url(SHA-256(the required members, in lexicographic order, no whitespace)).
@@ -85,16 +83,6 @@ export function generateDpopKey({ alg = 'ES256' } = {}) {
 }
 
 // ---------------------------------------------------------------- proofs
-
-/** Shallow merge where an explicit `undefined` value deletes the member. */
-function mergeDeleting(base, extra) {
-  const out = { ...base };
-  for (const [k, v] of Object.entries(extra ?? {})) {
-    if (v === undefined) delete out[k];
-    else out[k] = v;
-  }
-  return out;
-}
 
 const HASH_OF = { 256: 'sha256', 384: 'sha384', 512: 'sha512' };
 
@@ -476,16 +464,7 @@ async function cliCall(argv) {
   return res.status >= 200 && res.status < 300 ? 0 : 1;
 }
 
-function isMain() {
-  if (!process.argv[1]) return false;
-  try {
-    return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   const [cmd, ...rest] = process.argv.slice(2);
   const commands = { call: cliCall, keygen: cliKeygen, token: cliToken, proof: cliProof };
   let run;

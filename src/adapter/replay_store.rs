@@ -29,9 +29,7 @@ impl ReplayStore for WorkerReplayStore<'_> {
         now: u64,
     ) -> Result<(), ReplayError> {
         match self {
-            Self::Isolate(cache) => cache
-                .borrow_mut()
-                .check_and_record(jkt, jti, expires_at, now),
+            Self::Isolate(cache) => cache.check_and_record(jkt, jti, expires_at, now).await,
             Self::DurableObject(env) => record_in_durable_object(env, jkt, jti, expires_at).await,
         }
     }

@@ -1,37 +1,45 @@
-// The benchmark: `bash scripts/bench.sh` (or `node benches/run.mjs [--requests N]` once set up).
+// The benchmark: `bash scripts/bench.sh` (or `node benches/run.mjs [--rounds N] [--requests N] [--micro-only]`
+// once set up).
 //
 // In one run it
 //   1. builds the release worker and reports the wasm size, raw and gzipped;
 //   2. micro-benchmarks the wasm32 build in Node/V8: a new RS256 token, a token seen before, a DPoP
 //      proof, a JWKS parse;
 //   3. runs the gateway and the jose/WebCrypto reference worker (benches/reference) under `wrangler dev`
-//      side by side and reports, for each, the CPU time of its workerd process per request, read from
-//      /proc/<pid>/task/*/schedstat (nanoseconds) before and after a fixed batch: a public route (the
-//      floor), Bearer with the same token, Bearer with a new token each time, DPoP with a fresh proof
-//      each time; and the ratio gateway / reference of the cost over the floor;
+//      side by side and reports, for each, the CPU time per request of the workerd process that runs it,
+//      read from /proc before and after each fixed batch (benches/load.mjs): a public route (the floor),
+//      Bearer with the same token, Bearer with a new token each time, DPoP with a fresh proof each time;
+//      and the ratio gateway / reference of the cost over the floor;
 //   4. prints the tables (Markdown, for the README).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import inspector from 'node:inspector/promises';
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
+import { batch, closeAgent, CONCURRENCY } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const REQUESTS = arg('requests', 2000);
+const REQUESTS = arg('requests', 300);
 const MICRO = arg('micro', 300);
-const CONCURRENCY = 4;
-const ROUNDS = 5;
+const ROUNDS = arg('rounds', 21);
+const FLOOR = 'public route (floor)';
 const WARMUP = 300;
+const PROFILE_TOP = 4;
+// --micro-only: the size and the micro-benchmarks, without the workerd runs (a quick check while working).
+const MICRO_ONLY = process.argv.includes('--micro-only');
+// worker-build's wasm-opt feature list (scripts/build.sh), so the bench module is optimised alike.
+const WASM_FEATURES = ['mutable-globals', 'sign-ext', 'nontrapping-float-to-int', 'bulk-memory', 'multivalue', 'reference-types', 'exception-handling', 'simd'].map((f) => `--enable-${f}`);
 
 const log = (...a) => console.error('bench:', ...a);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sh = (cmd, args, env = {}) =>
   execFileSync(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 
@@ -62,9 +70,9 @@ function buildBenchModule(t) {
   const out = path.join(targetDir, 'pkg');
   const wasm = path.join(targetDir, 'wasm32-unknown-unknown/release/auth0_edge_gateway.wasm');
   sh(t.WASM_BINDGEN_BIN, ['--target', 'nodejs', '--out-dir', out, wasm]);
-  // The same optimisation worker-build applies to the worker.
+  // The same optimisation worker-build applies to the worker; -g keeps the function names for the profile.
   const bg = path.join(out, 'auth0_edge_gateway_bg.wasm');
-  sh(t.WASM_OPT_BIN, ['-O', bg, '-o', bg]);
+  sh(t.WASM_OPT_BIN, ['-O', '-g', ...WASM_FEATURES, bg, '-o', bg]);
   return createRequire(import.meta.url)(path.join(out, 'auth0_edge_gateway.js'));
 }
 
@@ -76,7 +84,40 @@ function time(n, fn) {
   return Number(process.hrtime.bigint() - start) / 1000 / n;
 }
 
-function micro(mod, issuer) {
+/**
+ * Runs `fn` n times under V8's sampling profiler and returns the functions with the largest share of the
+ * samples (self time), the Rust hash suffixes dropped.
+ */
+async function profile(n, fn) {
+  const session = new inspector.Session();
+  session.connect();
+  try {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 20 });
+    await session.post('Profiler.start');
+    // Samples come less often than asked on a busy machine: a longer run gives enough of them.
+    for (let round = 0; round < 5; round++) time(n, fn);
+    const { profile: p } = await session.post('Profiler.stop');
+    const byId = new Map(p.nodes.map((node) => [node.id, node]));
+    const self = new Map();
+    let total = 0;
+    p.samples.forEach((id, i) => {
+      // The first delta is the profiler's own start-up.
+      const dt = i === 0 ? 0 : (p.timeDeltas[i] ?? 0);
+      const name = (byId.get(id).callFrame.functionName || '(anonymous)').replace(/::h[0-9a-f]{16}$/, '');
+      self.set(name, (self.get(name) ?? 0) + dt);
+      total += dt;
+    });
+    return [...self]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, PROFILE_TOP)
+      .map(([name, us]) => [name, (100 * us) / total]);
+  } finally {
+    session.disconnect();
+  }
+}
+
+async function micro(mod, issuer) {
   const jwks = JSON.stringify(issuer.jwks());
   const now = () => Math.floor(Date.now() / 1000);
   const tokens = Array.from({ length: MICRO }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages' }));
@@ -85,87 +126,36 @@ function micro(mod, issuer) {
   const bound = issuer.mint({ cnfJkt: key.jkt });
   const url = 'https://api.example.com/api/private';
   const proofs = Array.from({ length: MICRO }, () => makeProof({ key, htm: 'GET', htu: url, accessToken: bound }));
-  // Warm-up (JIT, lazy tables), then measure.
-  time(20, (i) => mod.bench_verify_token(tokens[i], now()));
-  time(20, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now()));
-  mod.bench_verify_cached(tokens[0], now());
-  return {
-    'verify a new RS256 token': time(MICRO, (i) => mod.bench_verify_token(tokens[i], now())),
-    'a token seen before (cache)': time(MICRO * 20, () => mod.bench_verify_cached(tokens[0], now())),
-    'verify a DPoP proof (ES256)': time(MICRO, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now())),
-    'parse a JWKS (1 RSA key)': time(MICRO, () => mod.bench_parse_jwks(jwks) === 1),
+  const operations = {
+    'verify a new RS256 token': [MICRO, (i) => mod.bench_verify_token(tokens[i], now())],
+    'a token seen before (cache)': [MICRO * 20, () => mod.bench_verify_cached(tokens[0], now())],
+    'verify a DPoP proof (ES256)': [MICRO, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now())],
+    'parse a JWKS (1 RSA key)': [MICRO, () => mod.bench_parse_jwks(jwks) === 1],
   };
-}
-
-// ---- 3. CPU per request under workerd ------------------------------------------------------------
-function descendants(pid) {
-  const children = new Map();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(entry));
-    } catch {
-      // The process ended meanwhile.
-    }
+  const times = {};
+  const profiles = {};
+  // A whole round first (V8 compiles hot wasm functions with its optimising tier in the background,
+  // which takes a while for large ones), then the median of five rounds.
+  for (const [name, [n, fn]] of Object.entries(operations)) {
+    time(n, fn);
+    times[name] = median(Array.from({ length: 5 }, () => time(n, fn)));
   }
-  const out = [];
-  const walk = (p) => (children.get(p) ?? []).forEach((c) => (out.push(c), walk(c)));
-  walk(pid);
-  return out;
+  for (const [name, [n, fn]] of Object.entries(operations)) profiles[name] = await profile(n, fn);
+  return { times, profiles };
 }
 
-function workerdPids(rootPid) {
-  return descendants(rootPid).filter((p) => {
-    try {
-      return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd';
-    } catch {
-      return false;
-    }
-  });
-}
+// ---- 3. CPU per request under workerd (benches/load.mjs) ------------------------------------
+const quartiles = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return [sorted[Math.floor((sorted.length - 1) / 4)], sorted[Math.ceil((3 * (sorted.length - 1)) / 4)]];
+};
 
-/** CPU nanoseconds consumed so far by every thread of the given processes. */
-function cpuNs(pids) {
-  let total = 0;
-  for (const pid of pids) {
-    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
-      total += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    }
-  }
-  return total;
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-
-function get(url, headers) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent, headers }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', reject);
-  });
-}
-
-/** Sends the batch (request i gets headers(i)) and returns CPU µs per request in the workerd processes. */
-async function batch(target, pathname, headers, n) {
-  const pids = workerdPids(target.pid);
-  const before = cpuNs(pids);
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      const i = next++;
-      const status = await get(target.url + pathname, headers(i));
-      if (status !== 200) throw new Error(`${target.name}: request ${i} to ${pathname} answered ${status}`);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return (cpuNs(pids) - before) / 1000 / n;
-}
-
+/**
+ * Runs every path on every worker in rounds. A round sends one batch per worker and path, workers and
+ * paths in a rotating order, so that drift on the machine hits all alike; a path's cost over the floor is
+ * taken within each round (its batch minus the same worker's floor batch of that round) and the median of
+ * the rounds is reported, with the interquartile range as the spread.
+ */
 async function macro(issuer) {
   const vars = { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience };
   log('starting the gateway and the reference worker under wrangler dev');
@@ -176,50 +166,67 @@ async function macro(issuer) {
     name: 'reference',
     ...(await startGateway({ vars, readyTimeoutMs: 600_000, extraArgs: ['--config', 'benches/reference/wrangler.toml'] })),
   };
-  const logging = { name: 'gateway, REQUEST_LOGS=all', ...(await startGateway({ vars, readyTimeoutMs: 600_000 })) };
+  const logging = { name: 'logging', ...(await startGateway({ vars, readyTimeoutMs: 600_000 })) };
   try {
     const sameToken = issuer.mint({ scope: 'read:messages' });
     const key = generateDpopKey();
     const bound = issuer.mint({ cnfJkt: key.jkt });
-    log(`minting ${2 * (ROUNDS * REQUESTS + WARMUP)} tokens`);
+    const perWorker = ROUNDS * REQUESTS + WARMUP;
+    log(`minting ${2 * perWorker} tokens`);
     const fresh = { gateway: [], reference: [] };
-    for (const t of ['gateway', 'reference']) {
-      for (let i = 0; i < ROUNDS * REQUESTS + WARMUP; i++) fresh[t].push(issuer.mint({ sub: `${t}-${i}` }));
+    for (const t of Object.keys(fresh)) {
+      for (let i = 0; i < perWorker; i++) fresh[t].push(issuer.mint({ sub: `${t}-${i}` }));
     }
-    const scenarios = {
-      'public route (floor)': () => ({ path: '/api/public', headers: () => ({}) }),
-      'Bearer, same token': () => ({ path: '/api/private', headers: () => ({ authorization: `Bearer ${sameToken}` }) }),
-      'Bearer, new token': (t) => ({ path: '/api/private', headers: (i) => ({ authorization: `Bearer ${fresh[t.name][i]}` }) }),
-      'DPoP, fresh proof': (t) => ({
-        path: '/api/private',
-        headers: () => ({
+    const paths = {
+      [FLOOR]: () => ['/api/public', () => ({})],
+      'Bearer, same token': () => ['/api/private', () => ({ authorization: `Bearer ${sameToken}` })],
+      'Bearer, new token': (t) => ['/api/private', (i) => ({ authorization: `Bearer ${fresh[t.name][i]}` })],
+      'DPoP, fresh proof': (t) => [
+        '/api/private',
+        () => ({
           authorization: `DPoP ${bound}`,
           dpop: makeProof({ key, htm: 'GET', htu: `${t.url}/api/private`, accessToken: bound }),
         }),
-      }),
+      ],
     };
-    const results = {};
-    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    for (const [name, make] of Object.entries(scenarios)) {
-      const targets = name.includes('floor') ? [gateway, reference, logging] : [gateway, reference];
-      const rounds = Object.fromEntries(targets.map((t) => [t.name, []]));
-      for (const target of targets) {
-        // Warm-up: JIT, keys fetched, caches filled; new tokens start after the ones the rounds use.
-        const { path: p, headers } = make(target);
-        const offset = name === 'Bearer, new token' ? ROUNDS * REQUESTS : 0;
-        await batch(target, p, (i) => headers(i + offset), WARMUP);
+    const plan = [
+      [gateway, Object.keys(paths)],
+      [reference, Object.keys(paths)],
+      [logging, [FLOOR]],
+    ];
+    const samples = new Map(plan.flatMap(([t, names]) => names.map((n) => [`${t.name}/${n}`, []])));
+    // Warm-up: JIT, keys fetched, caches filled; new tokens start after the ones the rounds use.
+    for (const [target, names] of plan) {
+      for (const name of names) {
+        const [p, headers] = paths[name](target);
+        await batch(target, p, (i) => headers(i + ROUNDS * REQUESTS), WARMUP);
       }
-      // Rounds alternate between the workers, so that drift on the machine hits both alike.
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const target of targets) {
-          const { path: p, headers } = make(target);
-          rounds[target.name].push(await batch(target, p, (i) => headers(i + round * REQUESTS), REQUESTS));
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      const rotate = (xs) => xs.map((_, i) => xs[(i + round) % xs.length]);
+      for (const [target, names] of rotate(plan)) {
+        for (const name of rotate(names)) {
+          const [p, headers] = paths[name](target);
+          samples.get(`${target.name}/${name}`).push(await batch(target, p, (i) => headers(i + round * REQUESTS), REQUESTS));
         }
       }
-      results[name] = Object.fromEntries(targets.map((t) => [t.name, median(rounds[t.name])]));
-      log(`${name}: ${targets.map((t) => `${t.name} ${rounds[t.name].map((x) => x.toFixed(0)).join('/')} µs`).join('; ')}`);
+      log(`round ${round + 1}/${ROUNDS} done`);
     }
-    return results;
+    const summary = (target, name) => {
+      const runs = samples.get(`${target.name}/${name}`);
+      const floors = samples.get(`${target.name}/${FLOOR}`);
+      const over = runs.map((r, i) => r.worker - floors[i].worker);
+      return {
+        worker: median(runs.map((r) => r.worker)),
+        proxy: median(runs.map((r) => r.proxy)),
+        over: median(over),
+        spread: quartiles(over),
+      };
+    };
+    return {
+      paths: Object.keys(paths).map((name) => ({ name, gateway: summary(gateway, name), reference: summary(reference, name) })),
+      logging: summary(logging, FLOOR),
+    };
   } finally {
     await gateway.stop();
     await reference.stop();
@@ -229,39 +236,45 @@ async function macro(issuer) {
 
 // ---- 4. report -----------------------------------------------------------------------------------
 const fmt = (n) => n.toFixed(0);
+const spread = ([low, high]) => `${fmt(low)}…${fmt(high)}`;
 
 const t = tools();
 const size = buildAndSize();
 const issuer = await startIssuer();
 try {
   const mod = buildBenchModule(t);
-  const microResults = micro(mod, issuer);
-  const macroResults = await macro(issuer);
-  const floor = macroResults['public route (floor)'];
+  const microResults = await micro(mod, issuer);
+  const macroResults = MICRO_ONLY ? null : await macro(issuer);
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [];
-  lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpu} (${os.cpus().length} cores), Node ${process.version}, wrangler dev (workerd); median of ${ROUNDS} alternating rounds of ${REQUESTS} requests per path after ${WARMUP} warm-up requests, ${CONCURRENCY} in flight.`);
+  lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpu} (${os.cpus().length} cores), Node ${process.version}, wrangler dev (workerd). CPU of the workerd process that runs the worker; ${ROUNDS} rounds of ${REQUESTS} requests per path and worker after ${WARMUP} warm-up requests, ${CONCURRENCY} in flight; medians of the rounds, spread = interquartile range of the rounds.`);
   lines.push('');
   lines.push(`Release wasm: ${(size.raw / 1024).toFixed(0)} KiB raw, ${(size.gzip / 1024).toFixed(0)} KiB gzipped.`);
   lines.push('');
-  lines.push('| wasm32 in V8 (Node) | µs per operation |');
-  lines.push('|---|---|');
-  for (const [name, us] of Object.entries(microResults)) lines.push(`| ${name} | ${us.toFixed(1)} |`);
+  lines.push('| wasm32 in V8 (Node) | µs per operation | where the time goes (V8 CPU profile, self time) |');
+  lines.push('|---|---|---|');
+  for (const [name, us] of Object.entries(microResults.times)) {
+    const top = microResults.profiles[name].map(([f, share]) => `${f.replace(/\|/g, '\\|')} ${share.toFixed(0)}%`).join('; ');
+    lines.push(`| ${name} | ${us.toFixed(1)} | ${top} |`);
+  }
+  if (MICRO_ONLY) {
+    console.log(lines.join('\n'));
+    process.exit(0);
+  }
+  const floor = macroResults.paths.find((p) => p.name === FLOOR);
   lines.push('');
-  lines.push('| path | gateway CPU µs/request | reference (jose) CPU µs/request | gateway over floor | reference over floor | ratio (over floor) |');
+  lines.push('| path | gateway µs/request | reference (jose) µs/request | gateway over floor (spread) | reference over floor (spread) | ratio over floor |');
   lines.push('|---|---|---|---|---|---|');
-  for (const [name, r] of Object.entries(macroResults)) {
-    const g = r.gateway - floor.gateway;
-    const ref = r.reference - floor.reference;
-    const isFloor = name.includes('floor');
-    lines.push(
-      `| ${name} | ${fmt(r.gateway)} | ${fmt(r.reference)} | ${isFloor ? '—' : fmt(g)} | ${isFloor ? '—' : fmt(ref)} | ${isFloor ? '—' : (g / ref).toFixed(2)} |`,
-    );
+  for (const { name, gateway: g, reference: r } of macroResults.paths) {
+    const cells = name === FLOOR
+      ? ['—', '—', '—']
+      : [`${fmt(g.over)} (${spread(g.spread)})`, `${fmt(r.over)} (${spread(r.spread)})`, (g.over / r.over).toFixed(2)];
+    lines.push(`| ${name} | ${fmt(g.worker)} | ${fmt(r.worker)} | ${cells.join(' | ')} |`);
   }
   lines.push('');
-  lines.push(`The gateway rows are with REQUEST_LOGS=off, as the reference logs nothing. With the default REQUEST_LOGS=all the floor is ${fmt(floor['gateway, REQUEST_LOGS=all'])} µs/request: the JSON log line costs ${fmt(floor['gateway, REQUEST_LOGS=all'] - floor.gateway)} µs under wrangler dev.`);
+  lines.push(`The gateway rows are with REQUEST_LOGS=off, as the reference logs nothing; with the default REQUEST_LOGS=all the floor is ${fmt(macroResults.logging.worker)} µs/request, so the JSON log line costs about ${fmt(macroResults.logging.worker - floor.gateway.worker)} µs under wrangler dev. Not counted above: wrangler's dev proxy, a second workerd process that forwards each request under \`wrangler dev\` only, spent a median ${fmt(floor.gateway.proxy)} µs per gateway request and ${fmt(floor.reference.proxy)} µs per reference request on the floor path.`);
   console.log(lines.join('\n'));
 } finally {
   await issuer.close();
-  agent.destroy();
+  closeAgent();
 }

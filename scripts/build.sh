@@ -19,9 +19,10 @@ fi
 "$WORKER_BUILD_BIN" --release
 # worker-build keeps the wasm name section (it passes --debuginfo to wasm-opt): about 80 KB that only
 # names functions in stack traces. Strip it and the producers section from the deployed module. The
-# feature list is worker-build's: --all-features would allow encodings workerd cannot load yet.
+# feature list is worker-build's plus SIMD (src/fast_rsa.rs): --all-features would allow encodings workerd
+# cannot load yet.
 features=()
-for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling; do
+for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling simd; do
   features+=("--enable-$f")
 done
 "$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm

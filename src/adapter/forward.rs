@@ -1,7 +1,7 @@
 //! Proxy mode in the Worker: the request goes to the origin with the headers the core chose, its body
 //! streamed, never buffered; the origin's response comes back as it is, body streamed.
 
-use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response};
+use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use crate::gateway::Authorized;
 use crate::proxy::ProxySettings;
@@ -9,27 +9,27 @@ use crate::proxy::ProxySettings;
 /// Sends an authorised request to the origin. `Err` carries a reason for the log when the origin cannot
 /// be reached (answered 502 by the caller).
 pub async fn forward(
-    req: &Request,
+    req: &web_sys::Request,
     proxy: &ProxySettings,
     authorized: &Authorized<'_>,
     query: Option<&str>,
 ) -> Result<Response, &'static str> {
     let target = proxy.target_url(&authorized.path, query);
-    let incoming: Vec<(String, String)> = req.headers().entries().collect();
+    let incoming: Vec<(String, String)> = Headers(req.headers()).entries().collect();
     let headers = Headers::new();
     for (name, value) in proxy.forward_headers(&incoming, authorized.identity.as_ref()) {
         headers
             .append(&name, &value)
             .map_err(|_| "a forwarded header is invalid")?;
     }
-    let method = req.method();
+    let method = Method::from(req.method());
     let mut init = RequestInit::new();
     init.with_method(method.clone())
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
-    if !matches!(method, worker::Method::Get | worker::Method::Head) {
+    if !matches!(method, Method::Get | Method::Head) {
         // The client's body stream itself: the Worker never holds the whole body.
-        init.with_body(req.inner().body().map(Into::into));
+        init.with_body(req.body().map(Into::into));
     }
     let request =
         Request::new_with_init(&target, &init).map_err(|_| "the origin URL is invalid")?;

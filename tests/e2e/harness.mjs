@@ -189,12 +189,18 @@ async function startGatewayOnce({ vars = {}, port, logLevel = 'log', readyPath =
       await stop();
       throw new Error(`wrangler dev did not answer on ${url} within ${readyTimeoutMs} ms:\n${out}`);
     }
-    try {
-      await request(`${url}${readyPath}`, { timeoutMs: 3_000 });
-      break;
-    } catch {
-      await sleep(250);
+    // Ready once this wrangler says it listens on the port and the port answers: another process that
+    // took the port between its pick and wrangler's bind must never pass for this gateway.
+    const listening = allLines().some((line) => line.includes(`Ready on ${url}`));
+    if (listening) {
+      try {
+        await request(`${url}${readyPath}`, { timeoutMs: 3_000 });
+        break;
+      } catch {
+        // Not answering yet.
+      }
     }
+    await sleep(250);
   }
 
   return {

@@ -1,0 +1,103 @@
+// Load for the benchmarks: a fixed batch of requests against a worker under `wrangler dev`, and the CPU
+// time workerd spent on it, read from /proc/<pid>/task/*/schedstat (nanoseconds).
+//
+// `wrangler dev` runs two workerd processes: one runs the worker (it is started with the worker's
+// `--inspector-addr`), the other runs wrangler's dev proxy, which takes each request on the public port
+// and forwards it. The proxy exists only under `wrangler dev`, costs more than most workers and is the
+// noisiest part of the measurement, so the two are counted apart; what a request costs the worker is the
+// first.
+import fs from 'node:fs';
+import http from 'node:http';
+
+/** Requests in flight during a batch. */
+export const CONCURRENCY = 4;
+
+function descendants(pid) {
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  const out = [];
+  const walk = (p) => (children.get(p) ?? []).forEach((c) => (out.push(c), walk(c)));
+  walk(pid);
+  return out;
+}
+
+/** The workerd processes started under the given process. */
+export function workerdPids(rootPid) {
+  return descendants(rootPid).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** CPU nanoseconds consumed so far by every thread of the given processes. */
+function cpuNs(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    }
+  }
+  return total;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+function get(url, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** The workerd processes of a `wrangler dev` instance: the worker's and wrangler's dev proxy. */
+export function workerdProcesses(rootPid) {
+  const pids = workerdPids(rootPid);
+  const runsWorker = (pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--inspector-addr');
+  const worker = pids.filter(runsWorker);
+  if (worker.length !== 1) throw new Error(`expected one workerd running the worker, found ${worker.length}`);
+  return { worker, proxy: pids.filter((p) => !runsWorker(p)) };
+}
+
+/**
+ * Sends the batch (request i gets headers(i)) and returns the CPU µs per request of the worker's workerd
+ * process and of wrangler's proxy process.
+ */
+export async function batch(target, pathname, headers, n) {
+  target.processes ??= workerdProcesses(target.pid);
+  const { worker, proxy } = target.processes;
+  const before = { worker: cpuNs(worker), proxy: cpuNs(proxy) };
+  let next = 0;
+  const client = async () => {
+    while (next < n) {
+      const i = next++;
+      const status = await get(target.url + pathname, headers(i));
+      if (status !== 200) throw new Error(`${target.name}: request ${i} to ${pathname} answered ${status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  return {
+    worker: (cpuNs(worker) - before.worker) / 1000 / n,
+    proxy: (cpuNs(proxy) - before.proxy) / 1000 / n,
+  };
+}
+
+/** Closes the kept-alive connections, so that the process can exit. */
+export function closeAgent() {
+  agent.destroy();
+}

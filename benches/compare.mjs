@@ -8,25 +8,18 @@
 // Rounds alternate A and B and run every path once each; it prints, per path, the median CPU µs per
 // request of each worker's workerd process and the median of the per-round differences B - A, with every
 // round's difference, so that a change is only believed when it stands out of the rounds' spread.
-import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { startGateway } from '../tests/e2e/harness.mjs';
-import { batch, closeAgent } from './load.mjs';
+import { batch, benchPaths, cliArg, closeAgent, median } from './load.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 const [configA, configB] = process.argv.slice(2, 4);
 if (!configA || !configB || configA.startsWith('--') || configB.startsWith('--')) {
   console.error('usage: node benches/compare.mjs <wrangler.toml A> <wrangler.toml B> [--rounds N] [--requests N] [--paths public,same,new,dpop]');
   process.exit(2);
 }
-const ROUNDS = Number(arg('rounds', 10));
-const REQUESTS = Number(arg('requests', 400));
-const PATHS = arg('paths', 'public,same,new,dpop').split(',');
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ROUNDS = Number(cliArg('rounds', 10));
+const REQUESTS = Number(cliArg('requests', 400));
+const PATHS = cliArg('paths', 'public,same,new,dpop').split(',');
 
 const issuer = await startIssuer();
 const vars = { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off' };
@@ -36,27 +29,7 @@ const start = async (name, config) => ({
 });
 const workers = [await start('A', configA), await start('B', configB)];
 try {
-  const sameToken = issuer.mint({ scope: 'read:messages' });
-  const fresh = { A: [], B: [] };
-  if (PATHS.includes('new')) {
-    for (const w of Object.keys(fresh)) {
-      for (let i = 0; i < (ROUNDS + 1) * REQUESTS; i++) fresh[w].push(issuer.mint({ sub: `${w}-${i}` }));
-    }
-  }
-  const key = generateDpopKey();
-  const bound = issuer.mint({ cnfJkt: key.jkt });
-  const paths = {
-    public: () => ['/api/public', () => ({})],
-    same: () => ['/api/private', () => ({ authorization: `Bearer ${sameToken}` })],
-    new: (w) => ['/api/private', (i) => ({ authorization: `Bearer ${fresh[w.name][i]}` })],
-    dpop: (w) => [
-      '/api/private',
-      () => ({
-        authorization: `DPoP ${bound}`,
-        dpop: makeProof({ key, htm: 'GET', htu: `${w.url}/api/private`, accessToken: bound }),
-      }),
-    ],
-  };
+  const paths = benchPaths(issuer, PATHS.includes('new') ? ['A', 'B'] : [], (ROUNDS + 1) * REQUESTS);
   const runs = new Map();
   // Warm-up on requests the rounds do not use (new tokens come after theirs).
   for (const w of workers) {

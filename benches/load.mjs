@@ -8,6 +8,41 @@
 // first.
 import fs from 'node:fs';
 import http from 'node:http';
+import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
+
+/** The value after `--name` on the command line, or `fallback`. */
+export const cliArg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * The benchmarked paths, each a function of the worker (`{ name, url }`) that returns the request path
+ * and the headers of request i: the public route, Bearer with one token, Bearer with a new token per
+ * request (`tokensPerWorker` minted for each of `workerNames`), DPoP with a fresh proof per request.
+ */
+export function benchPaths(issuer, workerNames, tokensPerWorker) {
+  const sameToken = issuer.mint({ scope: 'read:messages' });
+  const fresh = Object.fromEntries(
+    workerNames.map((w) => [w, Array.from({ length: tokensPerWorker }, (_, i) => issuer.mint({ sub: `${w}-${i}` }))]),
+  );
+  const key = generateDpopKey();
+  const bound = issuer.mint({ cnfJkt: key.jkt });
+  return {
+    public: () => ['/api/public', () => ({})],
+    same: () => ['/api/private', () => ({ authorization: `Bearer ${sameToken}` })],
+    new: (w) => ['/api/private', (i) => ({ authorization: `Bearer ${fresh[w.name][i]}` })],
+    dpop: (w) => [
+      '/api/private',
+      () => ({
+        authorization: `DPoP ${bound}`,
+        dpop: makeProof({ key, htm: 'GET', htu: `${w.url}/api/private`, accessToken: bound }),
+      }),
+    ],
+  };
+}
 
 /** Requests in flight during a batch. */
 export const CONCURRENCY = 4;

@@ -21,16 +21,19 @@ import { createRequire } from 'node:module';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { batch, closeAgent, CONCURRENCY } from './load.mjs';
+import { batch, benchPaths, cliArg, closeAgent, CONCURRENCY, median } from './load.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
+const arg = (name, fallback) => Number(cliArg(name, fallback));
 const REQUESTS = arg('requests', 300);
 const MICRO = arg('micro', 300);
 const ROUNDS = arg('rounds', 21);
-const FLOOR = 'public route (floor)';
+const PATH_NAMES = {
+  public: 'public route (floor)',
+  same: 'Bearer, same token',
+  new: 'Bearer, new token',
+  dpop: 'DPoP, fresh proof',
+};
+const FLOOR = PATH_NAMES.public;
 const WARMUP = 300;
 const PROFILE_TOP = 4;
 // --micro-only: the size and the micro-benchmarks, without the workerd runs (a quick check while working).
@@ -39,7 +42,6 @@ const MICRO_ONLY = process.argv.includes('--micro-only');
 const WASM_FEATURES = ['mutable-globals', 'sign-ext', 'nontrapping-float-to-int', 'bulk-memory', 'multivalue', 'reference-types', 'exception-handling', 'simd'].map((f) => `--enable-${f}`);
 
 const log = (...a) => console.error('bench:', ...a);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sh = (cmd, args, env = {}) =>
   execFileSync(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 
@@ -168,27 +170,10 @@ async function macro(issuer) {
   };
   const logging = { name: 'logging', ...(await startGateway({ vars, readyTimeoutMs: 600_000 })) };
   try {
-    const sameToken = issuer.mint({ scope: 'read:messages' });
-    const key = generateDpopKey();
-    const bound = issuer.mint({ cnfJkt: key.jkt });
     const perWorker = ROUNDS * REQUESTS + WARMUP;
     log(`minting ${2 * perWorker} tokens`);
-    const fresh = { gateway: [], reference: [] };
-    for (const t of Object.keys(fresh)) {
-      for (let i = 0; i < perWorker; i++) fresh[t].push(issuer.mint({ sub: `${t}-${i}` }));
-    }
-    const paths = {
-      [FLOOR]: () => ['/api/public', () => ({})],
-      'Bearer, same token': () => ['/api/private', () => ({ authorization: `Bearer ${sameToken}` })],
-      'Bearer, new token': (t) => ['/api/private', (i) => ({ authorization: `Bearer ${fresh[t.name][i]}` })],
-      'DPoP, fresh proof': (t) => [
-        '/api/private',
-        () => ({
-          authorization: `DPoP ${bound}`,
-          dpop: makeProof({ key, htm: 'GET', htu: `${t.url}/api/private`, accessToken: bound }),
-        }),
-      ],
-    };
+    const made = benchPaths(issuer, ['gateway', 'reference'], perWorker);
+    const paths = Object.fromEntries(Object.entries(PATH_NAMES).map(([key, name]) => [name, made[key]]));
     const plan = [
       [gateway, Object.keys(paths)],
       [reference, Object.keys(paths)],

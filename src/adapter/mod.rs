@@ -83,8 +83,8 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 /// The fetch handler. It takes the runtime's `Request` as it is: `worker::Request` would read
-/// `request.cf` on every request, which makes the runtime build that object (about 80 µs under
-/// `wrangler dev`, measured with `benches/load.mjs`) for data the gateway never uses.
+/// `request.cf` on every request, which makes the runtime build that object (27-31 µs per request under
+/// `wrangler dev`, measured with `benches/compare.mjs`) for data the gateway never uses.
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<Response> {
     let started = js_sys::Date::now();

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
-use crate::config::{parse_issuer, Issuer};
-use crate::dpop::{self, ProofTarget, ProofWindow};
-use crate::keys::{parse_jwks, KeySet};
-use crate::token::{self, ClaimRules};
-use crate::token_cache::{CachedToken, TokenCache};
+use crate::idp::{parse_issuer, Issuer};
+use crate::jose::dpop::{self, ProofTarget, ProofWindow};
+use crate::jose::jwks::{parse_jwks, KeySet};
+use crate::jose::token::{self, ClaimRules};
+use crate::state::token_cache::{CachedToken, TokenCache};
 
 /// Keys, accepted issuers and audience loaded by [`bench_load`].
 type Loaded = (Arc<KeySet>, Vec<Issuer>, String);

@@ -1,29 +1,37 @@
 //! An edge authentication gateway for Auth0 access tokens, compiled to WebAssembly for Cloudflare Workers.
 //!
-//! The core (every module but `adapter`) is plain Rust with no Workers types: it takes bytes, strings,
-//! a clock and a key source, and is tested natively. The `adapter` module is the thin Workers layer:
-//! fetch handler, Cache API, outbound fetch, environment.
+//! Read it from the bottom up; each layer uses only the ones above it in this list, never one below:
+//!
+//! - [`crypto`]: verification-only RSA and P-256 arithmetic (no JOSE, no I/O).
+//! - [`http`]: what HTTP hands the gateway: URLs and authorities, paths, header names, the
+//!   `Authorization` header, CORS, the headers sent to an origin.
+//! - [`jose`]: base64url, strict JSON, compact JWS, JWKs, access tokens, DPoP proofs, server nonces.
+//! - [`idp`]: the accepted issuers, OIDC discovery, and the key cache with its refresh plan.
+//! - [`state`]: what an isolate remembers between requests: verified tokens and seen proofs.
+//! - [`policy`]: the route table (which requests need a token, and which scopes).
+//! - [`config`]: every setting, read and validated once per isolate into the types above.
+//! - [`error`]: the one error type and its rendering on the wire.
+//! - [`gateway`]: the request path, as named steps, over a clock, a key source and a replay store.
+//! - `demo`: the quickstart's demo endpoints.
+//! - `adapter` (wasm32 only): the thin Workers layer: fetch handler, Cache API, outbound fetch, Durable
+//!   Object, logs.
+//!
+//! Everything but `adapter` is plain Rust, tested natively. The public surface is what the integration
+//! tests and benchmarks under `tests/` and `benches/` exercise; the rest is `pub(crate)`.
 
-pub mod authorization;
 pub mod config;
-pub mod cors;
-pub mod demo;
-pub mod discovery;
-pub mod dpop;
-pub mod errors;
-pub mod fast_p256;
-pub mod fast_rsa;
+pub mod crypto;
+pub mod error;
 pub mod gateway;
+pub mod http;
+pub mod idp;
 pub mod jose;
-pub mod key_cache;
-pub mod keys;
-pub mod nonce;
-pub mod path;
 pub mod policy;
-pub mod proxy;
-pub mod replay;
-pub mod token;
-pub mod token_cache;
+pub mod state;
+
+// Served by the Workers adapter only.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod demo;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;

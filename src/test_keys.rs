@@ -88,7 +88,7 @@ impl TestDpopKey {
     /// The RFC 7638 thumbprint of the public key.
     pub fn jkt(&self) -> String {
         let jwk = self.public_jwk();
-        crate::dpop::ec_thumbprint(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
+        crate::jose::dpop::ec_thumbprint(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
     }
 
     pub fn public_jwk(&self) -> Value {
@@ -103,7 +103,7 @@ impl TestDpopKey {
         let mut claims = json!({
             "jti": format!("jti-{iat}-{}", b64_encode(htu.as_bytes())),
             "htm": htm, "htu": htu, "iat": iat,
-            "ath": crate::dpop::access_token_hash(token),
+            "ath": crate::jose::dpop::access_token_hash(token),
         });
         for (k, v) in extra.as_object().unwrap() {
             claims[k] = v.clone();

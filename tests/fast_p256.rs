@@ -7,7 +7,7 @@
 //! Run with `--nocapture` for the counts; `--release` makes it quick (the crate's own code is unoptimised
 //! in the dev profile).
 
-use auth0_edge_gateway::fast_p256::P256Verifier;
+use auth0_edge_gateway::crypto::p256::P256Verifier;
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::EncodedPoint;

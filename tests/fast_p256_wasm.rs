@@ -8,7 +8,7 @@
 //! ```
 #![cfg(target_arch = "wasm32")]
 
-use auth0_edge_gateway::fast_p256::P256Verifier;
+use auth0_edge_gateway::crypto::p256::P256Verifier;
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};

@@ -13,7 +13,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use auth0_edge_gateway::fast_rsa::RsaVerifier;
+use auth0_edge_gateway::crypto::rsa::RsaVerifier;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rsa::pkcs8::DecodePrivateKey;

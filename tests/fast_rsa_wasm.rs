@@ -9,7 +9,7 @@
 
 use std::hint::black_box;
 
-use auth0_edge_gateway::fast_rsa::RsaVerifier;
+use auth0_edge_gateway::crypto::rsa::RsaVerifier;
 use jwt_compact::alg::{Rsa, RsaSignature};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use rsa::pkcs8::DecodePrivateKey;

@@ -3,8 +3,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use auth0_edge_gateway::jose::b64_encode;
-use auth0_edge_gateway::keys::parse_jwks;
-use auth0_edge_gateway::token::{self, ClaimRules};
+use auth0_edge_gateway::jose::jwks::parse_jwks;
+use auth0_edge_gateway::jose::token::{self, ClaimRules};
 use jwt_compact::alg::{Rsa, RsaSignature};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use rsa::pkcs8::DecodePrivateKey;
@@ -49,7 +49,7 @@ fn claims(exp: u64) -> serde_json::Value {
     json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "auth0|wasm", "exp": exp, "scope": "read:messages"})
 }
 
-fn rules(issuers: &[auth0_edge_gateway::config::Issuer]) -> ClaimRules<'_> {
+fn rules(issuers: &[auth0_edge_gateway::idp::Issuer]) -> ClaimRules<'_> {
     ClaimRules {
         issuers,
         audience: AUDIENCE,
@@ -57,8 +57,8 @@ fn rules(issuers: &[auth0_edge_gateway::config::Issuer]) -> ClaimRules<'_> {
     }
 }
 
-fn issuers() -> Vec<auth0_edge_gateway::config::Issuer> {
-    vec![auth0_edge_gateway::config::parse_issuer("tenant.auth0.com").unwrap()]
+fn issuers() -> Vec<auth0_edge_gateway::idp::Issuer> {
+    vec![auth0_edge_gateway::idp::parse_issuer("tenant.auth0.com").unwrap()]
 }
 
 #[wasm_bindgen_test]
@@ -137,8 +137,8 @@ const RFC9449_PROOF: &str = concat!(
 
 #[wasm_bindgen_test]
 fn es256_and_thumbprints_on_wasm32() {
-    use auth0_edge_gateway::dpop::{es256_signature, p256_public_key, verify_es256};
-    use auth0_edge_gateway::jose::parse_compact;
+    use auth0_edge_gateway::jose::dpop::{es256_signature, p256_public_key, verify_es256};
+    use auth0_edge_gateway::jose::jws::parse_compact;
     let jws = parse_compact(RFC9449_PROOF).unwrap();
     let (key, jkt) = p256_public_key(jws.header["jwk"].as_object().unwrap()).unwrap();
     assert_eq!(jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
@@ -151,7 +151,9 @@ fn es256_and_thumbprints_on_wasm32() {
 
 #[wasm_bindgen_test]
 fn dpop_proofs_made_and_checked_on_wasm32() {
-    use auth0_edge_gateway::dpop::{access_token_hash, parse_proof, ProofTarget, ProofWindow};
+    use auth0_edge_gateway::jose::dpop::{
+        access_token_hash, parse_proof, ProofTarget, ProofWindow,
+    };
     use p256::ecdsa::signature::Signer;
     use p256::ecdsa::{Signature, SigningKey};
     // A fresh key from getrandom's JS backend (crypto.getRandomValues).
@@ -186,7 +188,7 @@ fn dpop_proofs_made_and_checked_on_wasm32() {
         .unwrap()
         .verify_signature()
         .unwrap();
-    let expected_jkt = auth0_edge_gateway::dpop::ec_thumbprint(
+    let expected_jkt = auth0_edge_gateway::jose::dpop::ec_thumbprint(
         jwk["x"].as_str().unwrap(),
         jwk["y"].as_str().unwrap(),
     );

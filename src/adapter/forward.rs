@@ -4,7 +4,7 @@
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use crate::gateway::Authorized;
-use crate::proxy::ProxySettings;
+use crate::http::proxy::ProxySettings;
 
 /// Sends an authorised request to the origin. `Err` carries a reason for the log when the origin cannot
 /// be reached (answered 502 by the caller).

@@ -14,11 +14,11 @@ use worker::{
 };
 
 use super::now_secs;
-use crate::config::{Config, Issuer};
-use crate::discovery::{parse_discovery, MAX_DISCOVERY_BYTES};
-use crate::gateway::KeySource;
-use crate::key_cache::{ttl_from_cache_control, KeyCache, KeyError, Lookup, RefreshReason};
-use crate::keys::{parse_jwks, JwksError, KeySet, VerifyingKey, MAX_JWKS_BYTES};
+use crate::config::Config;
+use crate::idp::discovery::{parse_discovery, MAX_DISCOVERY_BYTES};
+use crate::idp::key_cache::{ttl_from_cache_control, KeyCache, KeyError, Lookup, RefreshReason};
+use crate::idp::{Issuer, KeySource};
+use crate::jose::jwks::{parse_jwks, JwksError, KeySet, VerifyingKey, MAX_JWKS_BYTES};
 
 /// Key state of one isolate.
 pub struct IsolateKeys {

@@ -11,16 +11,17 @@ use std::rc::Rc;
 use serde_json::{json, Map, Value};
 use worker::{event, Context, Env, Headers, Response, ResponseBuilder, Result};
 
-use crate::config::{Config, DpopMode, ReplayStoreKind, RequestLogs};
+use crate::config::{Config, RequestLogs};
 use crate::demo::demo_response;
-use crate::dpop::public_url;
-use crate::errors::Scheme;
-use crate::errors::{ChallengeContext, GatewayError};
+use crate::error::{ChallengeContext, GatewayError};
 use crate::gateway::{self, RequestFacts, Trace};
-use crate::key_cache::KeyCache;
-use crate::path::split_url;
-use crate::replay::ReplayCache;
-use crate::token_cache::TokenCache;
+use crate::http::authorization::{DpopMode, Scheme};
+use crate::http::path::split_url;
+use crate::idp::key_cache::KeyCache;
+use crate::jose::dpop::public_url;
+use crate::state::replay::ReplayCache;
+use crate::state::replay::ReplayStoreKind;
+use crate::state::token_cache::TokenCache;
 
 use idp::{FetchReport, IdpKeys, IsolateKeys};
 use replay_store::WorkerReplayStore;

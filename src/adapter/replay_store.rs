@@ -9,7 +9,7 @@ use worker::{
     ScheduledTime, SqlStorage, State,
 };
 
-use crate::replay::{entry_id, ReplayCache, ReplayError, ReplayStore};
+use crate::state::replay::{entry_id, ReplayCache, ReplayError, ReplayStore};
 
 /// Name of the Durable Object namespace binding in wrangler.toml.
 pub const BINDING: &str = "DPOP_REPLAY";

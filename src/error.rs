@@ -7,14 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::config::DpopMode;
-
-/// The authorization scheme a request used, which decides the shape of the challenge (RFC 9449 section 7.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    Bearer,
-    Dpop,
-}
+use crate::http::authorization::{CredentialsError, DpopMode, Scheme};
 
 /// A refused request or a failure of the gateway itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +20,9 @@ pub enum GatewayError {
     BadPath(&'static str),
     /// No credentials, an empty `Authorization` header, or a scheme this mode does not accept
     /// (RFC 6750 section 3.1: no error code in the challenge).
-    Unauthorized(&'static str),
+    Unauthorized(CredentialsError),
     /// A malformed request: an unparseable `Authorization` header, or a `DPoP` header on `Bearer`.
-    InvalidRequest(Scheme, &'static str),
+    InvalidRequest(Scheme, CredentialsError),
     /// The access token is malformed, expired, or fails verification (RFC 6750 section 3.1).
     InvalidToken(Scheme, &'static str),
     /// The DPoP proof is missing, malformed, or fails verification (RFC 9449 section 7.1).
@@ -69,6 +62,15 @@ pub struct ChallengeContext {
 }
 
 impl GatewayError {
+    /// The refusal for credentials that cannot be used: 400 when malformed, else 401 without an error
+    /// code. A malformed header always names its scheme.
+    pub fn credentials(scheme: Option<Scheme>, reason: CredentialsError) -> Self {
+        match scheme {
+            Some(scheme) if reason.is_malformed() => Self::InvalidRequest(scheme, reason),
+            _ => Self::Unauthorized(reason),
+        }
+    }
+
     /// The `error` code of the body (and of the challenge, where there is one).
     pub fn code(&self) -> &'static str {
         match self {
@@ -106,9 +108,10 @@ impl GatewayError {
         match self {
             Self::Configuration(text) => Cow::Borrowed(text),
             Self::NotFound => Cow::Borrowed("no route matches this method and path"),
+            Self::Unauthorized(reason) | Self::InvalidRequest(_, reason) => {
+                Cow::Borrowed(reason.description())
+            }
             Self::BadPath(text)
-            | Self::Unauthorized(text)
-            | Self::InvalidRequest(_, text)
             | Self::InvalidToken(_, text)
             | Self::InvalidDpopProof(text)
             | Self::BadGateway(text)
@@ -261,7 +264,7 @@ mod tests {
 
     #[test]
     fn unauthorized_challenge_per_mode() {
-        let e = GatewayError::Unauthorized("no access token was sent");
+        let e = GatewayError::Unauthorized(CredentialsError::Missing);
         let allowed = e.render(ctx(DpopMode::Allowed));
         assert_eq!(allowed.status, 401);
         assert_eq!(
@@ -306,13 +309,12 @@ mod tests {
 
     #[test]
     fn invalid_request_challenge() {
-        let e =
-            GatewayError::InvalidRequest(Scheme::Bearer, "Authorization: malformed credentials");
+        let e = GatewayError::InvalidRequest(Scheme::Bearer, CredentialsError::SeveralTokens);
         let r = e.render(ctx(DpopMode::Allowed));
         assert_eq!(r.status, 400);
         assert_eq!(
             header(&r, "www-authenticate"),
-            Some("Bearer realm=\"api\", error=\"invalid_request\", error_description=\"Authorization: malformed credentials\", DPoP algs=\"ES256\"")
+            Some("Bearer realm=\"api\", error=\"invalid_request\", error_description=\"Authorization: expected exactly one access token after the scheme\", DPoP algs=\"ES256\"")
         );
     }
 

@@ -5,8 +5,20 @@
 
 use std::sync::Arc;
 
-use crate::config::CachePolicy;
-use crate::keys::{KeySet, VerifyingKey};
+use crate::jose::jwks::{KeySet, VerifyingKey};
+
+/// Timing of the key cache (CONTRACT section 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// Upper bound on the freshness of discovery and JWKS responses, whatever their `max-age`.
+    pub max_ttl: u64,
+    /// Minimum time between two refetches triggered by unknown `kid`s or after a failed fetch.
+    pub cooldown: u64,
+    /// How long known keys keep verifying past their freshness while the IdP fails.
+    pub stale_if_error: u64,
+    /// Timeout of one discovery or JWKS fetch, in milliseconds.
+    pub fetch_timeout_ms: u64,
+}
 
 /// What to do for a token with a given `kid`.
 #[derive(Debug)]
@@ -184,7 +196,7 @@ pub fn ttl_from_cache_control(cache_control: Option<&str>, max_ttl: u64) -> u64 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::parse_jwks;
+    use crate::jose::jwks::parse_jwks;
     use crate::test_keys;
     use serde_json::json;
 

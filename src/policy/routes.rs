@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::path;
+use crate::http::path;
 
 /// How a rule's path matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +127,7 @@ impl RouteTable {
     /// Parses and validates `ROUTES`: a JSON array of rules. Errors name the rule.
     pub fn from_json(json: &str) -> Result<Self, String> {
         // Each rule is decoded on its own, so that every error names the rule it is about.
-        let raw = match crate::jose::parse_strict(json.as_bytes()) {
+        let raw = match crate::jose::json::parse_strict(json.as_bytes()) {
             Ok(serde_json::Value::Array(rules)) => rules,
             Ok(_) => return Err("is not a JSON array of route rules".into()),
             Err(e) => return Err(format!("is not a valid JSON array of route rules: {e}")),

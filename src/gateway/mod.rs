@@ -7,17 +7,16 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::authorization::parse_authorization;
-use crate::config::{Config, DpopMode};
-use crate::dpop::{self, ProofTarget, VerifiedProof};
-use crate::errors::{GatewayError, Scheme};
-use crate::key_cache::KeyError;
-use crate::keys::VerifyingKey;
-use crate::path;
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::http::authorization::{parse_authorization, CredentialsError, DpopMode, Scheme};
+use crate::http::path;
+use crate::idp::{KeyError, KeySource};
+use crate::jose::dpop::{self, ProofTarget, VerifiedProof};
+use crate::jose::token::{self, ClaimRules, Claims};
 use crate::policy::{Access, RouteRule};
-use crate::replay::{ReplayError, ReplayStore};
-use crate::token::{self, ClaimRules, Claims};
-use crate::token_cache::{CachedToken, TokenCache};
+use crate::state::replay::{ReplayError, ReplayStore};
+use crate::state::token_cache::{CachedToken, TokenCache};
 
 /// What the pipeline reads from a request.
 #[derive(Debug, Clone, Copy)]
@@ -31,14 +30,6 @@ pub struct RequestFacts<'a> {
     /// The URL as the client addressed it, for the proof's `htu` (behind a trusted proxy, rebuilt from
     /// `X-Forwarded-*`).
     pub url: &'a str,
-}
-
-/// Where verification keys come from: the isolate cache backed by the IdP in the Worker, a fixed set in
-/// tests.
-#[allow(async_fn_in_trait)] // Workers run one thread per isolate; futures need not be Send.
-pub trait KeySource {
-    /// The key named `kid` of the accepted issuer at index `issuer` (see [`Config::issuers`]).
-    async fn key(&self, issuer: usize, kid: &str) -> Result<Arc<VerifyingKey>, KeyError>;
 }
 
 /// What the log line of a request reports, filled in as the pipeline goes.
@@ -171,7 +162,8 @@ pub async fn authorize<'c>(
         });
     }
 
-    let credentials = parse_authorization(req.authorization, config.dpop_mode)?;
+    let credentials = parse_authorization(req.authorization, config.dpop_mode)
+        .map_err(|(scheme, reason)| GatewayError::credentials(scheme, reason))?;
     let scheme = credentials.scheme;
     let invalid_token = |reason| GatewayError::InvalidToken(scheme, reason);
 
@@ -179,7 +171,7 @@ pub async fn authorize<'c>(
     if scheme == Scheme::Bearer && req.dpop.is_some() && config.dpop_mode != DpopMode::Disabled {
         return Err(GatewayError::InvalidRequest(
             Scheme::Bearer,
-            "a DPoP proof was sent with the Bearer scheme; use the DPoP scheme",
+            CredentialsError::ProofWithBearer,
         ));
     }
 
@@ -304,8 +296,8 @@ pub async fn authorize<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::parse_rsa_jwk;
-    use crate::replay::ReplayCache;
+    use crate::jose::jwks::{parse_rsa_jwk, VerifyingKey};
+    use crate::state::replay::ReplayCache;
     use crate::test_keys;
     use futures_executor::block_on;
     use serde_json::json;
@@ -587,10 +579,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e,
-            GatewayError::InvalidRequest(
-                Scheme::Bearer,
-                "a DPoP proof was sent with the Bearer scheme; use the DPoP scheme"
-            )
+            GatewayError::InvalidRequest(Scheme::Bearer, CredentialsError::ProofWithBearer)
         );
         // With DPoP disabled, a bound token is a plain bearer token and a stray DPoP header is ignored.
         let disabled = config("disabled");

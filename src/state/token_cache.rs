@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::keys::VerifyingKey;
-use crate::token::Claims;
+use crate::jose::jwks::VerifyingKey;
+use crate::jose::token::Claims;
 
 /// A verified token's claims, with what decides whether they may still be used.
 #[derive(Debug, Clone)]
@@ -117,7 +117,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::parse_rsa_jwk;
+    use crate::jose::jwks::parse_rsa_jwk;
     use crate::test_keys;
     use serde_json::Map;
 

@@ -9,6 +9,15 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+/// Where DPoP proofs are recorded against replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayStoreKind {
+    /// In this isolate's memory, bounded to `capacity` live proofs.
+    Isolate { capacity: usize },
+    /// In a Durable Object (binding `DPOP_REPLAY`), shared by every isolate.
+    DurableObject,
+}
+
 /// Why a proof cannot be recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplayError {

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::config::Issuer;
-use crate::jose::parse_object;
+use super::Issuer;
+use crate::jose::json::parse_object;
 
 /// Largest discovery document accepted; Auth0's is about 2 KiB.
 pub const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
@@ -74,7 +74,7 @@ fn is_acceptable_jwks_uri(uri: &str, issuer: &Issuer) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_issuer;
+    use crate::idp::parse_issuer;
     use serde_json::json;
 
     fn doc(v: Value) -> Vec<u8> {

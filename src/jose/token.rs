@@ -10,23 +10,31 @@ use jwt_compact::alg::{Rsa, RsaSignature};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::{Map, Value};
 
-use crate::config::Issuer;
-use crate::jose::{self, numeric_date, CompactJws};
-use crate::keys::VerifyingKey;
+use super::json::{numeric_date, parse_object};
+use super::jws::{parse_compact, CompactJws, JwsError};
+use crate::jose::jwks::VerifyingKey;
 
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// What a token must satisfy besides its signature.
-#[derive(Debug, Clone, Copy)]
-pub struct ClaimRules<'a> {
-    /// Accepted issuers; `iss` must equal one's URL exactly (RFC 7519 section 4.1.1; no normalisation).
-    pub issuers: &'a [Issuer],
+#[derive(Debug)]
+pub struct ClaimRules<'a, I> {
+    /// Accepted issuers; `iss` must equal one exactly (RFC 7519 section 4.1.1; no normalisation).
+    pub issuers: &'a [I],
     /// A value `aud` must contain (RFC 7519 section 4.1.3).
     pub audience: &'a str,
     /// Seconds of clock skew tolerated on `exp` and `nbf`.
     pub leeway: u64,
 }
+
+impl<I> Clone for ClaimRules<'_, I> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<I> Copy for ClaimRules<'_, I> {}
 
 /// The identity a verified token carries, as the gateway uses it.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,15 +109,15 @@ pub fn verify_rs256_reference(key: &VerifyingKey, signing_input: &[u8], signatur
 /// epoch.
 pub fn parse<'a>(
     token: &'a str,
-    rules: ClaimRules<'_>,
+    rules: ClaimRules<'_, impl AsRef<str>>,
     now: u64,
 ) -> Result<UnverifiedToken<'a>, &'static str> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err("the token is larger than 16 KiB");
     }
-    let jws = jose::parse_compact(token).map_err(jose::JwsError::description)?;
+    let jws = parse_compact(token).map_err(JwsError::description)?;
     let kid = check_header(&jws.header)?;
-    let payload = jose::parse_object(&jws.payload)
+    let payload = parse_object(&jws.payload)
         .ok_or("the token payload is not a JSON object with unique members")?;
     let claims = check_claims(payload, rules, now)?;
     Ok(UnverifiedToken { jws, kid, claims })
@@ -141,7 +149,7 @@ fn check_header(header: &Map<String, Value>) -> Result<String, &'static str> {
 /// RFC 7519 section 4.1 and RFC 9068 section 4; a claim of the wrong JSON type fails.
 fn check_claims(
     all: Map<String, Value>,
-    rules: ClaimRules<'_>,
+    rules: ClaimRules<'_, impl AsRef<str>>,
     now: u64,
 ) -> Result<Claims, &'static str> {
     let now = now as f64;
@@ -151,7 +159,7 @@ fn check_claims(
         Some(Value::String(iss)) => rules
             .issuers
             .iter()
-            .position(|i| i.url == *iss)
+            .position(|i| i.as_ref() == iss)
             .ok_or("iss: not an accepted issuer")?,
         Some(_) => return Err("iss: must be a string"),
         None => return Err("iss: missing"),
@@ -269,9 +277,9 @@ fn check_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_issuer;
+    use crate::idp::{parse_issuer, Issuer};
     use crate::jose::b64_encode;
-    use crate::keys::parse_rsa_jwk;
+    use crate::jose::jwks::parse_rsa_jwk;
     use crate::test_keys::{self, with};
     use serde_json::json;
     use std::sync::OnceLock;
@@ -287,7 +295,7 @@ mod tests {
         })
     }
 
-    fn rules() -> ClaimRules<'static> {
+    fn rules() -> ClaimRules<'static, Issuer> {
         ClaimRules {
             issuers: issuers(),
             audience: "https://api.example.com",
@@ -530,7 +538,7 @@ mod tests {
             "signature: verification failed"
         );
         // Truncated, extended and tiny signatures.
-        let sig = jose::b64_decode(token.rsplit_once('.').unwrap().1).unwrap();
+        let sig = crate::jose::b64_decode(token.rsplit_once('.').unwrap().1).unwrap();
         for bad in [&sig[..255], &[sig.as_slice(), &[0]].concat(), &[0][..]] {
             assert_eq!(
                 check(&format!("{signed}.{}", b64_encode(bad))).unwrap_err(),
@@ -554,7 +562,7 @@ mod tests {
         let k = key();
         let token = sign(header(), claims());
         let (input, sig) = token.rsplit_once('.').unwrap();
-        let sig = jose::b64_decode(sig).unwrap();
+        let sig = crate::jose::b64_decode(sig).unwrap();
         assert!(verify_rs256(&k, input.as_bytes(), &sig));
         assert!(verify_rs256_reference(&k, input.as_bytes(), &sig));
         for i in 0..sig.len() {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use rsa::{BigUint, RsaPublicKey};
 use serde_json::Value;
 
-use crate::fast_rsa::RsaVerifier;
-use crate::jose::{b64_decode, parse_object};
+use crate::crypto::rsa::RsaVerifier;
+use crate::jose::b64_decode;
+use crate::jose::json::parse_object;
 
 /// Largest JWKS document accepted; Auth0's are a few KiB.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;

@@ -7,8 +7,10 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::fast_p256::P256Verifier;
-use crate::jose::{self, b64_decode, b64_encode, numeric_date};
+use super::json::{numeric_date, parse_object};
+use super::jws::{parse_compact, JwsError};
+use super::{b64_decode, b64_encode};
+use crate::crypto::p256::P256Verifier;
 
 /// Proofs longer than this are refused before parsing (a P-256 proof is about 600 bytes).
 pub const MAX_PROOF_BYTES: usize = 8 * 1024;
@@ -80,10 +82,10 @@ pub fn parse_proof(
     if proof.len() > MAX_PROOF_BYTES {
         return Err("the DPoP proof is larger than 8 KiB");
     }
-    let jws = jose::parse_compact(proof).map_err(|e| match e {
-        jose::JwsError::Structure => "the DPoP proof is not a compact JWS of three parts",
-        jose::JwsError::Encoding => "a DPoP proof part is not unpadded base64url",
-        jose::JwsError::Header => "the DPoP proof header is not a JSON object with unique members",
+    let jws = parse_compact(proof).map_err(|e| match e {
+        JwsError::Structure => "the DPoP proof is not a compact JWS of three parts",
+        JwsError::Encoding => "a DPoP proof part is not unpadded base64url",
+        JwsError::Header => "the DPoP proof header is not a JSON object with unique members",
     })?;
     let header = &jws.header;
     // Step 4: typ.
@@ -105,7 +107,7 @@ pub fn parse_proof(
     let (key, jkt) = p256_public_key(jwk)?;
     let signature = es256_signature(&jws.signature)?;
 
-    let claims = jose::parse_object(&jws.payload)
+    let claims = parse_object(&jws.payload)
         .ok_or("the DPoP proof payload is not a JSON object with unique members")?;
     let proof = check_claims(&claims, target, window, now, jkt)?;
     Ok(ParsedProof {
@@ -405,7 +407,7 @@ WF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg\
         let err = parse_proof(proof, target, window, 1_562_262_616).unwrap_err();
         assert_eq!(err, "ath: missing from the DPoP proof");
         // The signature itself verifies.
-        let jws = jose::parse_compact(proof).unwrap();
+        let jws = parse_compact(proof).unwrap();
         let (key, jkt) = p256_public_key(jws.header["jwk"].as_object().unwrap()).unwrap();
         assert_eq!(jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
         let sig = es256_signature(&jws.signature).unwrap();

@@ -46,7 +46,7 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   cp package-lock.json node_modules/.setup-lock
 fi
 
-# Sourced by scripts/build.sh, scripts/test.sh and scripts/bench.sh.
+# Sourced by scripts/build.sh and scripts/test.sh.
 mkdir -p target
 cat > target/tools.env <<ENV
 export WORKER_BUILD_BIN="$TOOLS/worker-build-$WORKER_BUILD_VERSION/bin/worker-build"

@@ -1,13 +1,19 @@
 //! The one error type of the gateway and its mapping to the wire (CONTRACT section 6).
 //!
 //! Every refusal is a [`GatewayError`]; [`GatewayError::render`] is the only place that turns one into a
-//! status, a JSON body and headers. Descriptions of request-driven errors are `&'static str`, so a
-//! description can never echo request bytes (token fragments, header values).
+//! status, a JSON body and headers. Every request-driven refusal carries a typed reason owned by the concept
+//! that failed (a [`PathError`], [`CredentialsError`], [`TokenError`], [`ProofError`]...), whose description is
+//! a `&'static str`, so a description can never echo request bytes (token fragments, header values) and
+//! callers and tests branch on the reason, not on its wording.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use crate::http::authorization::{CredentialsError, DpopMode, Scheme};
+use crate::http::path::PathError;
+use crate::http::proxy::OriginError;
+use crate::jose::dpop::ProofError;
+use crate::jose::token::TokenError;
 
 /// A refused request or a failure of the gateway itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,16 +23,16 @@ pub enum GatewayError {
     /// No route rule matches the method and path (CONTRACT section 3).
     NotFound,
     /// The request path is unsafe to match or forward (dot segments, encoded slashes, NUL...).
-    BadPath(&'static str),
+    BadPath(PathError),
     /// No credentials, an empty `Authorization` header, or a scheme this mode does not accept
     /// (RFC 6750 section 3.1: no error code in the challenge).
     Unauthorized(CredentialsError),
     /// A malformed request: an unparseable `Authorization` header, or a `DPoP` header on `Bearer`.
     InvalidRequest(Scheme, CredentialsError),
     /// The access token is malformed, expired, or fails verification (RFC 6750 section 3.1).
-    InvalidToken(Scheme, &'static str),
+    InvalidToken(Scheme, TokenError),
     /// The DPoP proof is missing, malformed, or fails verification (RFC 9449 section 7.1).
-    InvalidDpopProof(&'static str),
+    InvalidDpopProof(ProofError),
     /// The server requires a fresh DPoP nonce (RFC 9449 section 8); the header carries it.
     UseDpopNonce(String),
     /// The token is valid but lacks the scopes the route requires (RFC 6750 section 3.1).
@@ -36,11 +42,33 @@ pub enum GatewayError {
     },
     /// No usable keys and the identity provider is unreachable, or a required store is down.
     TemporarilyUnavailable {
-        description: &'static str,
+        reason: Unavailable,
+        /// Seconds, for the `Retry-After` header.
         retry_after: u64,
     },
     /// The origin could not be reached in proxy mode.
-    BadGateway(&'static str),
+    BadGateway(OriginError),
+}
+
+/// Why the gateway cannot decide now; the client may retry (503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// No usable keys, and the identity provider cannot be reached.
+    Keys,
+    /// The in-isolate replay store is full of live proofs (or this key used its share).
+    ReplayStoreFull,
+    /// The shared replay store cannot be reached: fail closed.
+    ReplayStoreDown,
+}
+
+impl Unavailable {
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Keys => "the signing keys of the issuer cannot be fetched",
+            Self::ReplayStoreFull => "too many DPoP proofs in flight; retry with a new proof",
+            Self::ReplayStoreDown => "the DPoP replay store is unavailable",
+        }
+    }
 }
 
 /// A rendered error: what the Workers adapter writes on the wire.
@@ -111,13 +139,11 @@ impl GatewayError {
             Self::Unauthorized(reason) | Self::InvalidRequest(_, reason) => {
                 Cow::Borrowed(reason.description())
             }
-            Self::BadPath(text)
-            | Self::InvalidToken(_, text)
-            | Self::InvalidDpopProof(text)
-            | Self::BadGateway(text)
-            | Self::TemporarilyUnavailable {
-                description: text, ..
-            } => Cow::Borrowed(text),
+            Self::BadPath(reason) => Cow::Borrowed(reason.description()),
+            Self::InvalidToken(_, reason) => Cow::Borrowed(reason.description()),
+            Self::InvalidDpopProof(reason) => Cow::Borrowed(reason.description()),
+            Self::BadGateway(reason) => Cow::Borrowed(reason.description()),
+            Self::TemporarilyUnavailable { reason, .. } => Cow::Borrowed(reason.description()),
             Self::UseDpopNonce(_) => {
                 Cow::Borrowed("DPoP proof must carry the nonce from the DPoP-Nonce header")
             }
@@ -283,7 +309,7 @@ mod tests {
 
     #[test]
     fn invalid_token_challenge_per_scheme_and_mode() {
-        let bearer = GatewayError::InvalidToken(Scheme::Bearer, "exp: the token has expired");
+        let bearer = GatewayError::InvalidToken(Scheme::Bearer, TokenError::Expired);
         let r = bearer.render(ctx(DpopMode::Allowed));
         assert_eq!(r.status, 401);
         assert_eq!(
@@ -296,7 +322,7 @@ mod tests {
         );
         assert_eq!(header(&r, "cache-control"), Some("no-store"));
 
-        let dpop = GatewayError::InvalidToken(Scheme::Dpop, "exp: the token has expired");
+        let dpop = GatewayError::InvalidToken(Scheme::Dpop, TokenError::Expired);
         assert_eq!(
             header(&dpop.render(ctx(DpopMode::Allowed)), "www-authenticate"),
             Some("DPoP error=\"invalid_token\", error_description=\"exp: the token has expired\", algs=\"ES256\"")
@@ -343,7 +369,7 @@ mod tests {
     #[test]
     fn unavailable_has_retry_after_and_no_challenge() {
         let e = GatewayError::TemporarilyUnavailable {
-            description: "signing keys are unavailable",
+            reason: Unavailable::Keys,
             retry_after: 30,
         };
         let r = e.render(ctx(DpopMode::Allowed));

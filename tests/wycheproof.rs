@@ -178,7 +178,9 @@ fn p256_key(
     jwk.insert("crv".into(), json!("P-256"));
     jwk.insert("x".into(), json!(b64_encode(&x)));
     jwk.insert("y".into(), json!(b64_encode(&y)));
-    dpop::p256_public_key(&jwk).map(|(key, _jkt)| key)
+    dpop::p256_public_key(&jwk)
+        .map(|(key, _jkt)| key)
+        .map_err(dpop::ProofError::description)
 }
 
 fn es256(

@@ -4,23 +4,24 @@
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use crate::gateway::Authorized;
-use crate::http::proxy::ProxySettings;
+use crate::http::proxy::{OriginError, ProxySettings};
 
-/// Sends an authorised request to the origin. `Err` carries a reason for the log when the origin cannot
-/// be reached (answered 502 by the caller).
+/// Sends an authorised request to the origin. `Err` says why it could not be sent (answered 502 by the
+/// caller).
 pub async fn forward(
     req: &web_sys::Request,
     proxy: &ProxySettings,
-    authorized: &Authorized<'_>,
+    authorized: &Authorized,
     query: Option<&str>,
-) -> Result<Response, &'static str> {
+) -> Result<Response, OriginError> {
     let target = proxy.target_url(&authorized.path, query);
     let incoming: Vec<(String, String)> = Headers(req.headers()).entries().collect();
     let headers = Headers::new();
-    for (name, value) in proxy.forward_headers(&incoming, authorized.identity.as_ref()) {
+    let identity = authorized.identity.as_ref().map(|i| i.for_origin());
+    for (name, value) in proxy.forward_headers(&incoming, identity) {
         headers
             .append(&name, &value)
-            .map_err(|_| "a forwarded header is invalid")?;
+            .map_err(|_| OriginError::InvalidHeader)?;
     }
     let method = Method::from(req.method());
     let mut init = RequestInit::new();
@@ -31,10 +32,9 @@ pub async fn forward(
         // The client's body stream itself: the Worker never holds the whole body.
         init.with_body(req.body().map(Into::into));
     }
-    let request =
-        Request::new_with_init(&target, &init).map_err(|_| "the origin URL is invalid")?;
+    let request = Request::new_with_init(&target, &init).map_err(|_| OriginError::InvalidUrl)?;
     Fetch::Request(request)
         .send()
         .await
-        .map_err(|_| "the origin is unreachable")
+        .map_err(|_| OriginError::Unreachable)
 }

@@ -1,19 +1,25 @@
-//! The request pipeline, free of Workers types: route, credentials, token, scopes. It takes the request
-//! facts, a clock and a key source, so it runs the same natively under `cargo test` and in the Worker.
+//! The request path, free of Workers types, as named steps: route, credentials, token (from the cache of
+//! verified tokens, or parsed and verified), proof, binding, replay, scopes. It takes the request facts, a
+//! clock, a key source and a replay store, so it runs the same natively under `cargo test` and in the
+//! Worker.
 //!
 //! Cheap checks come first and network-free: path safety and route (before any token work), the
-//! `Authorization` header, token structure and claims, and only then key lookup and signature checks.
+//! `Authorization` header, token structure and claims, the proof, and only then key lookup and the token
+//! signature.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::error::GatewayError;
-use crate::http::authorization::{parse_authorization, CredentialsError, DpopMode, Scheme};
+use crate::error::{GatewayError, Unavailable};
+use crate::http::authorization::{
+    parse_authorization, Credentials, CredentialsError, DpopMode, Scheme,
+};
 use crate::http::path;
+use crate::http::proxy::OriginIdentity;
 use crate::idp::{KeyError, KeySource};
-use crate::jose::dpop::{self, ProofTarget, VerifiedProof};
-use crate::jose::token::{self, ClaimRules, Claims};
+use crate::jose::dpop::{self, ProofError, ProofTarget, VerifiedProof};
+use crate::jose::token::{self, ClaimRules, Claims, TokenError, UnverifiedToken};
 use crate::policy::{Access, RouteRule};
 use crate::state::replay::{ReplayError, ReplayStore};
 use crate::state::token_cache::{CachedToken, TokenCache};
@@ -34,9 +40,9 @@ pub struct RequestFacts<'a> {
 
 /// What the log line of a request reports, filled in as the pipeline goes.
 #[derive(Debug, Default, Clone)]
-pub struct Trace {
+pub struct Trace<'c> {
     /// The matched rule's pattern.
-    pub route: Option<String>,
+    pub route: Option<&'c str>,
     /// Index of the token's issuer.
     pub issuer: Option<usize>,
     pub kid: Option<String>,
@@ -50,18 +56,138 @@ pub struct Identity {
     pub claims: Arc<Claims>,
 }
 
+impl Identity {
+    /// What the origin is told about the caller (proxy mode).
+    pub fn for_origin(&self) -> OriginIdentity<'_> {
+        OriginIdentity {
+            sub: self.claims.sub.as_deref(),
+            scopes: &self.claims.scopes,
+            claims: &self.claims.all,
+        }
+    }
+}
+
 /// An authorised request.
 #[derive(Debug)]
-pub struct Authorized<'c> {
-    pub rule: &'c RouteRule,
+pub struct Authorized {
     /// The normalised path, which is what was matched.
     pub path: String,
     /// `None` on public routes.
     pub identity: Option<Identity>,
 }
 
-/// A cached verification of this token, if its key is still the current key for its `kid`.
-async fn cached_claims(
+/// Answers a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) without a
+/// token. `None` when CORS is off or the origin is not allowed: the request is then an ordinary one.
+/// A preflight for a path and method no rule covers is refused like the request itself would be.
+pub fn preflight(
+    config: &Config,
+    raw_path: &str,
+    origin: &str,
+    requested_method: &str,
+) -> Option<Result<Vec<(&'static str, String)>, GatewayError>> {
+    let headers = config.cors.as_ref()?.preflight(origin)?;
+    let method = requested_method.to_ascii_uppercase();
+    Some(route(config, &method, raw_path).map(|_| headers))
+}
+
+/// Decides whether a request may pass. `now` is seconds since the epoch.
+pub async fn authorize<'c>(
+    config: &'c Config,
+    req: &RequestFacts<'_>,
+    keys: &impl KeySource,
+    replay: &impl ReplayStore,
+    tokens: &RefCell<TokenCache>,
+    now: u64,
+    trace: &mut Trace<'c>,
+) -> Result<Authorized, GatewayError> {
+    let (path, rule) = route(config, req.method, req.path)?;
+    trace.route = Some(&rule.pattern);
+    if rule.access == Access::Public {
+        return Ok(Authorized {
+            path,
+            identity: None,
+        });
+    }
+    let credentials = credentials(config, req)?;
+    let scheme = credentials.scheme;
+    let invalid_token = |reason| GatewayError::InvalidToken(scheme, reason);
+    if credentials.token.len() > token::MAX_TOKEN_BYTES {
+        return Err(invalid_token(TokenError::TooLarge));
+    }
+
+    // A token verified before skips parsing and its signature check: every request's CPU counts.
+    let token_id = TokenCache::key_of(credentials.token);
+    let (claims, proof) = match cached_token(tokens, keys, &token_id, now, config.clock_leeway)
+        .await
+    {
+        Some(entry) => {
+            trace.issuer = Some(entry.claims.issuer);
+            trace.kid = Some(entry.kid.clone());
+            let proof = proof(config, req, credentials, now)?;
+            (entry.claims.clone(), proof)
+        }
+        None => {
+            let unverified = parse_token(config, credentials.token, now).map_err(invalid_token)?;
+            trace.issuer = Some(unverified.issuer());
+            trace.kid = Some(unverified.kid().to_owned());
+            // RFC 9449 section 4.3: the proof signature before any token key work.
+            let proof = proof(config, req, credentials, now)?;
+            let claims = verify_token(keys, tokens, unverified, token_id, credentials, now)
+                .await
+                .map_err(|e| e.for_scheme(scheme))?;
+            (claims, proof)
+        }
+    };
+    trace.sub = claims.sub.clone();
+
+    check_binding(config.dpop_mode, &claims, proof.as_ref()).map_err(invalid_token)?;
+    if let Some(proof) = &proof {
+        check_replay(config, replay, proof, now).await?;
+    }
+    check_scopes(rule, scheme, &claims)?;
+    Ok(Authorized {
+        path,
+        identity: Some(Identity { scheme, claims }),
+    })
+}
+
+/// Step 1: the normalised path and the most specific rule for it; nothing else happens on an unsafe or
+/// unmatched path (CONTRACT section 3).
+fn route<'c>(
+    config: &'c Config,
+    method: &str,
+    raw_path: &str,
+) -> Result<(String, &'c RouteRule), GatewayError> {
+    let path = path::normalize(raw_path).map_err(GatewayError::BadPath)?;
+    let rule = config
+        .routes
+        .find(method, &path)
+        .ok_or(GatewayError::NotFound)?;
+    Ok((path, rule))
+}
+
+/// Step 2: one credential, with a scheme this mode accepts.
+fn credentials<'r>(
+    config: &Config,
+    req: &RequestFacts<'r>,
+) -> Result<Credentials<'r>, GatewayError> {
+    let credentials = parse_authorization(req.authorization, config.dpop_mode)
+        .map_err(|(scheme, reason)| GatewayError::credentials(scheme, reason))?;
+    // RFC 9449 section 7.2: a proof sent with the Bearer scheme is a confused client or a downgrade.
+    if credentials.scheme == Scheme::Bearer
+        && req.dpop.is_some()
+        && config.dpop_mode != DpopMode::Disabled
+    {
+        return Err(GatewayError::InvalidRequest(
+            Scheme::Bearer,
+            CredentialsError::ProofWithBearer,
+        ));
+    }
+    Ok(credentials)
+}
+
+/// Step 3a: a cached verification of this token, if its key is still the current key for its `kid`.
+async fn cached_token(
     tokens: &RefCell<TokenCache>,
     keys: &impl KeySource,
     token_id: &[u8; 32],
@@ -78,53 +204,89 @@ async fn cached_claims(
     }
 }
 
-/// Answers a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) without a
-/// token. `None` when CORS is off or the origin is not allowed: the request is then an ordinary one.
-/// A preflight for a path and method no rule covers is refused like the request itself would be.
-pub fn preflight(
+/// Step 3b: every token check that needs no key (RFC 8725, RFC 9068).
+fn parse_token<'t>(
     config: &Config,
-    raw_path: &str,
-    origin: &str,
-    requested_method: &str,
-) -> Option<Result<Vec<(&'static str, String)>, GatewayError>> {
-    let headers = config.cors.as_ref()?.preflight(origin)?;
-    let result = path::normalize(raw_path)
-        .map_err(GatewayError::BadPath)
-        .and_then(|path| {
-            config
-                .routes
-                .find(&requested_method.to_ascii_uppercase(), &path)
-                .map(|_| headers)
-                .ok_or(GatewayError::NotFound)
-        });
-    Some(result)
+    token: &'t str,
+    now: u64,
+) -> Result<UnverifiedToken<'t>, TokenError> {
+    let rules = ClaimRules {
+        issuers: &config.issuers,
+        audience: &config.audience,
+        leeway: config.clock_leeway,
+    };
+    token::parse(token, rules, now)
 }
 
-/// The stateless proof checks: exactly one `DPoP` header, then RFC 9449 section 4.3, then the server
-/// nonce (section 8) before the signature, which is the expensive part.
-fn check_proof(
+/// Why a token could not be verified: the token itself, or the keys.
+enum VerifyError {
+    Token(TokenError),
+    KeysUnavailable { retry_after: u64 },
+}
+
+impl VerifyError {
+    fn for_scheme(self, scheme: Scheme) -> GatewayError {
+        match self {
+            Self::Token(reason) => GatewayError::InvalidToken(scheme, reason),
+            Self::KeysUnavailable { retry_after } => GatewayError::TemporarilyUnavailable {
+                reason: Unavailable::Keys,
+                retry_after,
+            },
+        }
+    }
+}
+
+/// Step 3c: the signature, with the key the token's `kid` names; a verified token is cached.
+async fn verify_token(
+    keys: &impl KeySource,
+    tokens: &RefCell<TokenCache>,
+    unverified: UnverifiedToken<'_>,
+    token_id: [u8; 32],
+    credentials: Credentials<'_>,
+    now: u64,
+) -> Result<Arc<Claims>, VerifyError> {
+    let key = match keys.key(unverified.issuer(), unverified.kid()).await {
+        Ok(key) => key,
+        Err(KeyError::UnknownKid) => return Err(VerifyError::Token(TokenError::UnknownKid)),
+        Err(KeyError::Unavailable { retry_after }) => {
+            return Err(VerifyError::KeysUnavailable { retry_after })
+        }
+    };
+    let kid = unverified.kid().to_owned();
+    let claims = Arc::new(unverified.verify(&key).map_err(VerifyError::Token)?);
+    let entry = CachedToken {
+        claims: claims.clone(),
+        kid,
+        key,
+    };
+    tokens
+        .borrow_mut()
+        .insert(token_id, entry, credentials.token.len(), now);
+    Ok(claims)
+}
+
+/// Step 4: on the DPoP scheme, the stateless proof checks: exactly one `DPoP` header, then RFC 9449
+/// section 4.3, then the server nonce (section 8) before the signature, which is the expensive part.
+fn proof(
     config: &Config,
     req: &RequestFacts<'_>,
-    access_token: &str,
+    credentials: Credentials<'_>,
     now: u64,
-) -> Result<VerifiedProof, GatewayError> {
+) -> Result<Option<VerifiedProof>, GatewayError> {
+    if credentials.scheme == Scheme::Bearer {
+        return Ok(None);
+    }
     let proof = match req.dpop.map(|p| p.trim_matches([' ', '\t'])) {
-        None | Some("") => {
-            return Err(GatewayError::InvalidDpopProof(
-                "DPoP: the DPoP header is missing",
-            ))
-        }
+        None | Some("") => return Err(GatewayError::InvalidDpopProof(ProofError::Missing)),
         Some(p) if p.contains(',') => {
-            return Err(GatewayError::InvalidDpopProof(
-                "DPoP: exactly one DPoP proof must be sent",
-            ))
+            return Err(GatewayError::InvalidDpopProof(ProofError::Several))
         }
         Some(p) => p,
     };
     let target = ProofTarget {
         method: req.method,
         url: req.url,
-        access_token,
+        access_token: credentials.token,
     };
     let parsed = dpop::parse_proof(proof, target, config.dpop.window, now)
         .map_err(GatewayError::InvalidDpopProof)?;
@@ -135,161 +297,59 @@ fn check_proof(
     }
     parsed
         .verify_signature()
+        .map(Some)
         .map_err(GatewayError::InvalidDpopProof)
 }
 
-/// Decides whether a request may pass. `now` is seconds since the epoch.
-pub async fn authorize<'c>(
-    config: &'c Config,
-    req: &RequestFacts<'_>,
-    keys: &impl KeySource,
+/// Step 5: the token is bound to the proof key (RFC 9449 section 6.1), and a bound token is never accepted
+/// as a bearer token (section 7.1) unless DPoP is disabled.
+fn check_binding(
+    mode: DpopMode,
+    claims: &Claims,
+    proof: Option<&VerifiedProof>,
+) -> Result<(), TokenError> {
+    match (proof, claims.jkt.as_deref()) {
+        (None, Some(_)) if mode != DpopMode::Disabled => Err(TokenError::BoundTokenAsBearer),
+        (None, _) => Ok(()),
+        (Some(proof), Some(jkt)) if jkt == proof.jkt => Ok(()),
+        (Some(_), Some(_)) => Err(TokenError::JktMismatch),
+        (Some(_), None) => Err(TokenError::NotBound),
+    }
+}
+
+/// Step 6: each proof once, while it is valid (RFC 9449 section 11.1).
+async fn check_replay(
+    config: &Config,
     replay: &impl ReplayStore,
-    tokens: &RefCell<TokenCache>,
+    proof: &VerifiedProof,
     now: u64,
-    trace: &mut Trace,
-) -> Result<Authorized<'c>, GatewayError> {
-    let path = path::normalize(req.path).map_err(GatewayError::BadPath)?;
-    let rule = config
-        .routes
-        .find(req.method, &path)
-        .ok_or(GatewayError::NotFound)?;
-    trace.route = Some(rule.pattern.clone());
-    if rule.access == Access::Public {
-        return Ok(Authorized {
-            rule,
-            path,
-            identity: None,
-        });
-    }
-
-    let credentials = parse_authorization(req.authorization, config.dpop_mode)
-        .map_err(|(scheme, reason)| GatewayError::credentials(scheme, reason))?;
-    let scheme = credentials.scheme;
-    let invalid_token = |reason| GatewayError::InvalidToken(scheme, reason);
-
-    // RFC 9449 section 7.2: a proof sent with the Bearer scheme is a confused client or a downgrade.
-    if scheme == Scheme::Bearer && req.dpop.is_some() && config.dpop_mode != DpopMode::Disabled {
-        return Err(GatewayError::InvalidRequest(
-            Scheme::Bearer,
-            CredentialsError::ProofWithBearer,
-        ));
-    }
-
-    let rules = ClaimRules {
-        issuers: &config.issuers,
-        audience: &config.audience,
-        leeway: config.clock_leeway,
+) -> Result<(), GatewayError> {
+    let expires_at = (proof.iat.max(0.0) as u64)
+        .saturating_add(config.dpop.window.max_age)
+        .saturating_add(1);
+    let unavailable = |reason, retry_after| GatewayError::TemporarilyUnavailable {
+        reason,
+        retry_after,
     };
-    // A token verified before skips parsing and its signature check (issue: every request's CPU counts).
-    if credentials.token.len() > token::MAX_TOKEN_BYTES {
-        return Err(invalid_token("the token is larger than 16 KiB"));
-    }
-    let token_id = TokenCache::key_of(credentials.token);
-    let (claims, proof) = match cached_claims(tokens, keys, &token_id, now, config.clock_leeway)
+    match replay
+        .check_and_record(&proof.jkt, &proof.jti, expires_at, now)
         .await
     {
-        Some(entry) => {
-            trace.issuer = Some(entry.claims.issuer);
-            trace.kid = Some(entry.kid.clone());
-            let proof = match scheme {
-                Scheme::Bearer => None,
-                Scheme::Dpop => Some(check_proof(config, req, credentials.token, now)?),
-            };
-            (entry.claims.clone(), proof)
-        }
-        None => {
-            let unverified = token::parse(credentials.token, rules, now).map_err(invalid_token)?;
-            trace.kid = Some(unverified.kid().to_owned());
-            trace.issuer = Some(unverified.issuer());
-
-            // RFC 9449 section 4.3 steps 1-11, cheapest first; the proof signature before any token key work.
-            let proof = match scheme {
-                Scheme::Bearer => None,
-                Scheme::Dpop => Some(check_proof(config, req, credentials.token, now)?),
-            };
-
-            let key = match keys.key(unverified.issuer(), unverified.kid()).await {
-                Ok(key) => key,
-                Err(KeyError::UnknownKid) => {
-                    return Err(invalid_token("kid: no signing key has this kid"))
-                }
-                Err(KeyError::Unavailable { retry_after }) => {
-                    return Err(GatewayError::TemporarilyUnavailable {
-                        description: "the signing keys of the issuer cannot be fetched",
-                        retry_after,
-                    })
-                }
-            };
-            let kid = unverified.kid().to_owned();
-            let claims = Arc::new(unverified.verify(&key).map_err(invalid_token)?);
-            let entry = CachedToken {
-                claims: claims.clone(),
-                kid,
-                key,
-            };
-            tokens
-                .borrow_mut()
-                .insert(token_id, entry, credentials.token.len(), now);
-            (claims, proof)
-        }
-    };
-    trace.sub = claims.sub.clone();
-
-    match proof {
-        // RFC 9449 section 7.1: a DPoP-bound token must not be accepted as a bearer token.
-        None if claims.jkt.is_some() && config.dpop_mode != DpopMode::Disabled => {
-            return Err(invalid_token(
-                "cnf: a DPoP-bound token must be sent with the DPoP scheme",
-            ));
-        }
-        None => {}
-        Some(proof) => {
-            // RFC 9449 section 6.1: the token is bound to the proof key.
-            match claims.jkt.as_deref() {
-                Some(jkt) if jkt == proof.jkt => {}
-                Some(_) => return Err(invalid_token("cnf: jkt does not match the DPoP proof key")),
-                None => return Err(invalid_token("cnf: the token is not bound to a DPoP key")),
-            }
-            // RFC 9449 section 11.1: each proof once, while it is valid.
-            let expires_at = (proof.iat.max(0.0) as u64)
-                .saturating_add(config.dpop.window.max_age)
-                .saturating_add(1);
-            match replay
-                .check_and_record(&proof.jkt, &proof.jti, expires_at, now)
-                .await
-            {
-                Ok(()) => {}
-                Err(ReplayError::Replayed) => {
-                    return Err(GatewayError::InvalidDpopProof(
-                        "jti: this DPoP proof was already used",
-                    ))
-                }
-                Err(ReplayError::Full) => {
-                    return Err(GatewayError::TemporarilyUnavailable {
-                        description: "too many DPoP proofs in flight; retry with a new proof",
-                        retry_after: 1,
-                    })
-                }
-                Err(ReplayError::Unavailable) => {
-                    return Err(GatewayError::TemporarilyUnavailable {
-                        description: "the DPoP replay store is unavailable",
-                        retry_after: 5,
-                    })
-                }
-            }
-        }
+        Ok(()) => Ok(()),
+        Err(ReplayError::Replayed) => Err(GatewayError::InvalidDpopProof(ProofError::Replayed)),
+        Err(ReplayError::Full) => Err(unavailable(Unavailable::ReplayStoreFull, 1)),
+        Err(ReplayError::Unavailable) => Err(unavailable(Unavailable::ReplayStoreDown, 5)),
     }
+}
 
-    if !rule.allows(&claims.scopes) {
-        return Err(GatewayError::InsufficientScope {
-            scheme,
-            required: rule.required_scopes().to_vec(),
-        });
+/// Step 7: the granted scopes satisfy the rule (RFC 6750 section 3.1 `insufficient_scope`).
+fn check_scopes(rule: &RouteRule, scheme: Scheme, claims: &Claims) -> Result<(), GatewayError> {
+    if rule.allows(&claims.scopes) {
+        return Ok(());
     }
-    Ok(Authorized {
-        rule,
-        path,
-        identity: Some(Identity { scheme, claims }),
+    Err(GatewayError::InsufficientScope {
+        scheme,
+        required: rule.required_scopes().to_vec(),
     })
 }
 
@@ -450,7 +510,7 @@ mod tests {
         };
         assert_eq!(
             run_full(&c, &replaced, &replay, &tokens, &req).unwrap_err(),
-            GatewayError::InvalidToken(Scheme::Bearer, "signature: verification failed")
+            GatewayError::InvalidToken(Scheme::Bearer, TokenError::Signature)
         );
     }
 
@@ -543,7 +603,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e,
-            GatewayError::InvalidToken(Scheme::Bearer, "kid: no signing key has this kid")
+            GatewayError::InvalidToken(Scheme::Bearer, TokenError::UnknownKid)
         );
         let down = FixedKeys {
             unavailable: true,
@@ -638,7 +698,7 @@ mod tests {
                 Some(&proof)
             )
             .unwrap_err(),
-            GatewayError::InvalidDpopProof("jti: this DPoP proof was already used")
+            GatewayError::InvalidDpopProof(ProofError::Replayed)
         );
         // DPoP is also accepted in required mode.
         let (auth, proof) = dpop_call(&client, json!({"jti": "other"}));
@@ -662,11 +722,11 @@ mod tests {
             |auth: &str, dpop: Option<&str>| run(&c, &k, "GET", "/api/private", Some(auth), dpop);
         assert_eq!(
             call(&auth, None).unwrap_err(),
-            GatewayError::InvalidDpopProof("DPoP: the DPoP header is missing")
+            GatewayError::InvalidDpopProof(ProofError::Missing)
         );
         assert_eq!(
             call(&auth, Some(&format!("{proof}, {proof}"))).unwrap_err(),
-            GatewayError::InvalidDpopProof("DPoP: exactly one DPoP proof must be sent")
+            GatewayError::InvalidDpopProof(ProofError::Several)
         );
         // A proof by another key than the one the token is bound to.
         let thief = test_keys::TestDpopKey::new(9);
@@ -674,20 +734,20 @@ mod tests {
         let stolen = thief.proof("GET", URL, token, NOW, json!({}));
         assert_eq!(
             call(&auth, Some(&stolen)).unwrap_err(),
-            GatewayError::InvalidToken(Scheme::Dpop, "cnf: jkt does not match the DPoP proof key")
+            GatewayError::InvalidToken(Scheme::Dpop, TokenError::JktMismatch)
         );
         // A plain bearer token presented with a proof.
         let plain = self::token(json!({}));
         let proof = client.proof("GET", URL, &plain, NOW, json!({}));
         assert_eq!(
             call(&format!("DPoP {plain}"), Some(&proof)).unwrap_err(),
-            GatewayError::InvalidToken(Scheme::Dpop, "cnf: the token is not bound to a DPoP key")
+            GatewayError::InvalidToken(Scheme::Dpop, TokenError::NotBound)
         );
         // A proof for another method.
         let post = client.proof("POST", URL, token, NOW, json!({}));
         assert_eq!(
             call(&auth, Some(&post)).unwrap_err(),
-            GatewayError::InvalidDpopProof("htm: does not match the request method")
+            GatewayError::InvalidDpopProof(ProofError::HtmMismatch)
         );
     }
 

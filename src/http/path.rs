@@ -2,14 +2,51 @@
 //! canonical form, so that `/api/%70rivate` or `/api/./private` cannot slip past a rule meant for
 //! `/api/private`. Paths that stay ambiguous after normalising are refused.
 
+/// Why a request path is refused (CONTRACT section 3): it stays ambiguous after normalising.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathError {
+    NotAbsolute,
+    DotDotSegment,
+    EmptySegment,
+    EncodedSlash,
+    EncodedBackslash,
+    EncodedControl,
+    Backslash,
+    Control,
+    BadPercentEncoding,
+}
+
+impl PathError {
+    /// What failed, for the error body, the challenge and the log; it never holds request bytes.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::NotAbsolute => "the path must start with /",
+            Self::DotDotSegment => "the path contains a .. segment",
+            Self::EmptySegment => "the path contains an empty segment (//)",
+            Self::EncodedSlash => "the path contains an encoded /",
+            Self::EncodedBackslash => "the path contains an encoded backslash",
+            Self::EncodedControl => "the path contains an encoded control character",
+            Self::Backslash => "the path contains a backslash",
+            Self::Control => "the path contains a control character",
+            Self::BadPercentEncoding => "the path has invalid percent-encoding",
+        }
+    }
+}
+
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
 /// Normalises a request path: percent-encoded unreserved characters are decoded (RFC 3986 section 6.2.2.2),
 /// other escapes get upper-case hex (section 6.2.2.1), and `.` segments are removed (section 5.2.4).
 ///
 /// Refused: a path not starting with `/`, a `..` segment (also encoded), an empty segment (`//`), an
 /// encoded `/` or `\`, a raw `\`, NUL or other control characters, and invalid percent-encoding.
-pub fn normalize(raw: &str) -> Result<String, &'static str> {
+pub fn normalize(raw: &str) -> Result<String, PathError> {
     let Some(rest) = raw.strip_prefix('/') else {
-        return Err("the path must start with /");
+        return Err(PathError::NotAbsolute);
     };
     let segments: Vec<&str> = rest.split('/').collect();
     let last = segments.len() - 1;
@@ -23,8 +60,8 @@ pub fn normalize(raw: &str) -> Result<String, &'static str> {
                     out.push('/');
                 }
             }
-            ".." => return Err("the path contains a .. segment"),
-            "" if i != last => return Err("the path contains an empty segment (//)"),
+            ".." => return Err(PathError::DotDotSegment),
+            "" if i != last => return Err(PathError::EmptySegment),
             _ => {
                 out.push('/');
                 out.push_str(&decoded);
@@ -37,7 +74,7 @@ pub fn normalize(raw: &str) -> Result<String, &'static str> {
     Ok(out)
 }
 
-fn decode_segment(segment: &str) -> Result<String, &'static str> {
+fn decode_segment(segment: &str) -> Result<String, PathError> {
     let bytes = segment.as_bytes();
     let mut out = String::with_capacity(segment.len());
     let mut i = 0;
@@ -46,17 +83,15 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
             b'%' => {
                 let hex = bytes
                     .get(i + 1..i + 3)
-                    .ok_or("the path has invalid percent-encoding")?;
+                    .ok_or(PathError::BadPercentEncoding)?;
                 let value = hex_value(hex[0])
                     .zip(hex_value(hex[1]))
                     .map(|(h, l)| h * 16 + l)
-                    .ok_or("the path has invalid percent-encoding")?;
+                    .ok_or(PathError::BadPercentEncoding)?;
                 match value {
-                    b'/' => return Err("the path contains an encoded /"),
-                    b'\\' => return Err("the path contains an encoded backslash"),
-                    0..=0x1f | 0x7f => {
-                        return Err("the path contains an encoded control character")
-                    }
+                    b'/' => return Err(PathError::EncodedSlash),
+                    b'\\' => return Err(PathError::EncodedBackslash),
+                    0..=0x1f | 0x7f => return Err(PathError::EncodedControl),
                     v if is_unreserved(v) => out.push(v as char),
                     v => {
                         out.push('%');
@@ -66,8 +101,8 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
                 }
                 i += 3;
             }
-            b'\\' => return Err("the path contains a backslash"),
-            b if b < 0x20 || b == 0x7f => return Err("the path contains a control character"),
+            b'\\' => return Err(PathError::Backslash),
+            b if b < 0x20 || b == 0x7f => return Err(PathError::Control),
             _ => {
                 // Copy the run up to the next escape as is (it is valid UTF-8: it came from a &str).
                 let end = segment[i..]
@@ -75,7 +110,7 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
                     .map_or(segment.len(), |n| i + n);
                 let run = &segment[i..end];
                 if run.chars().any(char::is_control) {
-                    return Err("the path contains a control character");
+                    return Err(PathError::Control);
                 }
                 out.push_str(run);
                 i = end;

@@ -234,6 +234,27 @@ pub fn header_value(value: &str) -> String {
     out
 }
 
+/// Why an authorised request could not be forwarded (502).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginError {
+    /// A header the client sent cannot be set on the outgoing request.
+    InvalidHeader,
+    /// The target URL could not be built into a request.
+    InvalidUrl,
+    /// The origin did not answer.
+    Unreachable,
+}
+
+impl OriginError {
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::InvalidHeader => "a forwarded header is invalid",
+            Self::InvalidUrl => "the origin URL is invalid",
+            Self::Unreachable => "the origin is unreachable",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use rsa::{BigUint, RsaPublicKey};
 use serde_json::Value;
 
 use crate::crypto::rsa::RsaVerifier;
@@ -25,8 +24,6 @@ pub const MAX_RSA_BITS: usize = 4096;
 #[derive(Debug)]
 pub struct VerifyingKey {
     pub kid: String,
-    /// The key as the `rsa` crate holds it (validated by it; the reference verifier in tests).
-    pub key: RsaPublicKey,
     /// The verification-only fast path used on requests.
     pub fast: RsaVerifier,
 }
@@ -185,10 +182,8 @@ pub fn parse_rsa_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str> {
     if strip_leading_zeros(&e) != [1, 0, 1] {
         return Err("exponent is not 65537");
     }
-    let key = RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from(65_537u32))
-        .map_err(|_| "RSA key is invalid")?;
     let fast = RsaVerifier::new(n).ok_or("RSA key is invalid")?;
-    Ok(VerifyingKey { kid, key, fast })
+    Ok(VerifyingKey { kid, fast })
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {

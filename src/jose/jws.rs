@@ -11,8 +11,6 @@ use super::json::parse_object;
 pub struct CompactJws<'a> {
     /// `BASE64URL(header) || '.' || BASE64URL(payload)`, the bytes the signature covers.
     pub signing_input: &'a str,
-    /// The encoded signature part, as sent (used as a cache key, never logged).
-    pub encoded_signature: &'a str,
     pub header: Map<String, Value>,
     pub payload: Vec<u8>,
     pub signature: Vec<u8>,
@@ -27,16 +25,6 @@ pub enum JwsError {
     Encoding,
     /// The header is not a JSON object, or has a duplicate member.
     Header,
-}
-
-impl JwsError {
-    pub fn description(self) -> &'static str {
-        match self {
-            Self::Structure => "the token is not a compact JWS of three parts",
-            Self::Encoding => "a token part is not unpadded base64url",
-            Self::Header => "the token header is not a JSON object with unique members",
-        }
-    }
 }
 
 /// Splits a compact JWS and decodes its parts (RFC 7515 section 5.2 steps 1-4).
@@ -57,7 +45,6 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JwsError> {
     let header = parse_object(&header_bytes).ok_or(JwsError::Header)?;
     Ok(CompactJws {
         signing_input,
-        encoded_signature: signature,
         header,
         payload: payload_bytes,
         signature: signature_bytes,

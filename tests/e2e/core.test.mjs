@@ -1,5 +1,6 @@
 // End-to-end tests of the gateway under `wrangler dev` against the local development issuer.
-// Written against ../../../shared/CONTRACT.md (sections 1, 2, 4, 6, 7, 9), DPOP_MODE=allowed (the default).
+// Written against the README (Configuration; Features: Keys, Access tokens, Serve mode; Errors; Routes; Logs),
+// DPOP_MODE=allowed (the default).
 //
 //   bash scripts/setup.sh && node --test tests/e2e/
 import { after, before, describe, test } from 'node:test';
@@ -74,7 +75,7 @@ function parts(opts = {}) {
   return { header: b64json(h), payload: b64json(p) };
 }
 
-// ------------------------------------------------------------------ demo endpoints (contract section 7)
+// ------------------------------------------------------------------ demo endpoints (README: Features, Serve mode)
 
 describe('demo endpoints', () => {
   test('GET /api/public without a token answers 200 with a message', async () => {
@@ -128,7 +129,7 @@ describe('demo endpoints', () => {
   });
 });
 
-// ------------------------------------------------------------------ no credentials (contract section 6)
+// ------------------------------------------------------------------ no credentials (README: Errors)
 
 describe('missing or unsupported credentials: 401 unauthorized', () => {
   const cases = [
@@ -157,7 +158,7 @@ describe('malformed Authorization header: 400 invalid_request', () => {
   }
 });
 
-// ------------------------------------------------------------------ bad tokens (contract section 4)
+// ------------------------------------------------------------------ bad tokens (README: Features, Access tokens; README: Errors)
 
 describe('bad tokens: 401 invalid_token', () => {
   test('a garbage string', async () => {
@@ -229,13 +230,13 @@ describe('bad tokens: 401 invalid_token', () => {
     const segs = token.split('.');
     const padded = (s) => s + '='.repeat((4 - (s.length % 4)) % 4 || 1);
     // Trailing "=" is valid token68 / b64token syntax (RFC 6750 section 2.1), so this one reaches token
-    // validation, which is strict about padding (CONTRACT section 4): 401 invalid_token.
+    // validation, which is strict about padding (README: Features, Access tokens): 401 invalid_token.
     await assertInvalidToken([segs[0], segs[1], padded(segs[2])].join('.'));
   });
 
   test('base64 padding "=" inside the token (header or payload segment)', async () => {
-    // One credential with odd characters is still a token to validate: CONTRACT section 4 makes every
-    // failure of it 401 invalid_token, padding included.
+    // One credential with odd characters is still a token to validate: README: Errors makes every failure
+    // of it (a bad, expired or unverifiable token) 401 invalid_token, padding included.
     const segs = issuer.mint().split('.');
     const padded = (s) => s + '='.repeat((4 - (s.length % 4)) % 4 || 1);
     for (const token of [[padded(segs[0]), segs[1], segs[2]], [segs[0], padded(segs[1]), segs[2]]].map((t) => t.join('.'))) {
@@ -278,7 +279,7 @@ describe('bad tokens: 401 invalid_token', () => {
   });
 });
 
-// ------------------------------------------------------------------ routing (contract section 3)
+// ------------------------------------------------------------------ routing (README: Routes)
 
 describe('unmatched routes: 404 not_found', () => {
   test('POST /api/public (no rule for the method)', async () => {
@@ -298,7 +299,7 @@ describe('unmatched routes: 404 not_found', () => {
   });
 });
 
-// ------------------------------------------------------------------ key caching (contract section 2)
+// ------------------------------------------------------------------ key caching (README: Features, Keys)
 
 describe('key caching', () => {
   test('steady state makes no discovery or JWKS fetches', async () => {
@@ -312,7 +313,7 @@ describe('key caching', () => {
   });
 });
 
-// ------------------------------------------------------------------ logs (contract section 9)
+// ------------------------------------------------------------------ logs (README: Logs)
 
 describe('logs', () => {
   test('one JSON line per request and never a token', async () => {

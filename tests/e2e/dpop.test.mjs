@@ -1,6 +1,6 @@
 // End-to-end tests of DPoP (RFC 9449) at the gateway under `wrangler dev`, against the local development
-// issuer, with proofs made by tools/dpop-client.mjs. Written against ../../../shared/CONTRACT.md sections 5,
-// 6 and 9 and the DPoP settings: DPOP_MODE, DPOP_IAT_OFFSET_SECONDS, DPOP_IAT_LEEWAY_SECONDS,
+// issuer, with proofs made by tools/dpop-client.mjs. Written against the README sections DPoP, Errors and
+// Logs and the DPoP settings of README: Configuration: DPOP_MODE, DPOP_IAT_OFFSET_SECONDS, DPOP_IAT_LEEWAY_SECONDS,
 // DPOP_NONCE_SECRET, TRUST_PROXY, DPOP_REPLAY_STORE.
 //
 //   bash scripts/build.sh && node --test tests/e2e/dpop.test.mjs
@@ -1368,7 +1368,7 @@ describe('without DPOP_NONCE_SECRET no response carries DPoP-Nonce', () => {
   });
 });
 
-// ================================================================== logs (contract section 9)
+// ================================================================== logs (README: Logs)
 
 describe('logs never contain a token, a proof or the nonce secret', () => {
   test('every gateway started by this file', async (t) => {

@@ -1,6 +1,6 @@
 // End-to-end tests of proxy mode, route rules, CORS and multiple issuers, under `wrangler dev`, against local
-// development issuers and a recording origin (./origin.mjs). Written against ../../../shared/CONTRACT.md
-// sections 3, 6 and 8 and the settings ROUTES, ORIGIN_URL, CLAIM_HEADERS, FORWARD_CREDENTIALS,
+// development issuers and a recording origin (./origin.mjs). Written against the README sections Routes and
+// Errors, its Features rows Proxy mode, CORS and Issuers, and the settings (README: Configuration) ROUTES, ORIGIN_URL, CLAIM_HEADERS, FORWARD_CREDENTIALS,
 // ORIGIN_SHARED_SECRET(_HEADER), CORS_ALLOWED_*, AUTH0_ADDITIONAL_DOMAINS.
 //
 //   bash scripts/build.sh && node --test tests/e2e/proxy.test.mjs
@@ -232,7 +232,7 @@ function dpopProof(key, method, url, token) {
   return proof;
 }
 
-// ------------------------------------------------------------------ route table (CONTRACT section 3)
+// ------------------------------------------------------------------ route table (README: Routes)
 
 test('set-up', (t) => {
   t.diagnostic(`issuers, origins, build and ${started.length} gateways ready in ${setupMs} ms (start-up of each: ${started.map((g) => g.startupMs).join(', ')} ms)`);
@@ -304,7 +304,7 @@ describe('route table end to end (main gateway)', () => {
   });
 });
 
-// ------------------------------------------------------------------ path normalisation (CONTRACT section 3)
+// ------------------------------------------------------------------ path normalisation (README: Features, Routes)
 
 describe('path normalisation and refusals (main gateway)', () => {
   const refused = [
@@ -390,7 +390,7 @@ describe('path normalisation and refusals (main gateway)', () => {
   });
 });
 
-// ------------------------------------------------------------------ what reaches the origin (CONTRACT section 8)
+// ------------------------------------------------------------------ what reaches the origin (README: Features, Proxy mode)
 
 describe('request forwarding (main gateway)', () => {
   test('query is passed as sent', async () => {
@@ -665,7 +665,7 @@ describe('request forwarding (main gateway)', () => {
   });
 });
 
-// ------------------------------------------------------------------ what comes back (CONTRACT section 8)
+// ------------------------------------------------------------------ what comes back (README: Features, Proxy mode)
 
 describe('origin responses pass through (main gateway)', () => {
   before(() => {
@@ -746,7 +746,7 @@ describe('origin responses pass through (main gateway)', () => {
   });
 });
 
-// ------------------------------------------------------------------ rejected requests (CONTRACT section 6)
+// ------------------------------------------------------------------ rejected requests (README: Errors)
 
 describe('rejected requests never reach the origin (main gateway)', () => {
   test('401, 403, 404, 400 and preflights: the origin request count does not move', async () => {

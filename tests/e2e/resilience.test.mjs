@@ -1,6 +1,7 @@
 // Resilience of the key handling, end to end: `wrangler dev` against the local development issuer, which
-// this file stops, rotates, slows down and makes answer garbage. Written against ../../../shared/CONTRACT.md
-// sections 2 (issuer, discovery, keys), 6 (error responses) and 9 (logs).
+// this file stops, rotates, slows down and makes answer garbage. Written against README: Features, Keys
+// (issuer, discovery, keys), README: Errors (error responses) and README: Logs, with the key settings of
+// README: Configuration.
 //
 //   bash scripts/build.sh && node --test --test-concurrency=1 tests/e2e/resilience.test.mjs
 //
@@ -143,7 +144,7 @@ async function pool(items, concurrency, fn) {
 
 const randomKid = () => crypto.randomBytes(12).toString('base64url');
 
-// ------------------------------------------------------------------ response checks (CONTRACT section 6)
+// ------------------------------------------------------------------ response checks (README: Errors)
 
 function assertOk(res, sub, note = '') {
   assert.equal(res.status, 200, `expected 200; got ${describeRes(res)}${note}`);
@@ -155,7 +156,7 @@ function assertInvalidToken(res, note = '') {
   assertError(res, 401, 'invalid_token', { challenge: errorChallenge('invalid_token'), note });
 }
 
-/** 503 temporarily_unavailable: JSON body per section 6, Retry-After (whole seconds, 1..maxRetryAfter),
+/** 503 temporarily_unavailable: JSON body per README: Errors, Retry-After (whole seconds, 1..maxRetryAfter),
  * and no WWW-Authenticate (the client is not to blame). */
 function assertUnavailable(res, maxRetryAfter, note = '') {
   const ctx = `${describeRes(res)}${note}`;

@@ -43,7 +43,7 @@ function generateRsaKey(modulusLength = 2048) {
 }
 
 /**
- * Public JWKs that a gateway must refuse to verify RS256 access tokens with (CONTRACT section 2): a
+ * Public JWKs that a gateway must refuse to verify RS256 access tokens with (README: Features, Keys): a
  * 1024-bit RSA key, an RSA key with e = 3, an EC P-256 key, an RSA key with use "enc" and one with alg
  * "RS512". Each has its own kid. Returns {keys, privateKeys: {kid: KeyObject}} so that a test can sign
  * tokens with them too. Generating the keys takes a few hundred milliseconds.

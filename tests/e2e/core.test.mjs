@@ -1,15 +1,17 @@
 // End-to-end tests of the gateway under `wrangler dev` against the local development issuer.
-// Written against ../../../shared/CONTRACT.md (sections 1, 2, 4, 6, 7, 9), DPOP_MODE=allowed (the default).
+// Written against the README (Configuration; Features: Keys, Access tokens, Serve mode; Errors; Routes; Logs),
+// DPOP_MODE=allowed (the default).
 //
 //   bash scripts/setup.sh && node --test tests/e2e/
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startIssuer } from '../../tools/dev-issuer.mjs';
+import { ALGS, assertChallenge, assertError, errorChallenge, escapeRe } from './contract.mjs';
 import { buildWorker, request, startGateway } from './harness.mjs';
 
 const REQUIRED_SCOPE = 'read:messages';
-const DPOP_CHALLENGE = 'DPoP algs="ES256"';
+const DPOP_CHALLENGE = `DPoP ${ALGS}`;
 
 let issuer;
 let gw;
@@ -52,65 +54,10 @@ const bearer = (token) => {
   return `Bearer ${token}`;
 };
 
-/**
- * Substrings of a credential (a token, or a whole Authorization value) that must never appear in an error
- * description or challenge. A bare scheme name ("Bearer") is no secret: the challenge names it anyway.
- */
-function secretPieces(credential) {
-  const pieces = new Set();
-  if (!credential || /^(bearer|dpop|basic)$/i.test(credential.trim())) return pieces;
-  pieces.add(credential);
-  const m = /^(bearer|dpop|basic)\s+([\s\S]*)$/i.exec(credential);
-  const secret = m ? m[2] : credential;
-  if (secret.length >= 6) pieces.add(secret);
-  for (const word of secret.split(/[\s.]+/)) if (word.length >= 8) pieces.add(word);
-  // Any 16-character window: catches a truncated echo ("token eyJhbGciOi... is invalid").
-  for (let i = 0; i + 16 <= secret.length; i += 4) pieces.add(secret.slice(i, i + 16));
-  return pieces;
-}
-
-function assertNoEcho(text, credential, what) {
-  for (const piece of secretPieces(credential)) {
-    assert.ok(!text.includes(piece), `${what} echoes part of the credential: ${JSON.stringify(piece.slice(0, 40))}`);
-  }
-}
-
-/**
- * Checks an error response: status, JSON body {"detail":{"error","error_description"}} and nothing else,
- * Cache-Control: no-store, a clean description, and no echo of the credential in body or challenge.
- */
-function assertError(res, status, error, credential) {
-  const ctx = `status ${res.status}, body ${res.text.slice(0, 300)}, www-authenticate ${res.headers['www-authenticate']}`;
-  assert.equal(res.status, status, `expected ${status} ${error}; got ${ctx}`);
-  assert.ok(res.json && typeof res.json === 'object', `body is not JSON: ${ctx}`);
-  assert.deepEqual(Object.keys(res.json), ['detail'], `body must be {"detail":{...}}: ${ctx}`);
-  const d = res.json.detail;
-  assert.ok(d && typeof d === 'object' && !Array.isArray(d), `detail is not an object: ${ctx}`);
-  assert.equal(d.error, error, `wrong error code: ${ctx}`);
-  assert.equal(typeof d.error_description, 'string', `error_description is not a string: ${ctx}`);
-  assert.ok(!/[\r\n"]/.test(d.error_description), `error_description contains CR, LF or a quote: ${ctx}`);
-  assert.match(res.headers['content-type'] ?? '', /^application\/json\b/i, `content-type: ${ctx}`);
-  assert.match(res.headers['cache-control'] ?? '', /(^|,)\s*no-store\s*(,|$)/i, `Cache-Control must be no-store: ${ctx}`);
-  assertNoEcho(d.error_description, credential, 'error_description');
-  assertNoEcho(res.headers['www-authenticate'] ?? '', credential, 'WWW-Authenticate');
-  return d;
-}
-
-const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** `Bearer realm="api", error="<code>", error_description="...", DPoP algs="ES256"` exactly. */
-function assertErrorChallenge(res, code) {
-  const www = res.headers['www-authenticate'];
-  assert.ok(www !== undefined, `no WWW-Authenticate header (status ${res.status})`);
-  const re = new RegExp(`^Bearer realm="api", error="${escapeRe(code)}", error_description="([^"\\r\\n]*)", ${escapeRe(DPOP_CHALLENGE)}$`);
-  assert.match(www, re, `challenge shape for ${code}`);
-  return www;
-}
-
+/** 401 invalid_token for `token` sent as Bearer, with the Bearer error challenge of DPOP_MODE=allowed. */
 async function assertInvalidToken(token) {
   const res = await call('/api/private', bearer(token));
-  assertError(res, 401, 'invalid_token', token);
-  assertErrorChallenge(res, 'invalid_token');
+  assertError(res, 401, 'invalid_token', { secrets: [token], challenge: errorChallenge('invalid_token') });
   return res;
 }
 
@@ -128,7 +75,7 @@ function parts(opts = {}) {
   return { header: b64json(h), payload: b64json(p) };
 }
 
-// ------------------------------------------------------------------ demo endpoints (contract section 7)
+// ------------------------------------------------------------------ demo endpoints (README: Features, Serve mode)
 
 describe('demo endpoints', () => {
   test('GET /api/public without a token answers 200 with a message', async () => {
@@ -153,17 +100,16 @@ describe('demo endpoints', () => {
   test('/api/private-scoped with only write:messages: 403 insufficient_scope', async () => {
     const token = issuer.mint({ scope: 'write:messages', permissions: ['delete:messages'] });
     const res = await call('/api/private-scoped', bearer(token));
-    assertError(res, 403, 'insufficient_scope', token);
-    const www = res.headers['www-authenticate'] ?? '';
+    assertError(res, 403, 'insufficient_scope', { secrets: [token] });
+    const www = assertChallenge(res, new RegExp(`^Bearer realm="api", error="insufficient_scope"(, [a-z_]+="[^"\\r\\n]*")*(, ${escapeRe(DPOP_CHALLENGE)})?$`));
     assert.ok(www.startsWith('Bearer realm="api", error="insufficient_scope"'), `challenge: ${www}`);
     assert.ok(www.includes(`scope="${REQUIRED_SCOPE}"`), `challenge lacks scope="${REQUIRED_SCOPE}": ${www}`);
-    assert.match(www, new RegExp(`^Bearer realm="api", error="insufficient_scope"(, [a-z_]+="[^"\\r\\n]*")*(, ${escapeRe(DPOP_CHALLENGE)})?$`), `challenge shape: ${www}`);
   });
 
   test('a token with no scope at all on /api/private-scoped: 403 insufficient_scope', async () => {
     const token = issuer.mint();
     const res = await call('/api/private-scoped', bearer(token));
-    assertError(res, 403, 'insufficient_scope', token);
+    assertError(res, 403, 'insufficient_scope', { secrets: [token] });
   });
 
   test('aud as an array containing the audience: 200', async () => {
@@ -183,7 +129,7 @@ describe('demo endpoints', () => {
   });
 });
 
-// ------------------------------------------------------------------ no credentials (contract section 6)
+// ------------------------------------------------------------------ no credentials (README: Errors)
 
 describe('missing or unsupported credentials: 401 unauthorized', () => {
   const cases = [
@@ -194,8 +140,7 @@ describe('missing or unsupported credentials: 401 unauthorized', () => {
   for (const [name, value] of cases) {
     test(name, async () => {
       const res = await call('/api/private', value);
-      assertError(res, 401, 'unauthorized', value);
-      assert.equal(res.headers['www-authenticate'], `Bearer realm="api", ${DPOP_CHALLENGE}`);
+      assertError(res, 401, 'unauthorized', { secrets: [value], challenge: `Bearer realm="api", ${DPOP_CHALLENGE}` });
     });
   }
 });
@@ -208,16 +153,12 @@ describe('malformed Authorization header: 400 invalid_request', () => {
   for (const [name, value] of cases) {
     test(name, async () => {
       const res = await call('/api/private', value);
-      assertError(res, 400, 'invalid_request', value);
-      const www = res.headers['www-authenticate'] ?? '';
-      assert.ok(www.startsWith('Bearer realm="api", error="invalid_request", error_description="'), `challenge: ${www}`);
-      assert.ok(www.endsWith(`", ${DPOP_CHALLENGE}`), `challenge: ${www}`);
-      assertErrorChallenge(res, 'invalid_request');
+      assertError(res, 400, 'invalid_request', { secrets: [value], challenge: errorChallenge('invalid_request') });
     });
   }
 });
 
-// ------------------------------------------------------------------ bad tokens (contract section 4)
+// ------------------------------------------------------------------ bad tokens (README: Features, Access tokens; README: Errors)
 
 describe('bad tokens: 401 invalid_token', () => {
   test('a garbage string', async () => {
@@ -289,13 +230,13 @@ describe('bad tokens: 401 invalid_token', () => {
     const segs = token.split('.');
     const padded = (s) => s + '='.repeat((4 - (s.length % 4)) % 4 || 1);
     // Trailing "=" is valid token68 / b64token syntax (RFC 6750 section 2.1), so this one reaches token
-    // validation, which is strict about padding (CONTRACT section 4): 401 invalid_token.
+    // validation, which is strict about padding (README: Features, Access tokens): 401 invalid_token.
     await assertInvalidToken([segs[0], segs[1], padded(segs[2])].join('.'));
   });
 
   test('base64 padding "=" inside the token (header or payload segment)', async () => {
-    // One credential with odd characters is still a token to validate: CONTRACT section 4 makes every
-    // failure of it 401 invalid_token, padding included.
+    // One credential with odd characters is still a token to validate: README: Errors makes every failure
+    // of it (a bad, expired or unverifiable token) 401 invalid_token, padding included.
     const segs = issuer.mint().split('.');
     const padded = (s) => s + '='.repeat((4 - (s.length % 4)) % 4 || 1);
     for (const token of [[padded(segs[0]), segs[1], segs[2]], [segs[0], padded(segs[1]), segs[2]]].map((t) => t.join('.'))) {
@@ -338,7 +279,7 @@ describe('bad tokens: 401 invalid_token', () => {
   });
 });
 
-// ------------------------------------------------------------------ routing (contract section 3)
+// ------------------------------------------------------------------ routing (README: Routes)
 
 describe('unmatched routes: 404 not_found', () => {
   test('POST /api/public (no rule for the method)', async () => {
@@ -354,11 +295,11 @@ describe('unmatched routes: 404 not_found', () => {
   test('GET /nope with a valid token still 404 (routing before token work)', async () => {
     const token = issuer.mint();
     const res = await call('/nope', bearer(token));
-    assertError(res, 404, 'not_found', token);
+    assertError(res, 404, 'not_found', { secrets: [token] });
   });
 });
 
-// ------------------------------------------------------------------ key caching (contract section 2)
+// ------------------------------------------------------------------ key caching (README: Features, Keys)
 
 describe('key caching', () => {
   test('steady state makes no discovery or JWKS fetches', async () => {
@@ -372,7 +313,7 @@ describe('key caching', () => {
   });
 });
 
-// ------------------------------------------------------------------ logs (contract section 9)
+// ------------------------------------------------------------------ logs (README: Logs)
 
 describe('logs', () => {
   test('one JSON line per request and never a token', async () => {

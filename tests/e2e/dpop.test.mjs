@@ -1,6 +1,6 @@
 // End-to-end tests of DPoP (RFC 9449) at the gateway under `wrangler dev`, against the local development
-// issuer, with proofs made by tools/dpop-client.mjs. Written against ../../../shared/CONTRACT.md sections 5,
-// 6 and 9 and the DPoP settings: DPOP_MODE, DPOP_IAT_OFFSET_SECONDS, DPOP_IAT_LEEWAY_SECONDS,
+// issuer, with proofs made by tools/dpop-client.mjs. Written against the README sections DPoP, Errors and
+// Logs and the DPoP settings of README: Configuration: DPOP_MODE, DPOP_IAT_OFFSET_SECONDS, DPOP_IAT_LEEWAY_SECONDS,
 // DPOP_NONCE_SECRET, TRUST_PROXY, DPOP_REPLAY_STORE.
 //
 //   bash scripts/build.sh && node --test tests/e2e/dpop.test.mjs
@@ -28,10 +28,10 @@ import {
   makeProof,
   verifyProofSignature,
 } from '../../tools/dpop-client.mjs';
+import { ALGS, assertChallenge, assertError, describeRes, errorChallenge } from './contract.mjs';
 import { REPO_ROOT, buildWorker, headerValues, request, startGateway } from './harness.mjs';
 
 const REQUIRED_SCOPE = 'read:messages';
-const ALGS = 'algs="ES256"';
 const FLOOD_COUNT = Number(process.env.DPOP_FLOOD_COUNT ?? 2000);
 const FLOOD_CACHE_SIZE = Number(process.env.DPOP_FLOOD_CACHE_SIZE ?? 1000);
 const NONCE_LIFETIME = 10;
@@ -170,76 +170,14 @@ async function dpopCall(gw, p, { key, token, proof, proofOpts = {}, method = 'GE
 
 // ------------------------------------------------------------------ assertions
 
-const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-function describeRes(res) {
-  return `status ${res.status}, body ${res.text.slice(0, 300)}, www-authenticate ${JSON.stringify(res.headers['www-authenticate'])}, dpop-nonce ${JSON.stringify(res.headers['dpop-nonce'])}`;
-}
-
-/** Substrings of a secret (token, proof) that must never be echoed: the whole, its long dot-parts, 16-char windows. */
-function secretPieces(secret) {
-  const pieces = new Set();
-  if (!secret || secret.length < 8) return pieces;
-  pieces.add(secret);
-  for (const part of secret.split(/[\s.,]+/)) if (part.length >= 16) pieces.add(part);
-  for (let i = 0; i + 16 <= secret.length; i += 4) pieces.add(secret.slice(i, i + 16));
-  return pieces;
-}
-
-function assertNoEcho(text, secrets, what) {
-  for (const s of secrets) {
-    for (const piece of secretPieces(s)) {
-      assert.ok(!text.includes(piece), `${what} echoes part of a token or proof: ${JSON.stringify(piece.slice(0, 40))}`);
-    }
-  }
-}
-
-/**
- * Status, JSON body {"detail":{"error","error_description"}} and nothing else, Cache-Control: no-store, a clean
- * description, and no echo of the given secrets in the body or the challenge.
- */
-function assertError(res, status, error, secrets = []) {
-  const ctx = describeRes(res);
-  assert.equal(res.status, status, `expected ${status} ${error}; got ${ctx}`);
-  assert.ok(res.json && typeof res.json === 'object', `body is not JSON: ${ctx}`);
-  assert.deepEqual(Object.keys(res.json), ['detail'], `body must be {"detail":{...}}: ${ctx}`);
-  const d = res.json.detail;
-  assert.ok(d && typeof d === 'object' && !Array.isArray(d), `detail is not an object: ${ctx}`);
-  assert.equal(d.error, error, `wrong error code: ${ctx}`);
-  assert.equal(typeof d.error_description, 'string', `error_description is not a string: ${ctx}`);
-  assert.ok(!/[\r\n"]/.test(d.error_description), `error_description contains CR, LF or a quote: ${ctx}`);
-  assert.match(res.headers['content-type'] ?? '', /^application\/json\b/i, `content-type: ${ctx}`);
-  assert.match(res.headers['cache-control'] ?? '', /(^|,)\s*no-store\s*(,|$)/i, `Cache-Control must be no-store: ${ctx}`);
-  const list = secrets.filter(Boolean);
-  assertNoEcho(d.error_description, list, 'error_description');
-  assertNoEcho(res.headers['www-authenticate'] ?? '', list, 'WWW-Authenticate');
-  return d;
-}
-
-/** Exactly one WWW-Authenticate header, and it equals `expected` (string) or matches it (RegExp). */
-function assertChallenge(res, expected) {
-  const values = headerValues(res, 'www-authenticate');
-  assert.equal(values.length, 1, `expected exactly one WWW-Authenticate header; got ${JSON.stringify(values)} (${describeRes(res)})`);
-  if (expected instanceof RegExp) assert.match(values[0], expected, `challenge shape (${describeRes(res)})`);
-  else assert.equal(values[0], expected, `challenge (${describeRes(res)})`);
-  return values[0];
-}
-
-/** `DPoP error="<code>", error_description="...", algs="ES256"` exactly: no Bearer challenge. */
-function assertDpopErrorChallenge(res, code) {
-  return assertChallenge(res, new RegExp(`^DPoP error="${escapeRe(code)}", error_description="[^"\\r\\n]*", ${escapeRe(ALGS)}$`));
-}
-
 /** 401 invalid_dpop_proof with the DPoP challenge. */
 function assertBadProof(res, secrets = []) {
-  assertError(res, 401, 'invalid_dpop_proof', secrets);
-  assertDpopErrorChallenge(res, 'invalid_dpop_proof');
+  assertError(res, 401, 'invalid_dpop_proof', { secrets, challenge: errorChallenge('invalid_dpop_proof', { scheme: 'DPoP' }) });
 }
 
 /** 401 invalid_token with the DPoP challenge. */
 function assertDpopInvalidToken(res, secrets = []) {
-  assertError(res, 401, 'invalid_token', secrets);
-  assertDpopErrorChallenge(res, 'invalid_token');
+  assertError(res, 401, 'invalid_token', { secrets, challenge: errorChallenge('invalid_token', { scheme: 'DPoP' }) });
 }
 
 function assertOk(res, sub = 'dpop-user') {
@@ -401,8 +339,7 @@ describe('DPOP_MODE=allowed (default): valid DPoP requests', () => {
   test('missing scope on the DPoP scheme: 403 insufficient_scope, DPoP challenge with scope', async () => {
     const { key, token } = boundPair({ scope: 'write:messages' });
     const { res, proof } = await dpopCall(gw, '/api/private-scoped', { key, token });
-    assertError(res, 403, 'insufficient_scope', [token, proof]);
-    assertChallenge(res, `DPoP error="insufficient_scope", scope="${REQUIRED_SCOPE}", ${ALGS}`);
+    assertError(res, 403, 'insufficient_scope', { secrets: [token, proof], challenge: `DPoP error="insufficient_scope", scope="${REQUIRED_SCOPE}", ${ALGS}` });
   });
 
   test('the scheme name is case-insensitive: "dpop" and "DPOP" work', async () => {
@@ -774,15 +711,14 @@ describe('DPOP_MODE=allowed: Bearer and DPoP mixed', () => {
   test('a bound token (cnf.jkt) presented as Bearer: 401 invalid_token, Bearer challenge (downgrade refused)', async () => {
     const { token } = boundPair();
     const res = await send(gw, '/api/private', { auth: `Bearer ${token}` });
-    assertError(res, 401, 'invalid_token', [token]);
-    assertChallenge(res, new RegExp(`^Bearer realm="api", error="invalid_token", error_description="[^"\\r\\n]*", DPoP ${escapeRe(ALGS)}$`));
+    assertError(res, 401, 'invalid_token', { secrets: [token], challenge: errorChallenge('invalid_token') });
   });
 
   test('a bound token as Bearer even with a valid proof: 401 invalid_token', async () => {
     const { key, token } = boundPair();
     const { res, proof } = await dpopCall(gw, '/api/private', { key, token, scheme: 'Bearer' });
     assert.ok([400, 401].includes(res.status), describeRes(res));
-    assertError(res, res.status, res.status === 401 ? 'invalid_token' : 'invalid_request', [token, proof]);
+    assertError(res, res.status, res.status === 401 ? 'invalid_token' : 'invalid_request', { secrets: [token, proof] });
   });
 
   test('a Bearer request carrying a DPoP header: 400 invalid_request', async () => {
@@ -790,8 +726,7 @@ describe('DPOP_MODE=allowed: Bearer and DPoP mixed', () => {
     const token = issuer.mint({ sub: 'dpop-user' });
     const proof = makeProof({ key, htm: 'GET', htu: `${gw.url}/api/private`, accessToken: token });
     const res = await send(gw, '/api/private', { auth: `Bearer ${token}`, dpop: proof });
-    assertError(res, 400, 'invalid_request', [token, proof]);
-    assertChallenge(res, new RegExp(`^Bearer realm="api", error="invalid_request", error_description="[^"\\r\\n]*", DPoP ${escapeRe(ALGS)}$`));
+    assertError(res, 400, 'invalid_request', { secrets: [token, proof], challenge: errorChallenge('invalid_request') });
   });
 
   test('a plain Bearer token still works: 200, no DPoP-Nonce', async () => {
@@ -803,15 +738,14 @@ describe('DPOP_MODE=allowed: Bearer and DPoP mixed', () => {
 
   test('no credentials: 401 unauthorized with both challenges', async () => {
     const res = await send(gw, '/api/private');
-    assertError(res, 401, 'unauthorized');
-    assertChallenge(res, `Bearer realm="api", DPoP ${ALGS}`);
+    assertError(res, 401, 'unauthorized', { challenge: `Bearer realm="api", DPoP ${ALGS}` });
   });
 
   test('"DPoP" with no token: 400 invalid_request', async () => {
     const key = generateDpopKey();
     const proof = makeProof({ key, htm: 'GET', htu: `${gw.url}/api/private` });
     const res = await send(gw, '/api/private', { auth: 'DPoP', dpop: proof });
-    assertError(res, 400, 'invalid_request', [proof]);
+    assertError(res, 400, 'invalid_request', { secrets: [proof] });
   });
 });
 
@@ -892,27 +826,23 @@ describe('DPOP_MODE=required (DPOP_IAT_OFFSET_SECONDS=60, DPOP_IAT_LEEWAY_SECOND
   test('a Bearer request (valid unbound token): 401 unauthorized, exactly DPoP algs="ES256"', async () => {
     const token = issuer.mint({ sub: 'bearer-user' });
     const res = await send(gw, '/api/private', { auth: `Bearer ${token}` });
-    assertError(res, 401, 'unauthorized', [token]);
-    assertChallenge(res, `DPoP ${ALGS}`);
+    assertError(res, 401, 'unauthorized', { secrets: [token], challenge: `DPoP ${ALGS}` });
   });
 
   test('a Bearer request with a bound token: 401 unauthorized, exactly DPoP algs="ES256"', async () => {
     const { token } = boundPair();
     const res = await send(gw, '/api/private', { auth: `Bearer ${token}` });
-    assertError(res, 401, 'unauthorized', [token]);
-    assertChallenge(res, `DPoP ${ALGS}`);
+    assertError(res, 401, 'unauthorized', { secrets: [token], challenge: `DPoP ${ALGS}` });
   });
 
   test('no credentials: 401 unauthorized, exactly DPoP algs="ES256"', async () => {
     const res = await send(gw, '/api/private');
-    assertError(res, 401, 'unauthorized');
-    assertChallenge(res, `DPoP ${ALGS}`);
+    assertError(res, 401, 'unauthorized', { challenge: `DPoP ${ALGS}` });
   });
 
   test('an unsupported scheme (Basic): 401 unauthorized, exactly DPoP algs="ES256"', async () => {
     const res = await send(gw, '/api/private', { auth: 'Basic dXNlcjpwYXNz' });
-    assertError(res, 401, 'unauthorized', ['dXNlcjpwYXNz']);
-    assertChallenge(res, `DPoP ${ALGS}`);
+    assertError(res, 401, 'unauthorized', { secrets: ['dXNlcjpwYXNz'], challenge: `DPoP ${ALGS}` });
   });
 
   test('no DPoP header: 401 invalid_dpop_proof', async () => {
@@ -924,8 +854,7 @@ describe('DPOP_MODE=required (DPOP_IAT_OFFSET_SECONDS=60, DPOP_IAT_LEEWAY_SECOND
   test('missing scope: 403 insufficient_scope with the DPoP challenge', async () => {
     const { key, token } = boundPair({ scope: 'write:messages' });
     const { res, proof } = await dpopCall(gw, '/api/private-scoped', { key, token });
-    assertError(res, 403, 'insufficient_scope', [token, proof]);
-    assertChallenge(res, `DPoP error="insufficient_scope", scope="${REQUIRED_SCOPE}", ${ALGS}`);
+    assertError(res, 403, 'insufficient_scope', { secrets: [token, proof], challenge: `DPoP error="insufficient_scope", scope="${REQUIRED_SCOPE}", ${ALGS}` });
   });
 
   test('an expired token: 401 invalid_token with the DPoP challenge', async () => {
@@ -965,8 +894,7 @@ describe('DPOP_MODE=disabled', () => {
   test('a DPoP-scheme request (valid proof): 401 unauthorized, exactly Bearer realm="api"', async () => {
     const { key, token } = boundPair();
     const { res, proof } = await dpopCall(gw, '/api/private', { key, token });
-    assertError(res, 401, 'unauthorized', [token, proof]);
-    assertChallenge(res, 'Bearer realm="api"');
+    assertError(res, 401, 'unauthorized', { secrets: [token, proof], challenge: 'Bearer realm="api"' });
   });
 
   test('a bound token (cnf.jkt) as Bearer: 200', async () => {
@@ -987,21 +915,19 @@ describe('DPOP_MODE=disabled', () => {
 
   test('no credentials: 401 unauthorized, exactly Bearer realm="api"', async () => {
     const res = await send(gw, '/api/private');
-    assertError(res, 401, 'unauthorized');
-    assertChallenge(res, 'Bearer realm="api"');
+    assertError(res, 401, 'unauthorized', { challenge: 'Bearer realm="api"' });
   });
 
   test('an expired Bearer token: 401 invalid_token, Bearer challenge only', async () => {
     const token = issuer.mint({ sub: 'dpop-user', claims: { iat: now() - 7200, exp: now() - 60 } });
     const res = await send(gw, '/api/private', { auth: `Bearer ${token}` });
-    assertError(res, 401, 'invalid_token', [token]);
-    assertChallenge(res, /^Bearer realm="api", error="invalid_token", error_description="[^"\r\n]*"$/);
+    assertError(res, 401, 'invalid_token', { secrets: [token], challenge: errorChallenge('invalid_token', { mode: 'disabled' }) });
   });
 
   test('missing scope: 403 with the Bearer challenge only', async () => {
     const token = issuer.mint({ sub: 'dpop-user', scope: 'write:messages' });
     const res = await send(gw, '/api/private-scoped', { auth: `Bearer ${token}` });
-    assertError(res, 403, 'insufficient_scope', [token]);
+    assertError(res, 403, 'insufficient_scope', { secrets: [token] });
     const www = assertChallenge(res, /^Bearer realm="api", error="insufficient_scope"/);
     assert.ok(!/DPoP/.test(www), www);
     assert.ok(www.includes(`scope="${REQUIRED_SCOPE}"`), www);
@@ -1014,8 +940,7 @@ describe('DPOP_MODE=disabled', () => {
 let earlyNonce;
 
 function assertNonceChallenge(res, secrets) {
-  assertError(res, 401, 'use_dpop_nonce', secrets);
-  assertDpopErrorChallenge(res, 'use_dpop_nonce');
+  assertError(res, 401, 'use_dpop_nonce', { secrets, challenge: errorChallenge('use_dpop_nonce', { scheme: 'DPoP' }) });
   const nonces = headerValues(res, 'dpop-nonce');
   assert.equal(nonces.length, 1, `exactly one DPoP-Nonce header: ${describeRes(res)}`);
   assert.match(nonces[0], /^[\x21\x23-\x5B\x5D-\x7E]+$/, 'the nonce is NQCHAR (RFC 9449 section 8)');
@@ -1070,7 +995,7 @@ describe(`server nonces (DPOP_NONCE_SECRET set, DPOP_NONCE_LIFETIME_SECONDS=${NO
     const { res, proof } = await dpopCall(gw, '/api/private', { key, token, proofOpts: { claims: { nonce: 12345 } } });
     assert.equal(res.status, 401, describeRes(res));
     assert.ok(['use_dpop_nonce', 'invalid_dpop_proof'].includes(res.json?.detail?.error), describeRes(res));
-    assertError(res, 401, res.json.detail.error, [token, proof]);
+    assertError(res, 401, res.json.detail.error, { secrets: [token, proof] });
   });
 
   test('a nonce round trip through tools/dpop-client.mjs call (issuer token endpoint, retry with the nonce)', async () => {
@@ -1242,10 +1167,8 @@ describe(`isolate replay store (DPOP_REPLAY_CACHE_SIZE=${FLOOD_CACHE_SIZE}) unde
   async function floodOne(token, proof) {
     const res = await send(gw, '/api/private', { auth: `DPoP ${token}`, dpop: proof, track: false });
     if (res.status === 401) assertBadProof(res, [token, proof]);
-    else if (res.status === 503) {
-      assertError(res, 503, 'temporarily_unavailable', [token, proof]);
-      assert.match(res.headers['retry-after'] ?? '', /^\d+$/, `503 without a numeric Retry-After: ${describeRes(res)}`);
-    } else assert.equal(res.status, 200, `unexpected answer in the flood: ${describeRes(res)}`);
+    else if (res.status === 503) assertError(res, 503, 'temporarily_unavailable', { secrets: [token, proof] }); // with Retry-After
+    else assert.equal(res.status, 200, `unexpected answer in the flood: ${describeRes(res)}`);
     return res.status;
   }
 
@@ -1301,7 +1224,7 @@ describe(`isolate replay store (DPOP_REPLAY_CACHE_SIZE=${FLOOD_CACHE_SIZE}) unde
       // Still full of live entries: a new proof from a new key is refused, not let in by evicting one.
       const fresh = boundPair();
       const { res, proof } = await dpopCall(gw, '/api/private', fresh);
-      assertError(res, 503, 'temporarily_unavailable', [fresh.token, proof]);
+      assertError(res, 503, 'temporarily_unavailable', { secrets: [fresh.token, proof] });
     }
 
     // Replays of early and flood proofs: never accepted.
@@ -1311,7 +1234,7 @@ describe(`isolate replay store (DPOP_REPLAY_CACHE_SIZE=${FLOOD_CACHE_SIZE}) unde
       const { res } = await dpopCall(gw, '/api/private', { token, proof });
       assert.notEqual(res.status, 200, `a replay was accepted after the flood: ${describeRes(res)}`);
       if (res.status === 401) assertBadProof(res, [token, proof]);
-      else assertError(res, 503, 'temporarily_unavailable', [token, proof]);
+      else assertError(res, 503, 'temporarily_unavailable', { secrets: [token, proof] });
       replayStatuses.push(res.status);
     }
     t.diagnostic(`replays: ${replayStatuses.filter((x) => x === 401).length} x 401, ${replayStatuses.filter((x) => x === 503).length} x 503`);
@@ -1345,7 +1268,7 @@ describe('DPoP configuration errors: 500 configuration_error naming the setting'
       const s = gws.get(name);
       if (s.status === 'rejected') throw s.reason;
       const res = await send(s.value, '/api/private');
-      const d = assertError(res, 500, 'configuration_error', name === 'DPOP_NONCE_SECRET' ? [value] : []);
+      const d = assertError(res, 500, 'configuration_error', { secrets: name === 'DPOP_NONCE_SECRET' ? [value] : [] });
       assert.ok(d.error_description.includes(name), `the description names ${name}: ${d.error_description}`);
       if (name === 'DPOP_NONCE_SECRET') {
         await sleep(200);
@@ -1445,7 +1368,7 @@ describe('without DPOP_NONCE_SECRET no response carries DPoP-Nonce', () => {
   });
 });
 
-// ================================================================== logs (contract section 9)
+// ================================================================== logs (README: Logs)
 
 describe('logs never contain a token, a proof or the nonce secret', () => {
   test('every gateway started by this file', async (t) => {

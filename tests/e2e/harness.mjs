@@ -1,5 +1,6 @@
 // Helpers for the end-to-end tests: build the worker, run `wrangler dev` instances with given vars, and
-// send raw HTTP requests. Node built-ins only.
+// send raw HTTP requests (`request`, the one request helper). The checks every error response must pass are
+// in ./contract.mjs. Node built-ins only.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -7,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -237,34 +239,69 @@ async function startGatewayOnce({ vars = {}, port, logLevel = 'log', readyPath =
 }
 
 /**
- * One HTTP request over a fresh connection with exactly the given headers (no normalisation: empty values,
- * odd spacing and huge values are sent as is). Resolves {status, headers, rawHeaders, text, json}; `json`
- * is undefined when the body is not JSON. `headers` has lower-case names; repeated headers are joined by
- * Node's rules (`www-authenticate` with ", "); `rawHeaders` keeps [name, value] pairs as received.
+ * The one request helper of the end-to-end tests: one HTTP request with exactly the given path and headers.
+ *
+ * `url` is `http://host:port` followed by the path, which goes out byte for byte as written: Node's WHATWG
+ * URL parser is never applied to it, so `..`, `%2e%2e`, `\` and odd escapes reach the server unresolved.
+ * `headers` is an object (an array value gives one header line per element) or an array of [name, value]
+ * pairs (the same name may then appear in several spellings); values are sent as is (empty values, odd
+ * spacing, huge values). `Host` is added unless given. `body` is a string or Buffer; Content-Length is set for
+ * it unless a Transfer-Encoding header is given, and `chunks` then writes several pieces. A fresh connection
+ * per request unless an `agent` is given (the load test's keep-alive pool).
+ *
+ * Resolves {status, headers, rawHeaders, body, text, json, ms}: `headers` has lower-case names and repeated
+ * headers joined by Node's rules (`www-authenticate` with ", "); `rawHeaders` keeps [name, value] pairs as
+ * received; `body` is a Buffer and `text` its UTF-8; `json` is undefined when the body is not JSON; `ms` is
+ * the time from sending to the end of the response.
+ *
+ * @param {string} url
+ * @param {{method?: string, headers?: Record<string, string|string[]>|Array<[string, string]>, body?: string|Buffer,
+ *   chunks?: Array<string|Buffer>, timeoutMs?: number, agent?: http.Agent|false}} [options]
  */
-export function request(url, { method = 'GET', headers = {}, body, timeoutMs = 15_000 } = {}) {
+export function request(url, { method = 'GET', headers = {}, body, chunks, timeoutMs = 15_000, agent = false } = {}) {
+  const m = /^http:\/\/([^/:]+)(?::(\d+))?(\/.*)?$/s.exec(url);
+  if (!m) return Promise.reject(new Error(`request: not an http://host[:port]/path URL: ${url}`));
+  const [, host, port = '80', path = '/'] = m;
+  const list = (Array.isArray(headers) ? headers : Object.entries(headers)).flatMap(([n, v]) =>
+    (Array.isArray(v) ? v.map((x) => [n, x]) : [[n, v]]));
+  if (!list.some(([n]) => n.toLowerCase() === 'host')) list.unshift(['Host', `${host}:${port}`]);
+  const chunked = list.some(([n]) => n.toLowerCase() === 'transfer-encoding');
+  if (body !== undefined && !chunked) list.push(['Content-Length', String(Buffer.byteLength(body))]);
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        const rawHeaders = [];
-        for (let i = 0; i < res.rawHeaders.length; i += 2) rawHeaders.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
-        resolve({ status: res.statusCode, headers: res.headers, rawHeaders, text, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`request to ${url} timed out after ${timeoutMs} ms`)));
+    const started = performance.now();
+    const req = http.request(
+      { host, port: Number(port), path, method, headers: list.flat(), agent, timeout: timeoutMs },
+      (res) => readResponse(res, started).then(resolve, reject),
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)));
     req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
+    if (chunks) for (const c of chunks) req.write(c);
+    req.end(body);
+  });
+}
+
+/**
+ * Reads a node:http response to its end and resolves the result of `request` (started: the performance.now()
+ * of sending, for `ms`). For the rare test that must drive http.request itself (a streamed upload).
+ */
+export function readResponse(res, started = performance.now()) {
+  return new Promise((resolve, reject) => {
+    const parts = [];
+    res.on('data', (c) => parts.push(c));
+    res.on('end', () => {
+      const body = Buffer.concat(parts);
+      const text = body.toString('utf8');
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      const rawHeaders = [];
+      for (let i = 0; i < res.rawHeaders.length; i += 2) rawHeaders.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
+      resolve({ status: res.statusCode, headers: res.headers, rawHeaders, body, text, json, ms: performance.now() - started });
+    });
+    res.on('error', reject);
   });
 }
 

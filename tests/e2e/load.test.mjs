@@ -22,7 +22,8 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startIssuer } from '../../tools/dev-issuer.mjs';
-import { buildWorker, startGateway } from './harness.mjs';
+import { assertError } from './contract.mjs';
+import { buildWorker, request, startGateway } from './harness.mjs';
 
 let dpop = null;
 try {
@@ -130,29 +131,8 @@ const mib = (kib) => (kib / 1024).toFixed(1);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
 
-function send(path, headers) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const req = http.request(`${gw.url}${path}`, { method: 'GET', headers, agent, timeout: 30_000 }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, headers: res.headers, text, json, ms: performance.now() - started });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`request to ${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** One GET over the keep-alive pool (harness.request); the result has `ms`. */
+const send = (path, headers) => request(`${gw.url}${path}`, { headers, agent, timeoutMs: 30_000 });
 
 /** Credential pieces sent (JWS payload and signature segments), to check that no log line carries one. */
 const sentSegments = new Set();
@@ -250,11 +230,21 @@ async function run(n, draw, onEach = () => {}) {
       records.push({ kind: kind.name, status: res.status, ms: res.ms });
       onEach(records.length);
       const code = res.json?.detail?.error;
+      let problem;
       if (res.status !== kind.status || (kind.error && code !== kind.error)) {
-        if (failures.length < 20) failures.push(`${kind.name}: expected ${kind.status} ${kind.error ?? ''}, got ${res.status} ${res.text.slice(0, 200)}`);
-        else failures.push('...');
+        problem = `expected ${kind.status} ${kind.error ?? ''}, got ${res.status} ${res.text.slice(0, 200)}`;
+      } else if (kind.error) {
+        try {
+          assertError(res, kind.status, kind.error); // the whole error contract, under load too
+        } catch (err) {
+          problem = err.message.split('\n')[0];
+        }
       } else if (res.status === 200) {
         req.onOk?.();
+      }
+      if (problem) {
+        if (failures.length < 20) failures.push(`${kind.name}: ${problem}`);
+        else failures.push('...');
       }
     }
   };

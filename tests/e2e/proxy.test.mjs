@@ -1,13 +1,12 @@
 // End-to-end tests of proxy mode, route rules, CORS and multiple issuers, under `wrangler dev`, against local
-// development issuers and a recording origin (./origin.mjs). Written against ../../../shared/CONTRACT.md
-// sections 3, 6 and 8 and the settings ROUTES, ORIGIN_URL, CLAIM_HEADERS, FORWARD_CREDENTIALS,
+// development issuers and a recording origin (./origin.mjs). Written against the README sections Routes and
+// Errors, its Features rows Proxy mode, CORS and Issuers, and the settings (README: Configuration) ROUTES, ORIGIN_URL, CLAIM_HEADERS, FORWARD_CREDENTIALS,
 // ORIGIN_SHARED_SECRET(_HEADER), CORS_ALLOWED_*, AUTH0_ADDITIONAL_DOMAINS.
 //
 //   bash scripts/build.sh && node --test tests/e2e/proxy.test.mjs
 //
-// Requests are sent with node:http and a request *options object*, so that the path goes out byte for byte
-// as written (harness.request() takes a URL string, which Node parses with the WHATWG URL parser first: that
-// resolves `..`, `%2e%2e` and `\` before anything is sent).
+// Requests go out through harness.request(), which sends the path byte for byte as written (never through the
+// WHATWG URL parser, which would resolve `..`, `%2e%2e` and `\` before anything is sent).
 //
 // Gateways (started once, in parallel, stopped at the end):
 // - main: proxy to origin1 + base path, ROUTES below, CLAIM_HEADERS, shared secret, CORS, issuers A and B
@@ -21,7 +20,8 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startIssuer } from '../../tools/dev-issuer.mjs';
-import { buildWorker, startGateway } from './harness.mjs';
+import { assertError, describeRes } from './contract.mjs';
+import { buildWorker, headerValues, readResponse, request, startGateway } from './harness.mjs';
 import { startOrigin } from './origin.mjs';
 
 const MiB = 1024 * 1024;
@@ -161,57 +161,18 @@ after(async () => {
 // ------------------------------------------------------------------ requests
 
 /**
- * Sends one request to `g` over a fresh connection, with the path exactly as written. `headers` is an object
- * or an array of [name, value] pairs (one header line each: the same name may appear in several spellings).
- * `token`: adds `Authorization: Bearer <token>`. `body`: a string or Buffer (Content-Length is set unless a
- * Transfer-Encoding header is given; `chunks` then writes several pieces). Resolves {status, headers,
- * rawHeaders ([[name, value]]), body (Buffer), text, json}.
+ * One request to `g` (harness.request: a fresh connection, the path exactly as written, `headers` an object
+ * or [name, value] pairs, `body` or `chunks`). `token`: adds `Authorization: Bearer <token>`, remembered for
+ * the log check.
  */
-function send(g, path, { method = 'GET', headers = {}, token, body, chunks, timeoutMs = 60_000 } = {}) {
-  const list = (Array.isArray(headers) ? headers : Object.entries(headers)).flatMap(([n, v]) =>
-    (Array.isArray(v) ? v.map((x) => [n, x]) : [[n, v]]));
-  if (!list.some(([n]) => n.toLowerCase() === 'host')) list.unshift(['Host', `127.0.0.1:${g.port}`]);
+function send(g, path, { token, headers = {}, timeoutMs = 60_000, ...options } = {}) {
+  const list = Array.isArray(headers) ? [...headers] : Object.entries(headers);
   if (token !== undefined) {
     sentSecrets.add(token);
     list.push(['Authorization', `Bearer ${token}`]);
   }
-  const chunked = list.some(([n]) => n.toLowerCase() === 'transfer-encoding');
-  if (body !== undefined && !chunked) list.push(['Content-Length', String(Buffer.byteLength(body))]);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port: g.port, path, method, headers: list.flat(), agent: false, timeout: timeoutMs },
-      (res) => {
-        const parts = [];
-        res.on('data', (c) => parts.push(c));
-        res.on('end', () => resolve(toResult(res, Buffer.concat(parts))));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    if (chunks) for (const c of chunks) req.write(c);
-    req.end(body);
-  });
+  return request(`${g.url}${path}`, { ...options, headers: list, timeoutMs });
 }
-
-function toResult(res, body) {
-  const text = body.toString('utf8');
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const rawHeaders = [];
-  for (let i = 0; i < res.rawHeaders.length; i += 2) rawHeaders.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
-  return { status: res.statusCode, headers: res.headers, rawHeaders, body, text, json };
-}
-
-const describeRes = (res) =>
-  `status ${res.status}, body ${res.text.slice(0, 300)}, www-authenticate ${JSON.stringify(res.headers['www-authenticate'])}`;
-
-/** Values of a response header, any case. */
-const resHeader = (res, name) => res.rawHeaders.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
 
 /**
  * Values of a header as the origin received it, matching the name in any case and with `_` read as `-`
@@ -237,20 +198,6 @@ async function proxied(origin, fn) {
   const res = await fn();
   assert.equal(origin.count(), before + 1, `expected the request to reach the origin once (${describeRes(res)})`);
   return { res, rec: origin.last() };
-}
-
-/** Checks an error response: status, {"detail":{"error","error_description"}}, JSON, no-store. */
-function assertError(res, status, error) {
-  const ctx = describeRes(res);
-  assert.equal(res.status, status, `expected ${status} ${error}; got ${ctx}`);
-  assert.ok(res.json && typeof res.json === 'object', `body is not JSON: ${ctx}`);
-  assert.deepEqual(Object.keys(res.json), ['detail'], ctx);
-  assert.equal(res.json.detail?.error, error, ctx);
-  assert.equal(typeof res.json.detail.error_description, 'string', ctx);
-  assert.ok(!/[\r\n"]/.test(res.json.detail.error_description), ctx);
-  assert.match(res.headers['content-type'] ?? '', /^application\/json\b/i, ctx);
-  assert.match(res.headers['cache-control'] ?? '', /(^|,)\s*no-store\s*(,|$)/i, ctx);
-  return res.json.detail;
 }
 
 function assertOk(res, status = 200) {
@@ -285,7 +232,7 @@ function dpopProof(key, method, url, token) {
   return proof;
 }
 
-// ------------------------------------------------------------------ route table (CONTRACT section 3)
+// ------------------------------------------------------------------ route table (README: Routes)
 
 test('set-up', (t) => {
   t.diagnostic(`issuers, origins, build and ${started.length} gateways ready in ${setupMs} ms (start-up of each: ${started.map((g) => g.startupMs).join(', ')} ms)`);
@@ -357,7 +304,7 @@ describe('route table end to end (main gateway)', () => {
   });
 });
 
-// ------------------------------------------------------------------ path normalisation (CONTRACT section 3)
+// ------------------------------------------------------------------ path normalisation (README: Features, Routes)
 
 describe('path normalisation and refusals (main gateway)', () => {
   const refused = [
@@ -443,7 +390,7 @@ describe('path normalisation and refusals (main gateway)', () => {
   });
 });
 
-// ------------------------------------------------------------------ what reaches the origin (CONTRACT section 8)
+// ------------------------------------------------------------------ what reaches the origin (README: Features, Proxy mode)
 
 describe('request forwarding (main gateway)', () => {
   test('query is passed as sent', async () => {
@@ -499,6 +446,7 @@ describe('request forwarding (main gateway)', () => {
   test(`a ${LARGE_UPLOAD_BYTES / MiB} MiB upload succeeds, and its first bytes reach the origin before the client has sent the rest (streaming)`, async (t) => {
     const tag = `upload-${crypto.randomUUID()}`;
     const token = tokenA();
+    sentSecrets.add(token);
     const block = crypto.randomBytes(MiB);
     const hash = crypto.createHash('sha256');
     const probeAfter = 4 * MiB;
@@ -519,12 +467,7 @@ describe('request forwarding (main gateway)', () => {
     });
     let failed;
     const response = new Promise((resolve, reject) => {
-      req.on('response', (res) => {
-        const parts = [];
-        res.on('data', (c) => parts.push(c));
-        res.on('end', () => resolve(toResult(res, Buffer.concat(parts))));
-        res.on('error', reject);
-      });
+      req.on('response', (res) => readResponse(res).then(resolve, reject));
       req.on('error', (err) => {
         failed = err;
         reject(err);
@@ -722,7 +665,7 @@ describe('request forwarding (main gateway)', () => {
   });
 });
 
-// ------------------------------------------------------------------ what comes back (CONTRACT section 8)
+// ------------------------------------------------------------------ what comes back (README: Features, Proxy mode)
 
 describe('origin responses pass through (main gateway)', () => {
   before(() => {
@@ -749,8 +692,8 @@ describe('origin responses pass through (main gateway)', () => {
   function assertCreated(res) {
     assert.equal(res.status, 201, describeRes(res));
     assert.equal(res.text, 'created!');
-    assert.deepEqual(resHeader(res, 'x-custom-thing'), ['hello']);
-    assert.deepEqual(resHeader(res, 'set-cookie'), ['a=1; Path=/; HttpOnly', 'b=2; Path=/']);
+    assert.deepEqual(headerValues(res, 'x-custom-thing'), ['hello']);
+    assert.deepEqual(headerValues(res, 'set-cookie'), ['a=1; Path=/; HttpOnly', 'b=2; Path=/']);
     assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
     assert.equal(res.headers['cache-control'], 'max-age=60');
   }
@@ -758,15 +701,15 @@ describe('origin responses pass through (main gateway)', () => {
   test('201 with custom headers, two Set-Cookie and a body', async () => {
     const { res } = await proxied(origin1, () => send(gw.main, '/api/public/created'));
     assertCreated(res);
-    assert.deepEqual(tokens(resHeader(res, 'vary')), ['accept-encoding']);
+    assert.deepEqual(tokens(headerValues(res, 'vary')), ['accept-encoding']);
   });
 
   test('201 to an allowed CORS origin: the same, plus CORS headers, Vary merged with the origin\'s', async () => {
     const { res } = await proxied(origin1, () => send(gw.main, '/api/public/created', { headers: { Origin: APP } }));
     assertCreated(res);
-    const vary = tokens(resHeader(res, 'vary'));
-    assert.ok(vary.includes('accept-encoding') && vary.includes('origin'), `Vary: ${resHeader(res, 'vary')}`);
-    assert.deepEqual(resHeader(res, 'access-control-allow-origin'), [APP]);
+    const vary = tokens(headerValues(res, 'vary'));
+    assert.ok(vary.includes('accept-encoding') && vary.includes('origin'), `Vary: ${headerValues(res, 'vary')}`);
+    assert.deepEqual(headerValues(res, 'access-control-allow-origin'), [APP]);
   });
 
   test('a 302 is passed back, not followed', async () => {
@@ -803,7 +746,7 @@ describe('origin responses pass through (main gateway)', () => {
   });
 });
 
-// ------------------------------------------------------------------ rejected requests (CONTRACT section 6)
+// ------------------------------------------------------------------ rejected requests (README: Errors)
 
 describe('rejected requests never reach the origin (main gateway)', () => {
   test('401, 403, 404, 400 and preflights: the origin request count does not move', async () => {
@@ -846,11 +789,11 @@ describe('CORS (main gateway)', () => {
       const res = await notProxied(origin1, () =>
         preflight('/api/messages/1', origin, 'GET', { 'Access-Control-Request-Headers': 'authorization, dpop' }));
       assert.equal(res.status, 204, describeRes(res));
-      assert.deepEqual(resHeader(res, 'access-control-allow-origin'), [origin]);
+      assert.deepEqual(headerValues(res, 'access-control-allow-origin'), [origin]);
       assert.equal(res.headers['access-control-allow-methods'], 'GET, HEAD, POST, PUT, PATCH, DELETE');
       assert.equal(res.headers['access-control-allow-headers'], 'Authorization, DPoP, Content-Type');
       assert.equal(res.headers['access-control-max-age'], '600');
-      assert.ok(tokens(resHeader(res, 'vary')).includes('origin'), `Vary: ${resHeader(res, 'vary')}`);
+      assert.ok(tokens(headerValues(res, 'vary')).includes('origin'), `Vary: ${headerValues(res, 'vary')}`);
       assert.equal(res.body.length, 0);
     });
   }
@@ -866,7 +809,7 @@ describe('CORS (main gateway)', () => {
     for (const [path, method] of [['/reports', 'DELETE'], ['/nowhere', 'GET'], ['/apix', 'POST']]) {
       const res = await notProxied(origin1, () => preflight(path, APP, method));
       assertError(res, 404, 'not_found');
-      assert.deepEqual(resHeader(res, 'access-control-allow-origin'), [APP], 'errors to allowed origins carry ACAO');
+      assert.deepEqual(headerValues(res, 'access-control-allow-origin'), [APP], 'errors to allowed origins carry ACAO');
     }
   });
 
@@ -899,9 +842,9 @@ describe('CORS (main gateway)', () => {
     const token = tokenA({ scope: 'read:messages' });
     const ok = await proxied(origin1, () => send(gw.main, '/api/messages/1', { token, headers: { Origin: APP } }));
     assertOk(ok.res);
-    assert.deepEqual(resHeader(ok.res, 'access-control-allow-origin'), [APP]);
+    assert.deepEqual(headerValues(ok.res, 'access-control-allow-origin'), [APP]);
     assert.equal(ok.res.headers['access-control-expose-headers'], 'WWW-Authenticate, DPoP-Nonce');
-    assert.ok(tokens(resHeader(ok.res, 'vary')).includes('origin'));
+    assert.ok(tokens(headerValues(ok.res, 'vary')).includes('origin'));
     assert.equal(ok.rec.headers.origin, APP, 'the Origin header itself is forwarded');
 
     const errors = [
@@ -913,9 +856,9 @@ describe('CORS (main gateway)', () => {
     for (const [status, code, go] of errors) {
       const res = await notProxied(origin1, () => go({ Origin: LOCAL_APP }));
       assertError(res, status, code);
-      assert.deepEqual(resHeader(res, 'access-control-allow-origin'), [LOCAL_APP], `${status}: ACAO`);
+      assert.deepEqual(headerValues(res, 'access-control-allow-origin'), [LOCAL_APP], `${status}: ACAO`);
       assert.equal(res.headers['access-control-expose-headers'], 'WWW-Authenticate, DPoP-Nonce', `${status}: expose`);
-      assert.ok(tokens(resHeader(res, 'vary')).includes('origin'), `${status}: Vary`);
+      assert.ok(tokens(headerValues(res, 'vary')).includes('origin'), `${status}: Vary`);
       for (const headers of [{ Origin: EVIL }, {}]) {
         const other = await notProxied(origin1, () => go(headers));
         assertError(other, status, code);

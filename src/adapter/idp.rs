@@ -1,10 +1,12 @@
 //! Keys from the identity provider: discovery and JWKS fetched through the Workers Cache API (shared by
-//! the isolates of a data centre) with a timeout, parsed once into the isolate's [`KeyCache`].
+//! the isolates of a data centre) with a timeout, parsed once into the isolate's [`KeyCache`]. Which copy
+//! to use, what to keep and what counts as a failure is decided by [`RefreshPlan`]; this file only
+//! performs its steps.
 //!
 //! Each request does its own I/O: no fetch or other I/O object is shared across requests (workerd
 //! forbids it). The cooldown in [`KeyCache`] is what keeps an isolate from hammering the IdP.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -15,29 +17,15 @@ use worker::{
 
 use super::now_secs;
 use crate::config::Config;
-use crate::idp::discovery::{parse_discovery, MAX_DISCOVERY_BYTES};
-use crate::idp::key_cache::{ttl_from_cache_control, KeyCache, KeyError, Lookup, RefreshReason};
-use crate::idp::{Issuer, KeySource};
-use crate::jose::jwks::{parse_jwks, JwksError, KeySet, VerifyingKey, MAX_JWKS_BYTES};
+use crate::idp::key_cache::{KeyCache, KeyError, Lookup};
+use crate::idp::refresh::{Document, Fetched, RefreshPlan, Step};
+use crate::idp::KeySource;
+use crate::jose::jwks::VerifyingKey;
 
 /// Key state of one isolate.
 pub struct IsolateKeys {
     pub cache: RefCell<KeyCache>,
     pub discovery: RefCell<Option<Document>>,
-}
-
-/// A fetched document with its timing, as kept in the isolate and in the shared cache.
-#[derive(Clone)]
-pub struct Document {
-    pub body: Vec<u8>,
-    pub fetched_at: u64,
-    pub ttl: u64,
-}
-
-impl Document {
-    fn is_fresh(&self, now: u64) -> bool {
-        now < self.fetched_at.saturating_add(self.ttl)
-    }
 }
 
 /// What a request's key lookup did, for its log line.
@@ -66,14 +54,11 @@ pub struct IdpKeys<'a> {
     config: &'a Config,
     /// Key state per accepted issuer, in the order of `Config::issuers`.
     isolate: &'a [IsolateKeys],
+    /// Seconds since the epoch: read once per request, then again after each IdP fetch, the one await
+    /// where time really passes (up to the fetch timeout), so that a document's age and the cooldown
+    /// after a failure count from when the answer came. Cache API reads are local and quick.
+    now: Cell<u64>,
     report: RefCell<FetchReport>,
-}
-
-/// Outcome of a refresh: keys to store (possibly stale ones from the shared cache) and whether the IdP
-/// failed (which starts the cooldown).
-struct Refreshed {
-    keys: Option<(Arc<KeySet>, Document)>,
-    failed: bool,
 }
 
 impl<'a> IdpKeys<'a> {
@@ -81,6 +66,7 @@ impl<'a> IdpKeys<'a> {
         Self {
             config,
             isolate,
+            now: Cell::new(now_secs()),
             report: RefCell::default(),
         }
     }
@@ -89,130 +75,41 @@ impl<'a> IdpKeys<'a> {
         self.report.borrow().clone()
     }
 
-    fn record(
-        &self,
-        what: &'static str,
-        from: &'static str,
-        started: f64,
-        error: Option<&'static str>,
-    ) {
+    fn record(&self, what: &'static str, from: &'static str, ms: f64, error: Option<&'static str>) {
         self.report.borrow_mut().fetches.push(FetchRecord {
             what,
             from,
             ok: error.is_none(),
-            ms: js_sys::Date::now() - started,
+            ms,
             error,
         });
     }
 
-    /// Refreshes the key set: discovery (isolate, shared cache, IdP), then the JWKS (shared cache unless
-    /// the refresh is for an unknown `kid`, then IdP), falling back to stale copies when the IdP fails.
-    async fn refresh(
-        &self,
-        issuer: &Issuer,
-        held: &IsolateKeys,
-        reason: RefreshReason,
-    ) -> Refreshed {
-        let Some(jwks_uri) = self.jwks_uri(issuer, held).await else {
-            return Refreshed {
-                keys: None,
-                failed: true,
-            };
-        };
-        let shared = self.cache_get("jwks", &jwks_uri).await;
-        let now = now_secs();
-        if let Some(doc) = shared.as_ref().filter(|d| d.is_fresh(now)) {
-            if reason != RefreshReason::UnknownKid {
-                if let Ok(keys) = parse_jwks(&doc.body) {
-                    return Refreshed {
-                        keys: Some((Arc::new(keys), doc.clone())),
-                        failed: false,
-                    };
+    /// Performs the steps of a refresh plan until it is done; every decision is the plan's.
+    async fn refresh<'p>(&self, mut plan: RefreshPlan<'p>, held: &IsolateKeys) -> RefreshPlan<'p> {
+        loop {
+            match plan.next_step() {
+                Step::ReadShared { kind, url } => {
+                    plan.shared_read(self.cache_get(kind.name(), &url).await);
                 }
+                Step::Fetch { kind, url } => {
+                    let started = js_sys::Date::now();
+                    let answer = self.fetch_idp(&url, kind.max_bytes()).await;
+                    let ended = js_sys::Date::now();
+                    self.now.set((ended / 1000.0) as u64);
+                    let error = plan.fetched(answer, self.now.get()).err();
+                    self.record(kind.name(), "idp", ended - started, error);
+                }
+                Step::PutShared { url, doc } => self.cache_put(&url, &doc).await,
+                Step::KeepDiscovery(doc) => *held.discovery.borrow_mut() = Some(doc),
+                Step::Done => return plan,
             }
-        }
-        let fetched = self
-            .fetch_idp("jwks", &jwks_uri, MAX_JWKS_BYTES, |body| {
-                parse_jwks(body).map_err(JwksError::description)
-            })
-            .await;
-        if let Ok((doc, keys)) = fetched {
-            self.cache_put(&jwks_uri, &doc).await;
-            return Refreshed {
-                keys: Some((Arc::new(keys), doc)),
-                failed: false,
-            };
-        }
-        // The IdP failed; a stale copy from the shared cache still serves a cold isolate.
-        let stale =
-            shared.and_then(|doc| parse_jwks(&doc.body).ok().map(|keys| (Arc::new(keys), doc)));
-        Refreshed {
-            keys: stale,
-            failed: true,
         }
     }
 
-    /// The `jwks_uri` from discovery, fresh if possible, stale if the IdP fails.
-    async fn jwks_uri(&self, issuer: &Issuer, isolate: &IsolateKeys) -> Option<String> {
-        let now = now_secs();
-        let held = isolate.discovery.borrow().clone();
-        let parse = |doc: &Document| parse_discovery(&doc.body, issuer).ok().map(|d| d.jwks_uri);
-        if let Some(doc) = held.as_ref().filter(|d| d.is_fresh(now)) {
-            if let Some(uri) = parse(doc) {
-                return Some(uri);
-            }
-        }
-        let url = &issuer.discovery_url;
-        let shared = self.cache_get("discovery", url).await;
-        if let Some(doc) = shared.as_ref().filter(|d| d.is_fresh(now)) {
-            if let Some(uri) = parse(doc) {
-                *isolate.discovery.borrow_mut() = Some(doc.clone());
-                return Some(uri);
-            }
-        }
-        let fetched = self
-            .fetch_idp("discovery", url, MAX_DISCOVERY_BYTES, |body| {
-                parse_discovery(body, issuer)
-            })
-            .await;
-        if let Ok((doc, discovery)) = fetched {
-            self.cache_put(url, &doc).await;
-            *isolate.discovery.borrow_mut() = Some(doc);
-            return Some(discovery.jwks_uri);
-        }
-        // Stale-if-error: a discovery document known before still names the JWKS.
-        let stale_limit = self.config.cache.stale_if_error;
-        [held, shared]
-            .into_iter()
-            .flatten()
-            .filter(|d| {
-                now < d
-                    .fetched_at
-                    .saturating_add(d.ttl)
-                    .saturating_add(stale_limit)
-            })
-            .find_map(|d| parse(&d))
-    }
-
-    /// Fetches a document from the IdP with the configured timeout and parses it; only a 2xx answer within
-    /// the size limit that `parse` accepts counts. Redirects are not followed.
-    async fn fetch_idp<T>(
-        &self,
-        what: &'static str,
-        url: &str,
-        max_bytes: usize,
-        parse: impl Fn(&[u8]) -> Result<T, &'static str>,
-    ) -> Result<(Document, T), ()> {
-        let started = js_sys::Date::now();
-        let result = match self.fetch_idp_inner(url, max_bytes).await {
-            Ok(doc) => parse(&doc.body).map(|parsed| (doc, parsed)),
-            Err(e) => Err(e),
-        };
-        self.record(what, "idp", started, result.as_ref().err().copied());
-        result.map_err(|_| ())
-    }
-
-    async fn fetch_idp_inner(&self, url: &str, max_bytes: usize) -> Result<Document, &'static str> {
+    /// Fetches a document from the IdP with the configured timeout; only a 2xx answer within the size
+    /// limit counts. Redirects are not followed.
+    async fn fetch_idp(&self, url: &str, max_bytes: usize) -> Result<Fetched, &'static str> {
         let timeout_ms = u32::try_from(self.config.cache.fetch_timeout_ms).unwrap_or(u32::MAX);
         let signal = AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(timeout_ms));
         let headers = Headers::new();
@@ -248,10 +145,9 @@ impl<'a> IdpKeys<'a> {
         if body.len() > max_bytes {
             return Err("response too large");
         }
-        Ok(Document {
+        Ok(Fetched {
             body,
-            fetched_at: now_secs(),
-            ttl: ttl_from_cache_control(cache_control.as_deref(), self.config.cache.max_ttl),
+            cache_control,
         })
     }
 
@@ -260,8 +156,9 @@ impl<'a> IdpKeys<'a> {
     async fn cache_get(&self, what: &'static str, url: &str) -> Option<Document> {
         let started = js_sys::Date::now();
         let found = Cache::default().get(url, false).await.ok().flatten();
+        let ms = || js_sys::Date::now() - started;
         let Some(mut response) = found else {
-            self.record(what, "cache", started, Some("miss"));
+            self.record(what, "cache", ms(), Some("miss"));
             return None;
         };
         let header = |name: &str| {
@@ -273,11 +170,11 @@ impl<'a> IdpKeys<'a> {
                 .and_then(|v| v.parse::<u64>().ok())
         };
         let (Some(fetched_at), Some(ttl)) = (header(FETCHED_AT), header(TTL)) else {
-            self.record(what, "cache", started, Some("entry without timing"));
+            self.record(what, "cache", ms(), Some("entry without timing"));
             return None;
         };
         let body = response.bytes().await.ok()?;
-        self.record(what, "cache", started, None);
+        self.record(what, "cache", ms(), None);
         Some(Document {
             body,
             fetched_at,
@@ -315,7 +212,8 @@ impl KeySource for IdpKeys<'_> {
         else {
             return Err(KeyError::UnknownKid);
         };
-        let lookup = held.cache.borrow().lookup(kid, now_secs(), &policy);
+        let now = self.now.get();
+        let lookup = held.cache.borrow().lookup(kid, now, &policy);
         let reason = match lookup {
             Lookup::Key(key) => {
                 self.report.borrow_mut().key_source = Some("memory");
@@ -327,18 +225,17 @@ impl KeySource for IdpKeys<'_> {
             }
             Lookup::Refresh(reason) => reason,
         };
-        held.cache.borrow_mut().refresh_started(reason, now_secs());
-        let refreshed = self.refresh(issuer, held, reason).await;
-        {
-            let mut cache = held.cache.borrow_mut();
-            if let Some((keys, doc)) = refreshed.keys {
-                cache.store(keys, doc.fetched_at, doc.ttl);
-            }
-            if refreshed.failed {
-                cache.fetch_failed(now_secs());
-            }
-        }
+        let discovery = held.discovery.borrow().clone();
+        let plan = RefreshPlan::start(
+            &mut held.cache.borrow_mut(),
+            issuer,
+            reason,
+            discovery,
+            now,
+            policy,
+        );
+        let plan = self.refresh(plan, held).await;
         self.report.borrow_mut().key_source = Some("refreshed");
-        held.cache.borrow().after_refresh(kid, now_secs(), &policy)
+        plan.finish(&mut held.cache.borrow_mut(), kid)
     }
 }

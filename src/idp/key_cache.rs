@@ -1,7 +1,7 @@
 //! The in-isolate key cache (CONTRACT section 2), as a state machine without I/O: it decides when keys
-//! must be fetched and what to answer meanwhile, and the Workers adapter does the fetching. This keeps
-//! the rules (freshness, refetch on unknown `kid` with a cooldown, stale-if-error, recovery) testable
-//! with a plain clock.
+//! must be fetched and what to answer meanwhile; [`super::refresh`] plans the fetch and the Workers
+//! adapter performs it. This keeps the rules (freshness, refetch on unknown `kid` with a cooldown,
+//! stale-if-error, recovery) testable with a plain clock.
 
 use std::sync::Arc;
 
@@ -156,11 +156,6 @@ impl KeyCache {
                 retry_after: self.retry_after(now, policy),
             }),
         }
-    }
-
-    /// The key set currently held, if any (fresh or stale).
-    pub fn keys(&self) -> Option<&Arc<KeySet>> {
-        self.entry.as_ref().map(|e| &e.keys)
     }
 
     /// Seconds until the next fetch attempt is allowed (at least 1).

@@ -1,9 +1,11 @@
-//! The identity provider: the accepted issuers, their OIDC discovery documents, and the key cache that
-//! decides when keys are fetched (the Workers adapter performs the fetches).
+//! The identity provider: the accepted issuers, their OIDC discovery documents, the key cache that
+//! decides when keys are fetched, and the refresh plan that decides where they come from (the Workers
+//! adapter performs the reads and fetches).
 
 pub mod discovery;
 pub mod issuer;
 pub mod key_cache;
+pub mod refresh;
 
 use std::sync::Arc;
 

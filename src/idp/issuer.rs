@@ -111,3 +111,54 @@ fn split_host_port(value: &str) -> Option<(&str, Option<u16>)> {
     };
     Some((host, port))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_forms() {
+        for (input, issuer) in [
+            ("tenant.auth0.com", "https://tenant.auth0.com/"),
+            ("https://tenant.auth0.com", "https://tenant.auth0.com/"),
+            ("https://tenant.auth0.com/", "https://tenant.auth0.com/"),
+            ("  TENANT.Auth0.com// ", "https://tenant.auth0.com/"),
+            ("login.example.com:8443", "https://login.example.com:8443/"),
+            ("http://127.0.0.1:8788", "http://127.0.0.1:8788/"),
+            ("http://localhost:8788/", "http://localhost:8788/"),
+            ("http://[::1]:9000", "http://[::1]:9000/"),
+            ("http://localhost", "http://localhost/"),
+        ] {
+            assert_eq!(parse_issuer(input).unwrap().url, issuer, "{input}");
+        }
+        assert!(
+            parse_issuer("http://127.0.0.1:8788")
+                .unwrap()
+                .is_loopback_http
+        );
+        assert!(!parse_issuer("tenant.auth0.com").unwrap().is_loopback_http);
+    }
+
+    #[test]
+    fn domain_rejections() {
+        for input in [
+            "http://tenant.auth0.com",
+            "http://127.0.0.2",
+            "ftp://tenant.auth0.com",
+            "tenant.auth0.com/path",
+            "tenant.auth0.com?x=1",
+            "tenant.auth0.com#f",
+            "user@tenant.auth0.com",
+            "tenant auth0.com",
+            "https://",
+            "tenant.auth0.com:0",
+            "tenant.auth0.com:99999",
+            "tenant.auth0.com:abc",
+            "-bad.auth0.com",
+            "a..b",
+            "[zz]",
+        ] {
+            assert!(parse_issuer(input).is_err(), "{input} should be rejected");
+        }
+    }
+}

@@ -7,6 +7,10 @@
 
 use serde_json::{Map, Value};
 
+use super::authority::{
+    has_authority_chars, is_loopback, split_authority, split_host_port, split_scheme, Scheme,
+};
+
 /// What the origin is told about a verified caller.
 #[derive(Debug, Clone, Copy)]
 pub struct OriginIdentity<'a> {
@@ -70,42 +74,22 @@ impl ProxySettings {
     /// Parses `ORIGIN_URL`: an https URL (http only for a loopback host), optionally with a base path,
     /// without query, fragment or credentials.
     pub fn parse_origin(url: &str) -> Result<(String, String), String> {
-        let url = url.trim();
-        let lower = url.to_ascii_lowercase();
-        let (scheme, rest) = if lower.starts_with("https://") {
-            ("https", &url[8..])
-        } else if lower.starts_with("http://") {
-            ("http", &url[7..])
-        } else {
-            return Err("must be an https:// URL".into());
-        };
+        let (scheme, rest) =
+            split_scheme(url.trim()).ok_or_else(|| String::from("must be an https:// URL"))?;
         if rest.contains(['?', '#', '@', '\\'])
             || rest.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return Err("must not have a query, fragment, credentials or spaces".into());
         }
-        let (authority, path) = match rest.find('/') {
-            Some(at) => rest.split_at(at),
-            None => (rest, ""),
-        };
+        let (authority, path) = split_authority(rest);
         let authority = authority.to_ascii_lowercase();
-        let host = if authority.starts_with('[') {
-            authority
-                .split(']')
-                .next()
-                .map(|h| format!("{h}]"))
-                .unwrap_or_default()
-        } else {
-            authority.split(':').next().unwrap_or("").to_owned()
+        // Only its characters are checked, not the issuer's host and port rules, so that values accepted
+        // so far (a fully qualified `origin.internal.`, say) stay accepted.
+        let host = match split_host_port(&authority) {
+            Some((host, _)) if !host.is_empty() && has_authority_chars(&authority) => host,
+            _ => return Err("must name a host".into()),
         };
-        if host.is_empty()
-            || !authority
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        {
-            return Err("must name a host".into());
-        }
-        if scheme == "http" && !matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]") {
+        if scheme == Scheme::Http && !is_loopback(host) {
             return Err("uses http://, which is accepted only for a loopback host".into());
         }
         let base_path = path.trim_end_matches('/');
@@ -296,6 +280,9 @@ mod tests {
             "https://",
             "ftp://a",
             "https://a/b/../c",
+            "https://[::1",
+            "http://[::1",
+            "https://[::1]x",
         ] {
             assert!(ProxySettings::parse_origin(bad).is_err(), "{bad}");
         }

@@ -1,8 +1,11 @@
 //! Proxy mode (`ORIGIN_URL` and what the origin is sent), read only when `ORIGIN_URL` is set.
 
+use serde_json::Value;
+
 use super::settings::Settings;
 use super::{invalid, names, ConfigError};
-use crate::http::proxy::ProxySettings;
+use crate::http::header::{header_name, is_reserved};
+use crate::http::proxy::{ProxySettings, IDENTITY_HEADERS};
 
 pub(super) fn proxy(s: &Settings) -> Result<Option<ProxySettings>, ConfigError> {
     let Some(url) = s.optional(names::ORIGIN_URL) else {
@@ -12,23 +15,16 @@ pub(super) fn proxy(s: &Settings) -> Result<Option<ProxySettings>, ConfigError> 
         ProxySettings::parse_origin(&url).map_err(|reason| invalid(names::ORIGIN_URL, reason))?;
     let claim_headers = match s.optional(names::CLAIM_HEADERS) {
         None => Vec::new(),
-        Some(json) => ProxySettings::parse_claim_headers(&json)
-            .map_err(|reason| invalid(names::CLAIM_HEADERS, reason))?,
+        Some(json) => {
+            claim_headers(&json).map_err(|reason| invalid(names::CLAIM_HEADERS, reason))?
+        }
     };
     let secret_header = s
         .optional(names::ORIGIN_SHARED_SECRET_HEADER)
-        .unwrap_or_else(|| "x-gateway-secret".into())
-        .trim()
-        .to_ascii_lowercase();
-    if !secret_header
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(invalid(
-            names::ORIGIN_SHARED_SECRET_HEADER,
-            "must be a header name",
-        ));
-    }
+        .map_or(Some("x-gateway-secret".into()), |name| {
+            header_name(name.trim())
+        })
+        .ok_or_else(|| invalid(names::ORIGIN_SHARED_SECRET_HEADER, "must be a header name"))?;
     let shared_secret = match s.optional(names::ORIGIN_SHARED_SECRET) {
         None => None,
         Some(secret) if secret.len() < 16 || !secret.bytes().all(|b| (0x21..0x7f).contains(&b)) => {
@@ -48,8 +44,32 @@ pub(super) fn proxy(s: &Settings) -> Result<Option<ProxySettings>, ConfigError> 
     }))
 }
 
+/// Parses `CLAIM_HEADERS`: a JSON object from claim name to header name.
+fn claim_headers(json: &str) -> Result<Vec<(String, String)>, String> {
+    let map: serde_json::Map<String, Value> = serde_json::from_str(json)
+        .map_err(|_| String::from("must be a JSON object of claim name to header name"))?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (claim, header) in map {
+        let header = header
+            .as_str()
+            .ok_or_else(|| format!("the header name for claim {claim:?} must be a string"))?;
+        let name = header_name(header).ok_or_else(|| {
+            format!("{header:?} is not a valid header name (letters, digits and -)")
+        })?;
+        if is_reserved(&name) {
+            return Err(format!("{header:?} is reserved and cannot carry a claim"));
+        }
+        if out.iter().any(|(_, h)| *h == name) || IDENTITY_HEADERS.contains(&name.as_str()) {
+            return Err(format!("{header:?} is used twice"));
+        }
+        out.push((claim, name));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::config::tests::{config, BASE};
 
     #[test]
@@ -92,5 +112,28 @@ mod tests {
         let e = config(&vars).unwrap_err();
         assert_eq!(e.setting, "ORIGIN_SHARED_SECRET");
         assert!(!e.to_string().contains("short"));
+    }
+
+    #[test]
+    fn claim_header_settings_are_validated() {
+        for bad in [
+            "[]",
+            r#"{"email": 5}"#,
+            r#"{"email": "X Auth"}"#,
+            r#"{"email": "Authorization"}"#,
+            r#"{"email": "Transfer-Encoding"}"#,
+            r#"{"email": "cf-connecting-ip"}"#,
+            r#"{"email": "x-auth-sub"}"#,
+            r#"{"a": "x-a", "b": "X-A"}"#,
+        ] {
+            assert!(claim_headers(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            claim_headers(r#"{"email": "X-Auth-Email", "org_id": "x-auth-org"}"#).unwrap(),
+            [
+                ("email".to_owned(), "x-auth-email".to_owned()),
+                ("org_id".to_owned(), "x-auth-org".to_owned())
+            ]
+        );
     }
 }

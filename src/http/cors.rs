@@ -3,6 +3,7 @@
 //! get no CORS headers at all.
 
 use super::authority::{split_authority, split_scheme};
+use super::header::header_name;
 
 /// The validated CORS settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +56,7 @@ impl CorsPolicy {
         let headers = list_setting(
             headers.unwrap_or("Authorization, DPoP, Content-Type"),
             str::to_owned,
-            |h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            |h| header_name(h).is_some(),
         )
         .map_err(|bad| {
             (

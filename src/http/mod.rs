@@ -4,5 +4,6 @@
 pub(crate) mod authority;
 pub mod authorization;
 pub mod cors;
+pub(crate) mod header;
 pub mod path;
 pub mod proxy;

@@ -6,6 +6,7 @@ use super::settings::Settings;
 use super::{invalid, names, ConfigError};
 use crate::http::header::{header_name, is_reserved};
 use crate::http::proxy::{ProxySettings, IDENTITY_HEADERS};
+use crate::jose::json::parse_strict;
 
 pub(super) fn proxy(s: &Settings) -> Result<Option<ProxySettings>, ConfigError> {
     let Some(url) = s.optional(names::ORIGIN_URL) else {
@@ -46,8 +47,10 @@ pub(super) fn proxy(s: &Settings) -> Result<Option<ProxySettings>, ConfigError> 
 
 /// Parses `CLAIM_HEADERS`: a JSON object from claim name to header name.
 fn claim_headers(json: &str) -> Result<Vec<(String, String)>, String> {
-    let map: serde_json::Map<String, Value> = serde_json::from_str(json)
-        .map_err(|_| String::from("must be a JSON object of claim name to header name"))?;
+    // Strict, as for ROUTES: with a claim named twice, which header it goes to would be a guess.
+    let Ok(Value::Object(map)) = parse_strict(json.as_bytes()) else {
+        return Err("must be a JSON object of claim name to header name".into());
+    };
     let mut out: Vec<(String, String)> = Vec::new();
     for (claim, header) in map {
         let header = header
@@ -125,6 +128,7 @@ mod tests {
             r#"{"email": "cf-connecting-ip"}"#,
             r#"{"email": "x-auth-sub"}"#,
             r#"{"a": "x-a", "b": "X-A"}"#,
+            r#"{"email": "x-a", "email": "x-b"}"#,
         ] {
             assert!(claim_headers(bad).is_err(), "{bad}");
         }

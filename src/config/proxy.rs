@@ -26,6 +26,17 @@ pub(super) fn proxy(s: &Settings) -> Result<Option<ProxySettings>, ConfigError> 
             header_name(name.trim())
         })
         .ok_or_else(|| invalid(names::ORIGIN_SHARED_SECRET_HEADER, "must be a header name"))?;
+    // The same names are off limits as for a claim: the secret would replace what the request or the
+    // origin relies on.
+    if is_reserved(&secret_header)
+        || IDENTITY_HEADERS.contains(&secret_header.as_str())
+        || claim_headers.iter().any(|(_, h)| *h == secret_header)
+    {
+        return Err(invalid(
+            names::ORIGIN_SHARED_SECRET_HEADER,
+            format!("{secret_header:?} is reserved or already set by the gateway"),
+        ));
+    }
     let shared_secret = match s.optional(names::ORIGIN_SHARED_SECRET) {
         None => None,
         Some(secret) if secret.len() < 16 || !secret.bytes().all(|b| (0x21..0x7f).contains(&b)) => {
@@ -139,5 +150,37 @@ mod tests {
                 ("org_id".to_owned(), "x-auth-org".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn secret_header_may_not_replace_another_header() {
+        for bad in [
+            "Authorization",
+            "host",
+            "Transfer-Encoding",
+            "cf-connecting-ip",
+            "x-auth-sub",
+            "X-Auth-Email",
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.extend([
+                ("ORIGIN_URL", "https://origin.internal"),
+                ("CLAIM_HEADERS", r#"{"email": "x-auth-email"}"#),
+                ("ORIGIN_SHARED_SECRET_HEADER", bad),
+            ]);
+            let e = config(&vars).unwrap_err();
+            assert_eq!(e.setting, "ORIGIN_SHARED_SECRET_HEADER", "{bad}");
+            assert!(e
+                .to_string()
+                .contains("is reserved or already set by the gateway"));
+        }
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("ORIGIN_URL", "https://origin.internal"),
+            ("ORIGIN_SHARED_SECRET", "0123456789abcdef-secret"),
+            ("ORIGIN_SHARED_SECRET_HEADER", " X-Origin-Key "),
+        ]);
+        let proxy = config(&vars).unwrap().proxy.unwrap();
+        assert_eq!(proxy.shared_secret.unwrap().0, "x-origin-key");
     }
 }

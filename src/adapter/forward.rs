@@ -4,7 +4,7 @@
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use crate::gateway::Authorized;
-use crate::http::proxy::ProxySettings;
+use crate::http::proxy::{OriginIdentity, ProxySettings};
 
 /// Sends an authorised request to the origin. `Err` carries a reason for the log when the origin cannot
 /// be reached (answered 502 by the caller).
@@ -17,7 +17,12 @@ pub async fn forward(
     let target = proxy.target_url(&authorized.path, query);
     let incoming: Vec<(String, String)> = Headers(req.headers()).entries().collect();
     let headers = Headers::new();
-    for (name, value) in proxy.forward_headers(&incoming, authorized.identity.as_ref()) {
+    let identity = authorized.identity.as_ref().map(|id| OriginIdentity {
+        sub: id.claims.sub.as_deref(),
+        scopes: &id.claims.scopes,
+        claims: &id.claims.all,
+    });
+    for (name, value) in proxy.forward_headers(&incoming, identity) {
         headers
             .append(&name, &value)
             .map_err(|_| "a forwarded header is invalid")?;

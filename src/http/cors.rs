@@ -2,6 +2,9 @@
 //! without a token; responses to allowed origins expose the challenge and nonce headers; other origins
 //! get no CORS headers at all.
 
+use super::authority::{split_authority, split_scheme};
+use super::header::header_name;
+
 /// The validated CORS settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CorsPolicy {
@@ -29,11 +32,11 @@ impl CorsPolicy {
             let mut list = Vec::new();
             for origin in origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {
                 let lower = origin.to_ascii_lowercase();
-                let valid = (lower.starts_with("https://") || lower.starts_with("http://"))
-                    && !lower.ends_with('/')
-                    && lower.split_once("://").is_some_and(|(_, rest)| {
-                        !rest.is_empty() && !rest.contains(['/', '?', '#', '@', ' '])
-                    });
+                // An origin is a scheme and an authority, with nothing after (Fetch standard, "origin").
+                let valid = split_scheme(&lower).is_some_and(|(_, rest)| {
+                    let (authority, after) = split_authority(rest);
+                    after.is_empty() && !authority.is_empty() && !authority.contains(['@', ' '])
+                });
                 if !valid {
                     return Err((
                         "CORS_ALLOWED_ORIGINS",
@@ -53,7 +56,7 @@ impl CorsPolicy {
         let headers = list_setting(
             headers.unwrap_or("Authorization, DPoP, Content-Type"),
             str::to_owned,
-            |h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            |h| header_name(h).is_some(),
         )
         .map_err(|bad| {
             (
@@ -205,5 +208,30 @@ mod tests {
                 .0,
             "CORS_ALLOWED_HEADERS"
         );
+    }
+
+    #[test]
+    fn origins_are_scheme_and_authority_only() {
+        let cors = CorsPolicy::parse(
+            "HTTPS://App.Example.com:8443, http://[::1]:3000",
+            None,
+            None,
+            0,
+        )
+        .unwrap();
+        assert!(cors.response("https://app.example.com:8443").is_some());
+        assert!(cors.response("http://[::1]:3000").is_some());
+        for bad in [
+            "https://",
+            "ftp://a.com",
+            "//a.com",
+            "https://a.com?x",
+            "https://a.com#f",
+            "https://a.com/p",
+            "https://u@a.com",
+            "https://a .com",
+        ] {
+            assert!(CorsPolicy::parse(bad, None, None, 0).is_err(), "{bad}");
+        }
     }
 }

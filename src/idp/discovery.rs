@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::Issuer;
+use crate::http::authority::{is_loopback, split_authority, split_host_port, split_scheme, Scheme};
 use crate::jose::json::parse_object;
 
 /// Largest discovery document accepted; Auth0's is about 2 KiB.
@@ -45,30 +46,22 @@ fn is_acceptable_jwks_uri(uri: &str, issuer: &Issuer) -> bool {
     if uri.len() > 2048 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
-    let lower = uri.to_ascii_lowercase();
-    let rest = if let Some(rest) = lower.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = lower.strip_prefix("http://") {
-        if !issuer.is_loopback_http {
-            return false;
-        }
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                host
-            }
-        });
-        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-            return false;
-        }
-        rest
-    } else {
+    let Some((scheme, rest)) = split_scheme(uri) else {
         return false;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    !authority.is_empty() && !authority.contains('@')
+    let authority = split_authority(rest).0.to_ascii_lowercase();
+    if authority.is_empty() || authority.contains('@') {
+        return false;
+    }
+    match scheme {
+        Scheme::Https => true,
+        Scheme::Http => {
+            issuer.is_loopback_http
+                && split_host_port(&authority).is_some_and(|(host, port)| {
+                    is_loopback(host) && port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +121,8 @@ mod tests {
             "https://",
             "https://u@x/",
             "https://x/a b",
+            "https:///jwks",
+            "https://?x",
         ] {
             assert_eq!(
                 parse_discovery(&base(json!(bad)), &issuer).unwrap_err(),
@@ -143,6 +138,17 @@ mod tests {
         let remote =
             doc(json!({"issuer": "http://127.0.0.1:8788/", "jwks_uri": "http://evil.com/jwks"}));
         assert!(parse_discovery(&remote, &dev).is_err());
+        for (uri, ok) in [
+            ("http://LOCALHOST:8788/jwks", true),
+            ("http://[::1]/jwks", true),
+            ("http://[::1]:8788?x", true),
+            ("http://localhost:x/jwks", false),
+            ("http://127.0.0.1.evil.com/jwks", false),
+            ("http://u@localhost/jwks", false),
+        ] {
+            let d = doc(json!({"issuer": "http://127.0.0.1:8788/", "jwks_uri": uri}));
+            assert_eq!(parse_discovery(&d, &dev).is_ok(), ok, "{uri}");
+        }
     }
 
     #[test]

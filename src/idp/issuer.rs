@@ -1,6 +1,8 @@
 //! The accepted issuers: the tenant's domain and its other custom domains, each an `https://{domain}/`
 //! issuer (a loopback `http://` one for local development) with its discovery URL.
 
+use crate::http::authority::{is_loopback, split_scheme, Authority, Scheme};
+
 /// The token issuer: `https://{AUTH0_DOMAIN}/`, or `http://` for a loopback development issuer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issuer {
@@ -22,18 +24,16 @@ impl AsRef<str> for Issuer {
 /// Derives the issuer from `AUTH0_DOMAIN`: a bare host (with optional port), `https://` and trailing `/`
 /// tolerated; `http://` only for a loopback host, for local development.
 pub fn parse_issuer(domain: &str) -> Result<Issuer, String> {
-    let value = domain.trim();
-    let lower = value.to_ascii_lowercase();
-    let (rest, plain_http) = if let Some(rest) = lower.strip_prefix("https://") {
-        (rest, false)
-    } else if let Some(rest) = lower.strip_prefix("http://") {
-        (rest, true)
-    } else if lower.contains("://") {
-        return Err(
-            "must be a host name such as tenant.us.auth0.com (only https:// is accepted)".into(),
-        );
-    } else {
-        (lower.as_str(), false)
+    let lower = domain.trim().to_ascii_lowercase();
+    let (scheme, rest) = match split_scheme(&lower) {
+        Some(split) => split,
+        None if lower.contains("://") => {
+            return Err(
+                "must be a host name such as tenant.us.auth0.com (only https:// is accepted)"
+                    .into(),
+            )
+        }
+        None => (Scheme::Https, lower.as_str()),
     };
     let host_port = rest.trim_end_matches('/');
     if host_port.is_empty() {
@@ -48,18 +48,13 @@ pub fn parse_issuer(domain: &str) -> Result<Issuer, String> {
             "must be a bare host name, without a path, query, fragment or credentials".into(),
         );
     }
-    let (host, port) = split_host_port(host_port).ok_or_else(|| {
+    let authority = Authority::parse(host_port).ok_or_else(|| {
         String::from("must be a host name with an optional port, such as tenant.us.auth0.com")
     })?;
-    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
-    if plain_http && !loopback {
+    let plain_http = scheme == Scheme::Http;
+    if plain_http && !is_loopback(authority.host) {
         return Err("uses http://, which is accepted only for a loopback host (localhost, 127.0.0.1, [::1])".into());
     }
-    let scheme = if plain_http { "http" } else { "https" };
-    let authority = match port {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    };
     let url = format!("{scheme}://{authority}/");
     Ok(Issuer {
         discovery_url: format!("{url}.well-known/openid-configuration"),
@@ -68,46 +63,57 @@ pub fn parse_issuer(domain: &str) -> Result<Issuer, String> {
     })
 }
 
-/// Splits `host[:port]` and checks both parts; `None` when either is malformed.
-fn split_host_port(value: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if let Some(end) = value.strip_prefix('[').and_then(|_| value.find(']')) {
-        let host = &value[..=end];
-        let inner = &host[1..host.len() - 1];
-        if inner.is_empty()
-            || !inner
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-        {
-            return None;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_forms() {
+        for (input, issuer) in [
+            ("tenant.auth0.com", "https://tenant.auth0.com/"),
+            ("https://tenant.auth0.com", "https://tenant.auth0.com/"),
+            ("https://tenant.auth0.com/", "https://tenant.auth0.com/"),
+            ("  TENANT.Auth0.com// ", "https://tenant.auth0.com/"),
+            ("login.example.com:8443", "https://login.example.com:8443/"),
+            ("http://127.0.0.1:8788", "http://127.0.0.1:8788/"),
+            ("http://localhost:8788/", "http://localhost:8788/"),
+            ("http://[::1]:9000", "http://[::1]:9000/"),
+            ("http://localhost", "http://localhost/"),
+        ] {
+            assert_eq!(parse_issuer(input).unwrap().url, issuer, "{input}");
         }
-        match &value[end + 1..] {
-            "" => (host, None),
-            rest => (host, Some(rest.strip_prefix(':')?)),
-        }
-    } else {
-        match value.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (value, None),
-        }
-    };
-    if !host.starts_with('[') {
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        };
-        if host.len() > 253 || !host.split('.').all(label_ok) {
-            return None;
+        assert!(
+            parse_issuer("http://127.0.0.1:8788")
+                .unwrap()
+                .is_loopback_http
+        );
+        assert!(!parse_issuer("tenant.auth0.com").unwrap().is_loopback_http);
+    }
+
+    #[test]
+    fn domain_rejections() {
+        for input in [
+            "http://tenant.auth0.com",
+            "http://127.0.0.2",
+            "ftp://tenant.auth0.com",
+            "tenant.auth0.com/path",
+            "tenant.auth0.com?x=1",
+            "tenant.auth0.com#f",
+            "user@tenant.auth0.com",
+            "tenant auth0.com",
+            "https://",
+            "tenant.auth0.com:0",
+            "tenant.auth0.com:99999",
+            "tenant.auth0.com:abc",
+            "-bad.auth0.com",
+            "a..b",
+            "[zz]",
+            "[",
+            "[abc",
+            "[x:1",
+            "[::1]x",
+        ] {
+            assert!(parse_issuer(input).is_err(), "{input} should be rejected");
         }
     }
-    let port = match port {
-        None => None,
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(p.parse::<u16>().ok().filter(|&n| n != 0)?)
-        }
-        Some(_) => return None,
-    };
-    Some((host, port))
 }

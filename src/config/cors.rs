@@ -1,0 +1,46 @@
+//! CORS, read only when `CORS_ALLOWED_ORIGINS` is set.
+
+use super::settings::Settings;
+use super::{names, ConfigError};
+use crate::http::cors::CorsPolicy;
+
+pub(super) fn cors(s: &Settings) -> Result<Option<CorsPolicy>, ConfigError> {
+    let Some(origins) = s.optional(names::CORS_ALLOWED_ORIGINS) else {
+        return Ok(None);
+    };
+    let max_age = s.number(names::CORS_MAX_AGE_SECONDS, 600, 0..=86_400)?;
+    CorsPolicy::parse(
+        &origins,
+        s.optional(names::CORS_ALLOWED_METHODS).as_deref(),
+        s.optional(names::CORS_ALLOWED_HEADERS).as_deref(),
+        max_age,
+    )
+    .map(Some)
+    .map_err(|(setting, reason)| ConfigError { setting, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::{config, BASE};
+
+    #[test]
+    fn cors_settings() {
+        let mut vars = BASE.to_vec();
+        vars.push(("CORS_ALLOWED_ORIGINS", "https://app.example.com"));
+        assert!(config(&vars).unwrap().cors.is_some());
+
+        for (name, bad) in [
+            ("CORS_ALLOWED_ORIGINS", "app.example.com"),
+            ("CORS_MAX_AGE_SECONDS", "x"),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.extend([
+                ("ORIGIN_URL", "https://origin.internal"),
+                ("CORS_ALLOWED_ORIGINS", "*"),
+            ]);
+            vars.retain(|(n, _)| *n != name);
+            vars.push((name, bad));
+            assert_eq!(config(&vars).unwrap_err().setting, name, "{name}={bad}");
+        }
+    }
+}

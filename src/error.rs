@@ -14,6 +14,7 @@ use crate::http::path::PathError;
 use crate::http::proxy::OriginError;
 use crate::jose::dpop::ProofError;
 use crate::jose::token::TokenError;
+use crate::policy::ClaimFailure;
 
 /// A refused request or a failure of the gateway itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,12 @@ pub enum GatewayError {
     InvalidRequest(Scheme, CredentialsError),
     /// The access token is malformed, expired, or fails verification (RFC 6750 section 3.1).
     InvalidToken(Scheme, TokenError),
+    /// The token fails a claim rule of the route; 401 `invalid_token` naming the claim.
+    ClaimRule {
+        scheme: Scheme,
+        claim: String,
+        failure: ClaimFailure,
+    },
     /// The DPoP proof is missing, malformed, or fails verification (RFC 9449 section 7.1).
     InvalidDpopProof(ProofError),
     /// The server requires a fresh DPoP nonce (RFC 9449 section 8); the header carries it.
@@ -106,7 +113,7 @@ impl GatewayError {
             Self::NotFound => "not_found",
             Self::BadPath(_) | Self::InvalidRequest(..) => "invalid_request",
             Self::Unauthorized(_) => "unauthorized",
-            Self::InvalidToken(..) => "invalid_token",
+            Self::InvalidToken(..) | Self::ClaimRule { .. } => "invalid_token",
             Self::InvalidDpopProof(_) => "invalid_dpop_proof",
             Self::UseDpopNonce(_) => "use_dpop_nonce",
             Self::InsufficientScope { .. } => "insufficient_scope",
@@ -123,6 +130,7 @@ impl GatewayError {
             Self::BadPath(_) | Self::InvalidRequest(..) => 400,
             Self::Unauthorized(_)
             | Self::InvalidToken(..)
+            | Self::ClaimRule { .. }
             | Self::InvalidDpopProof(_)
             | Self::UseDpopNonce(_) => 401,
             Self::InsufficientScope { .. } => 403,
@@ -141,6 +149,7 @@ impl GatewayError {
             }
             Self::BadPath(reason) => Cow::Borrowed(reason.description()),
             Self::InvalidToken(_, reason) => Cow::Borrowed(reason.description()),
+            Self::ClaimRule { claim, failure, .. } => Cow::Owned(failure.describe(claim)),
             Self::InvalidDpopProof(reason) => Cow::Borrowed(reason.description()),
             Self::BadGateway(reason) => Cow::Borrowed(reason.description()),
             Self::TemporarilyUnavailable { reason, .. } => Cow::Borrowed(reason.description()),
@@ -188,7 +197,9 @@ impl GatewayError {
         let params = match self {
             Self::Unauthorized(_) => Challenge::Plain,
             Self::InvalidRequest(scheme, _) => Challenge::Error(*scheme),
-            Self::InvalidToken(scheme, _) => Challenge::Error(*scheme),
+            Self::InvalidToken(scheme, _) | Self::ClaimRule { scheme, .. } => {
+                Challenge::Error(*scheme)
+            }
             Self::InsufficientScope { scheme, required } => {
                 return Some(insufficient_scope_challenge(ctx, *scheme, required));
             }

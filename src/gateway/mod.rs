@@ -1,5 +1,6 @@
 //! The request path, free of Workers types, as named steps: route, credentials, token (from the cache of
-//! verified tokens, or parsed and verified), proof, binding, replay, scopes. It takes the request facts, a
+//! verified tokens, or parsed and verified) with the route's audience and claim rules, proof, binding,
+//! replay, scopes. It takes the request facts, a
 //! clock, a key source and a replay store, so it runs the same natively under `cargo test` and in the
 //! Worker.
 //!
@@ -102,7 +103,12 @@ pub async fn authorize<'c>(
 ) -> Result<Authorized, GatewayError> {
     let (path, rule) = route(config, req.method, req.path)?;
     trace.route = Some(&rule.pattern);
-    if rule.access == Access::Public {
+    let anonymous = match rule.access {
+        Access::Public => true,
+        Access::Optional => req.authorization.is_none_or(|a| a.trim().is_empty()),
+        Access::Token { .. } => false,
+    };
+    if anonymous {
         return Ok(Authorized {
             path,
             identity: None,
@@ -123,6 +129,7 @@ pub async fn authorize<'c>(
         Some(entry) => {
             trace.issuer = Some(entry.claims.issuer);
             trace.kid = Some(entry.kid.clone());
+            check_route_policy(config, rule, scheme, &entry.claims)?;
             let proof = proof(config, req, credentials, now)?;
             (entry.claims.clone(), proof)
         }
@@ -130,6 +137,7 @@ pub async fn authorize<'c>(
             let unverified = parse_token(config, credentials.token, now).map_err(invalid_token)?;
             trace.issuer = Some(unverified.issuer());
             trace.kid = Some(unverified.kid().to_owned());
+            check_route_policy(config, rule, scheme, unverified.claims())?;
             // RFC 9449 section 4.3: the proof signature before any token key work.
             let proof = proof(config, req, credentials, now)?;
             let claims = verify_token(keys, tokens, unverified, token_id, credentials, now)
@@ -212,10 +220,36 @@ fn parse_token<'t>(
 ) -> Result<UnverifiedToken<'t>, TokenError> {
     let rules = ClaimRules {
         issuers: &config.issuers,
-        audience: &config.audience,
         leeway: config.clock_leeway,
     };
     token::parse(token, rules, now)
+}
+
+/// Step 3c: what the route asks of a token besides scopes: its audience (the route's, else
+/// `AUTH0_AUDIENCE`) and its claim rules. Checked on cached tokens too: a token accepted on one route is
+/// not thereby accepted on a stricter one. Cheap, so it runs before any signature work.
+fn check_route_policy(
+    config: &Config,
+    rule: &RouteRule,
+    scheme: Scheme,
+    claims: &Claims,
+) -> Result<(), GatewayError> {
+    let audiences = rule
+        .audiences
+        .as_deref()
+        .unwrap_or(std::slice::from_ref(&config.audience));
+    token::check_audience(claims, audiences)
+        .map_err(|reason| GatewayError::InvalidToken(scheme, reason))?;
+    for claim_rule in &rule.claims {
+        claim_rule
+            .check(&claims.all)
+            .map_err(|failure| GatewayError::ClaimRule {
+                scheme,
+                claim: claim_rule.claim.clone(),
+                failure,
+            })?;
+    }
+    Ok(())
 }
 
 /// Why a token could not be verified: the token itself, or the keys.
@@ -236,7 +270,7 @@ impl VerifyError {
     }
 }
 
-/// Step 3c: the signature, with the key the token's `kid` names; a verified token is cached.
+/// Step 3d: the signature, with the key the token's `kid` names; a verified token is cached.
 async fn verify_token(
     keys: &impl KeySource,
     tokens: &RefCell<TokenCache>,
@@ -357,6 +391,7 @@ fn check_scopes(rule: &RouteRule, scheme: Scheme, claims: &Claims) -> Result<(),
 mod tests {
     use super::*;
     use crate::jose::jwks::{parse_rsa_jwk, VerifyingKey};
+    use crate::policy::ClaimFailure;
     use crate::state::replay::ReplayCache;
     use crate::test_keys;
     use futures_executor::block_on;
@@ -512,6 +547,117 @@ mod tests {
             run_full(&c, &replaced, &replay, &tokens, &req).unwrap_err(),
             GatewayError::InvalidToken(Scheme::Bearer, TokenError::Signature)
         );
+    }
+
+    fn policy_config() -> Config {
+        Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "ROUTES" => Some(
+                r#"[
+                  {"path": "/open", "auth": "optional"},
+                  {"path": "/a", "auth": "required"},
+                  {"path": "/b", "auth": "required", "audience": ["https://b", "https://b2"]},
+                  {"path": "/org", "auth": "required",
+                   "claims": [{"claim": "org_id", "equals": "org_1"},
+                              {"claim": "https://example.com/roles", "includes": ["admin"]},
+                              {"claim": "sub", "not_prefix": "anon@"}]}
+                ]"#
+                .into(),
+            ),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn optional_routes_pass_anonymously_but_check_credentials_that_are_sent() {
+        let (c, k) = (policy_config(), keys());
+        assert!(run(&c, &k, "GET", "/open", None, None).unwrap().is_none());
+        assert!(run(&c, &k, "GET", "/open", Some("  "), None)
+            .unwrap()
+            .is_none());
+        let good = format!("Bearer {}", token(json!({})));
+        let id = run(&c, &k, "GET", "/open", Some(&good), None).unwrap();
+        assert_eq!(id.unwrap().claims.sub.as_deref(), Some("auth0|u"));
+        let expired = format!("Bearer {}", token(json!({"exp": NOW - 1})));
+        assert_eq!(
+            run(&c, &k, "GET", "/open", Some(&expired), None).unwrap_err(),
+            GatewayError::InvalidToken(Scheme::Bearer, TokenError::Expired)
+        );
+        assert_eq!(
+            run(&c, &k, "GET", "/open", Some("Basic x"), None).unwrap_err(),
+            GatewayError::Unauthorized(CredentialsError::UnsupportedScheme)
+        );
+    }
+
+    #[test]
+    fn audiences_are_per_route_and_rechecked_on_cached_tokens() {
+        let (c, k) = (policy_config(), keys());
+        let replay = RefCell::new(ReplayCache::new(100));
+        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let call = |path: &str, auth: &str| {
+            let url = format!("https://api.example.com{path}");
+            let req = RequestFacts {
+                method: "GET",
+                path,
+                authorization: Some(auth),
+                dpop: None,
+                url: &url,
+            };
+            run_full(&c, &k, &replay, &tokens, &req).map(|_| ())
+        };
+        let for_a = format!("Bearer {}", token(json!({})));
+        let for_b = format!("Bearer {}", token(json!({"aud": ["https://b2"]})));
+        let mismatch = |scheme| Err(GatewayError::InvalidToken(scheme, TokenError::AudMismatch));
+        assert_eq!(call("/a", &for_a), Ok(()));
+        // Now cached: the stricter route still refuses it.
+        assert_eq!(tokens.borrow().len(), 1);
+        assert_eq!(call("/b", &for_a), mismatch(Scheme::Bearer));
+        assert_eq!(call("/b", &for_b), Ok(()));
+        assert_eq!(call("/a", &for_b), mismatch(Scheme::Bearer));
+        assert_eq!(call("/b", &for_b), Ok(()));
+    }
+
+    #[test]
+    fn claim_rules_name_the_claim() {
+        let (c, k) = (policy_config(), keys());
+        let good = json!({"org_id": "org_1", "https://example.com/roles": ["admin", "ops"]});
+        let call = |extra: serde_json::Value| {
+            let mut claims = good.clone();
+            for (key, value) in extra.as_object().unwrap() {
+                claims[key] = value.clone();
+            }
+            let auth = format!("Bearer {}", token(claims));
+            run(&c, &k, "GET", "/org", Some(&auth), None).map(|_| ())
+        };
+        assert_eq!(call(json!({})), Ok(()));
+        let refused = |claim: &str, failure| {
+            Err(GatewayError::ClaimRule {
+                scheme: Scheme::Bearer,
+                claim: claim.into(),
+                failure,
+            })
+        };
+        assert_eq!(
+            call(json!({"org_id": "org_2"})),
+            refused("org_id", ClaimFailure::Unexpected)
+        );
+        assert_eq!(
+            call(json!({"org_id": null})),
+            refused("org_id", ClaimFailure::Unexpected)
+        );
+        assert_eq!(
+            call(json!({"https://example.com/roles": ["ops"]})),
+            refused("https://example.com/roles", ClaimFailure::Unexpected)
+        );
+        assert_eq!(
+            call(json!({"sub": "anon@123"})),
+            refused("sub", ClaimFailure::Unexpected)
+        );
+        let e = call(json!({"sub": "anon@123"})).unwrap_err();
+        assert_eq!((e.status(), e.code()), (401, "invalid_token"));
+        assert_eq!(e.description(), "Unexpected 'sub' value");
     }
 
     #[test]

@@ -109,8 +109,6 @@ impl std::fmt::Display for TokenError {
 pub struct ClaimRules<'a, I> {
     /// Accepted issuers; `iss` must equal one exactly (RFC 7519 section 4.1.1; no normalisation).
     pub issuers: &'a [I],
-    /// A value `aud` must contain (RFC 7519 section 4.1.3).
-    pub audience: &'a str,
     /// Seconds of clock skew tolerated on `exp` and `nbf`.
     pub leeway: u64,
 }
@@ -148,6 +146,11 @@ pub struct UnverifiedToken<'a> {
 }
 
 impl<'a> UnverifiedToken<'a> {
+    /// The claims, whose signature is not verified yet.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
     /// The `kid` that names the verification key.
     pub fn kid(&self) -> &str {
         &self.kid
@@ -225,7 +228,7 @@ fn check_claims(
     now: u64,
 ) -> Result<Claims, TokenError> {
     let issuer = check_issuer(&all, rules.issuers)?;
-    check_audience(&all, rules.audience)?;
+    check_audience_type(&all)?;
     let exp = check_times(&all, now as f64, rules.leeway as f64)?;
     let sub = match all.get("sub") {
         None => None,
@@ -259,19 +262,25 @@ fn check_issuer(
     }
 }
 
-/// RFC 7519 section 4.1.3: `aud`, a string or an array of strings, contains the audience.
-fn check_audience(all: &Map<String, Value>, audience: &str) -> Result<(), TokenError> {
-    let found = match all.get("aud") {
-        Some(Value::String(aud)) => aud == audience,
-        Some(Value::Array(auds)) => {
-            let mut found = false;
-            for aud in auds {
-                found |= aud.as_str().ok_or(TokenError::AudType)? == audience;
-            }
-            found
-        }
-        Some(_) => return Err(TokenError::AudType),
-        None => return Err(TokenError::AudMissing),
+/// RFC 7519 section 4.1.3: `aud` is present, a string or an array of strings. Which audience it must
+/// contain depends on the route ([`check_audience`]).
+fn check_audience_type(all: &Map<String, Value>) -> Result<(), TokenError> {
+    match all.get("aud") {
+        Some(Value::String(_)) => Ok(()),
+        Some(Value::Array(auds)) if auds.iter().all(Value::is_string) => Ok(()),
+        Some(_) => Err(TokenError::AudType),
+        None => Err(TokenError::AudMissing),
+    }
+}
+
+/// RFC 7519 section 4.1.3 (and RFC 8707 for resources): `aud` contains one of `audiences`. The claims
+/// passed [`parse`], so `aud` is a string or an array of strings.
+pub fn check_audience(claims: &Claims, audiences: &[impl AsRef<str>]) -> Result<(), TokenError> {
+    let accepted = |aud: &str| audiences.iter().any(|a| a.as_ref() == aud);
+    let found = match claims.all.get("aud") {
+        Some(Value::String(aud)) => accepted(aud),
+        Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(accepted),
+        _ => false,
     };
     if found {
         Ok(())
@@ -376,7 +385,6 @@ mod tests {
     fn rules() -> ClaimRules<'static, Issuer> {
         ClaimRules {
             issuers: issuers(),
-            audience: "https://api.example.com",
             leeway: 0,
         }
     }
@@ -402,7 +410,9 @@ mod tests {
     }
 
     fn check(token: &str) -> Result<Claims, TokenError> {
-        parse(token, rules(), NOW)?.verify(&key())
+        let claims = parse(token, rules(), NOW)?.verify(&key())?;
+        check_audience(&claims, &["https://api.example.com"])?;
+        Ok(claims)
     }
 
     fn sign(header: Value, claims: Value) -> String {

@@ -1,5 +1,7 @@
-//! Route policy: which requests need a token, and which scopes they need.
+//! Route policy: which requests need a token, and what it must carry: scopes, an audience, claims.
 
+pub mod claims;
 pub mod routes;
 
+pub use claims::{ClaimFailure, ClaimRule};
 pub use routes::{Access, RouteRule, RouteTable, ScopeMatch};

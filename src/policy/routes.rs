@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use super::claims::{ClaimRule, RawClaimRule};
 use crate::http::path;
 
 /// How a rule's path matches.
@@ -40,6 +41,9 @@ impl PathPattern {
 pub enum Access {
     /// Public: no token is read.
     Public,
+    /// Without credentials the request goes through anonymously; credentials that are sent must be valid
+    /// (express-oauth2-jwt-bearer `authRequired: false`, Envoy `allow_missing`).
+    Optional,
     /// A valid token whose granted scopes satisfy `scopes` under `mode` (empty: any valid token).
     Token {
         scopes: Vec<String>,
@@ -65,13 +69,17 @@ pub struct RouteRule {
     /// Upper-case methods, or `None` for every method.
     pub methods: Option<Vec<String>>,
     pub access: Access,
+    /// Audiences of this route, any of which `aud` may contain; `None` for `AUTH0_AUDIENCE`.
+    pub audiences: Option<Vec<String>>,
+    /// Claim rules a token must satisfy on this route.
+    pub claims: Vec<ClaimRule>,
 }
 
 impl RouteRule {
     /// True when the granted scopes satisfy the rule (always true for public rules).
     pub fn allows(&self, granted: &[String]) -> bool {
         match &self.access {
-            Access::Public => true,
+            Access::Public | Access::Optional => true,
             Access::Token { scopes, mode } => {
                 let has = |s: &String| granted.iter().any(|g| g == s);
                 match mode {
@@ -86,9 +94,14 @@ impl RouteRule {
     /// The scopes a token must carry, for the `insufficient_scope` challenge.
     pub fn required_scopes(&self) -> &[String] {
         match &self.access {
-            Access::Public => &[],
+            Access::Public | Access::Optional => &[],
             Access::Token { scopes, .. } => scopes,
         }
+    }
+
+    /// Whether a token on this route is checked against `AUTH0_AUDIENCE` (no audience of its own).
+    pub fn uses_default_audience(&self) -> bool {
+        self.access != Access::Public && self.audiences.is_none()
     }
 
     fn applies_to(&self, method: &str) -> bool {
@@ -116,6 +129,16 @@ struct RawRule {
     scopes: Option<Vec<String>>,
     #[serde(rename = "match")]
     match_mode: Option<String>,
+    audience: Option<OneOrMany>,
+    claims: Option<Vec<RawClaimRule>>,
+}
+
+/// A string or an array of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 impl RouteTable {
@@ -184,88 +207,127 @@ const DEMO_ROUTES: &str = r#"[
 ]"#;
 
 fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
-    let path = match raw.path.strip_suffix("/*") {
+    let path = pattern_path(&raw.path)?;
+    let methods = raw.methods.map(rule_methods).transpose()?;
+    let access = access(raw.auth.as_deref(), raw.scopes, raw.match_mode.as_deref())?;
+    let audiences = raw.audience.map(audiences).transpose()?;
+    let claims = raw
+        .claims
+        .unwrap_or_default()
+        .into_iter()
+        .map(RawClaimRule::validate)
+        .collect::<Result<Vec<_>, _>>()?;
+    if access == Access::Public && (audiences.is_some() || !claims.is_empty()) {
+        return Err("auth \"none\" reads no token, so it cannot have an audience or claims".into());
+    }
+    Ok(RouteRule {
+        pattern: raw.path,
+        path,
+        methods,
+        access,
+        audiences,
+        claims,
+    })
+}
+
+fn pattern_path(raw: &str) -> Result<PathPattern, String> {
+    match raw.strip_suffix("/*") {
         Some(prefix) => {
             check_pattern_path(if prefix.is_empty() { "/" } else { prefix })?;
-            PathPattern::Prefix(prefix.to_owned())
+            Ok(PathPattern::Prefix(prefix.to_owned()))
         }
         None => {
-            check_pattern_path(&raw.path)?;
-            PathPattern::Exact(raw.path.clone())
+            check_pattern_path(raw)?;
+            Ok(PathPattern::Exact(raw.to_owned()))
         }
-    };
-    let methods = match raw.methods {
-        None => None,
-        Some(list) if list.is_empty() => {
-            return Err("methods must not be empty (omit it for every method)".into())
+    }
+}
+
+fn rule_methods(list: Vec<String>) -> Result<Vec<String>, String> {
+    if list.is_empty() {
+        return Err("methods must not be empty (omit it for every method)".into());
+    }
+    let mut methods: Vec<String> = Vec::with_capacity(list.len());
+    for m in list {
+        let upper = m.to_ascii_uppercase();
+        if !METHODS.contains(&upper.as_str()) {
+            return Err(format!(
+                "unknown method {m:?} (expected one of {})",
+                METHODS.join(", ")
+            ));
         }
-        Some(list) => {
-            let mut methods: Vec<String> = Vec::with_capacity(list.len());
-            for m in list {
-                let upper = m.to_ascii_uppercase();
-                if !METHODS.contains(&upper.as_str()) {
-                    return Err(format!(
-                        "unknown method {m:?} (expected one of {})",
-                        METHODS.join(", ")
-                    ));
-                }
-                if methods.contains(&upper) {
-                    return Err(format!("method {upper} is listed twice"));
-                }
-                methods.push(upper);
-            }
-            Some(methods)
+        if methods.contains(&upper) {
+            return Err(format!("method {upper} is listed twice"));
         }
-    };
-    let scopes = match raw.scopes {
-        None => None,
-        Some(list) if list.is_empty() => {
-            return Err("scopes must not be empty (omit it, or use auth \"required\")".into())
-        }
-        Some(list) => {
-            if let Some(bad) = list.iter().find(|s| {
-                s.is_empty()
-                    || s.chars()
-                        .any(|c| c.is_whitespace() || c == '"' || c == '\\' || c.is_control())
-            }) {
-                return Err(format!(
-                    "scope {bad:?} is empty or contains a space, quote or control character"
-                ));
-            }
-            Some(list)
-        }
-    };
-    let mode = match raw.match_mode.as_deref() {
+        methods.push(upper);
+    }
+    Ok(methods)
+}
+
+fn rule_scopes(list: Vec<String>) -> Result<Vec<String>, String> {
+    if list.is_empty() {
+        return Err("scopes must not be empty (omit it, or use auth \"required\")".into());
+    }
+    if let Some(bad) = list.iter().find(|s| {
+        s.is_empty()
+            || s.chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '\\' || c.is_control())
+    }) {
+        return Err(format!(
+            "scope {bad:?} is empty or contains a space, quote or control character"
+        ));
+    }
+    Ok(list)
+}
+
+fn access(
+    auth: Option<&str>,
+    scopes: Option<Vec<String>>,
+    match_mode: Option<&str>,
+) -> Result<Access, String> {
+    let scopes = scopes.map(rule_scopes).transpose()?;
+    let mode = match match_mode {
         None | Some("all") => ScopeMatch::All,
         Some("any") => ScopeMatch::Any,
         Some(other) => return Err(format!("match must be \"all\" or \"any\", not {other:?}")),
     };
-    if raw.match_mode.is_some() && scopes.is_none() {
+    if match_mode.is_some() && scopes.is_none() {
         return Err("match is set without scopes".into());
     }
-    let access = match (raw.auth.as_deref(), scopes) {
+    Ok(match (auth, scopes) {
         (Some("none"), Some(_)) => return Err("auth \"none\" cannot require scopes".into()),
         (Some("none"), None) => Access::Public,
+        (Some("optional"), Some(_)) => {
+            return Err("auth \"optional\" cannot require scopes (use \"required\")".into())
+        }
+        (Some("optional"), None) => Access::Optional,
         (Some("required") | None, Some(scopes)) => Access::Token { scopes, mode },
         (Some("required"), None) => Access::Token {
             scopes: Vec::new(),
             mode,
         },
         (None, None) => {
-            return Err("auth must be set (\"none\" or \"required\") or scopes given".into())
+            return Err(
+                "auth must be set (\"none\", \"optional\" or \"required\") or scopes given".into(),
+            )
         }
         (Some(other), _) => {
             return Err(format!(
-                "auth must be \"none\" or \"required\", not {other:?}"
+                "auth must be \"none\", \"optional\" or \"required\", not {other:?}"
             ))
         }
-    };
-    Ok(RouteRule {
-        pattern: raw.path,
-        path,
-        methods,
-        access,
     })
+}
+
+fn audiences(audience: OneOrMany) -> Result<Vec<String>, String> {
+    let list = match audience {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    };
+    if list.is_empty() || list.iter().any(|a| a.trim().is_empty()) {
+        return Err("audience must be a non-empty string or a non-empty array of them".into());
+    }
+    Ok(list)
 }
 
 /// A rule's path must already be in normal form, with `*` only as a trailing `/*`.
@@ -301,6 +363,32 @@ mod tests {
 
     fn pattern<'a>(t: &'a RouteTable, method: &str, path: &str) -> Option<&'a str> {
         t.find(method, path).map(|r| r.pattern.as_str())
+    }
+
+    #[test]
+    fn policy_keys() {
+        let t = table(
+            r#"[
+              {"path": "/a", "auth": "optional"},
+              {"path": "/b/*", "audience": ["https://b", "https://b2"], "scopes": ["r"],
+               "claims": [{"claim": "org_id", "equals": "o1"}]},
+              {"path": "/c", "auth": "required", "audience": "https://c"}
+            ]"#,
+        );
+        let a = t.find("GET", "/a").unwrap();
+        assert_eq!(a.access, Access::Optional);
+        assert!(a.uses_default_audience());
+        let b = t.find("GET", "/b/x").unwrap();
+        assert_eq!(
+            b.audiences.as_deref(),
+            Some(&["https://b".to_owned(), "https://b2".to_owned()][..])
+        );
+        assert_eq!(b.claims.len(), 1);
+        assert!(!b.uses_default_audience());
+        assert_eq!(
+            t.find("GET", "/c").unwrap().audiences.as_deref(),
+            Some(&["https://c".to_owned()][..])
+        );
     }
 
     #[test]
@@ -437,7 +525,35 @@ mod tests {
             ),
             (
                 r#"[{"path": "/a", "auth": "maybe"}]"#,
-                "auth must be \"none\" or \"required\"",
+                "auth must be \"none\", \"optional\" or \"required\"",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "optional", "scopes": ["a"]}]"#,
+                "rule 1 (/a): auth \"optional\" cannot require scopes",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "none", "audience": "https://b"}]"#,
+                "rule 1 (/a): auth \"none\" reads no token, so it cannot have an audience or claims",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "none", "claims": [{"claim": "x", "equals": 1}]}]"#,
+                "cannot have an audience or claims",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "audience": []}]"#,
+                "rule 1 (/a): audience must be a non-empty string or a non-empty array of them",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "audience": 5}]"#,
+                "rule 1 (/a)",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "claims": [{"claim": "org_id"}]}]"#,
+                "rule 1 (/a): claim \"org_id\" needs exactly one of equals, includes, not_prefix",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "claims": [{"claim": "r", "includes": []}]}]"#,
+                "rule 1 (/a): claim \"r\": includes must not be empty",
             ),
             (
                 r#"[{"path": "/a", "scopes": ["a"], "match": "some"}]"#,

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use crate::idp::{parse_issuer, Issuer};
 use crate::jose::dpop::{self, ProofTarget, ProofWindow};
 use crate::jose::jwks::{parse_jwks, KeySet};
-use crate::jose::token::{self, ClaimRules};
+use crate::jose::token::{self, ClaimRules, TokenProfile};
 use crate::state::token_cache::{CachedToken, TokenCache};
 
 /// Keys, accepted issuers and audience loaded by [`bench_load`].
@@ -47,10 +47,12 @@ fn verify(token: &str, now: f64) -> Option<CachedToken> {
         let (keys, issuers, audience) = guard.as_ref()?;
         let rules = ClaimRules {
             issuers,
-            audience,
             leeway: 0,
+            profile: TokenProfile::Standard,
+            max_age: None,
         };
         let unverified = token::parse(token, rules, now as u64).ok()?;
+        token::check_audience(unverified.claims(), std::slice::from_ref(audience)).ok()?;
         let key = keys.get(unverified.kid())?.clone();
         let kid = unverified.kid().to_owned();
         let claims = unverified.verify(&key).ok()?;

@@ -22,6 +22,7 @@ use crate::idp::key_cache::CachePolicy;
 use crate::idp::Issuer;
 use crate::jose::dpop::ProofWindow;
 use crate::jose::nonce::NonceKey;
+use crate::jose::token::TokenProfile;
 use crate::policy::RouteTable;
 use crate::state::replay::ReplayStoreKind;
 
@@ -55,11 +56,16 @@ pub struct Config {
     /// The tenant's issuer first (`AUTH0_DOMAIN`), then its other custom domains; a token's `iss` must be
     /// one of them.
     pub issuers: Vec<Issuer>,
-    pub audience: String,
+    /// `AUTH0_AUDIENCE`: the audience of routes without their own; unset only when every route that reads
+    /// a token has its own.
+    pub audience: Option<String>,
     pub dpop_mode: DpopMode,
     pub routes: RouteTable,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     pub clock_leeway: u64,
+    pub token_profile: TokenProfile,
+    /// `MAX_TOKEN_AGE_SECONDS`, when set.
+    pub max_token_age: Option<u64>,
     pub cache: CachePolicy,
     pub dpop: DpopSettings,
     /// Proxy mode, when `ORIGIN_URL` is set; the demo endpoints otherwise.
@@ -98,7 +104,10 @@ impl Config {
         let s = Settings::new(&lookup);
         // In this order: when several settings are wrong, the first one is reported.
         let issuers = idp::issuers(&s)?;
-        let audience = s.required(names::AUTH0_AUDIENCE)?;
+        let audience = s.optional(names::AUTH0_AUDIENCE);
+        if audience.is_none() && s.optional(names::ROUTES).is_none() {
+            return Err(invalid(names::AUTH0_AUDIENCE, "is not set"));
+        }
         let dpop_mode = dpop::mode(&s)?;
         let routes = match s.optional(names::ROUTES) {
             None => RouteTable::demo(),
@@ -106,9 +115,31 @@ impl Config {
                 RouteTable::from_json(&json).map_err(|reason| invalid(names::ROUTES, reason))?
             }
         };
+        if audience.is_none() {
+            if let Some(rule) = routes.rules().iter().find(|r| r.uses_default_audience()) {
+                return Err(invalid(
+                    names::AUTH0_AUDIENCE,
+                    format!(
+                        "is not set, and route {} has no audience of its own",
+                        rule.pattern
+                    ),
+                ));
+            }
+        }
         let proxy = proxy::proxy(&s)?;
         let cors = cors::cors(&s)?;
         let clock_leeway = s.number(names::CLOCK_LEEWAY_SECONDS, 0, 0..=300)?;
+        let token_profile = s.choice(
+            names::TOKEN_PROFILE,
+            &[
+                ("standard", TokenProfile::Standard),
+                ("rfc9068", TokenProfile::Rfc9068),
+            ],
+        )?;
+        let max_token_age = match s.optional(names::MAX_TOKEN_AGE_SECONDS) {
+            None => None,
+            Some(_) => Some(s.number(names::MAX_TOKEN_AGE_SECONDS, 0, 1..=31_536_000)?),
+        };
         let cache = idp::cache_policy(&s)?;
         let dpop = dpop::settings(&s)?;
         let request_logs = s.choice(
@@ -125,6 +156,8 @@ impl Config {
             dpop_mode,
             routes,
             clock_leeway,
+            token_profile,
+            max_token_age,
             cache,
             dpop,
             proxy,
@@ -153,6 +186,44 @@ mod tests {
     ];
 
     #[test]
+    fn the_default_audience_is_needed_only_by_routes_without_their_own() {
+        let routes = r#"[{"path": "/a", "auth": "required", "audience": "https://a"},
+                         {"path": "/p", "auth": "none"}]"#;
+        let c = config(&[("AUTH0_DOMAIN", "t.auth0.com"), ("ROUTES", routes)]).unwrap();
+        assert_eq!(c.audience, None);
+        let routes = r#"[{"path": "/a", "auth": "required", "audience": "https://a"},
+                         {"path": "/b", "auth": "optional"}]"#;
+        let e = config(&[("AUTH0_DOMAIN", "t.auth0.com"), ("ROUTES", routes)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "AUTH0_AUDIENCE is not set, and route /b has no audience of its own"
+        );
+    }
+
+    #[test]
+    fn token_profile_and_age() {
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("TOKEN_PROFILE", "rfc9068"),
+            ("MAX_TOKEN_AGE_SECONDS", "3600"),
+        ]);
+        let c = config(&vars).unwrap();
+        assert_eq!(
+            (c.token_profile, c.max_token_age),
+            (TokenProfile::Rfc9068, Some(3600))
+        );
+        for (name, bad) in [
+            ("TOKEN_PROFILE", "strict"),
+            ("MAX_TOKEN_AGE_SECONDS", "0"),
+            ("MAX_TOKEN_AGE_SECONDS", "1h"),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((name, bad));
+            assert_eq!(config(&vars).unwrap_err().setting, name, "{name}={bad}");
+        }
+    }
+
+    #[test]
     fn minimal_configuration_gets_documented_defaults() {
         let c = config(&BASE).unwrap();
         assert_eq!(c.issuers.len(), 1);
@@ -162,7 +233,9 @@ mod tests {
             c.issuers[0].discovery_url,
             "https://tenant.us.auth0.com/.well-known/openid-configuration"
         );
-        assert_eq!(c.audience, "https://api.example.com");
+        assert_eq!(c.audience.as_deref(), Some("https://api.example.com"));
+        assert_eq!(c.token_profile, TokenProfile::Standard);
+        assert_eq!(c.max_token_age, None);
         assert_eq!(c.dpop_mode, DpopMode::Allowed);
         assert_eq!(c.clock_leeway, 0);
         assert_eq!(

@@ -27,9 +27,11 @@ pub const CORS_ALLOWED_METHODS: &str = "CORS_ALLOWED_METHODS";
 pub const CORS_ALLOWED_HEADERS: &str = "CORS_ALLOWED_HEADERS";
 pub const CORS_MAX_AGE_SECONDS: &str = "CORS_MAX_AGE_SECONDS";
 pub const REQUEST_LOGS: &str = "REQUEST_LOGS";
+pub const TOKEN_PROFILE: &str = "TOKEN_PROFILE";
+pub const MAX_TOKEN_AGE_SECONDS: &str = "MAX_TOKEN_AGE_SECONDS";
 
 /// Every setting, for tooling and tests that must know them all.
-pub const ALL: [&str; 27] = [
+pub const ALL: [&str; 29] = [
     AUTH0_DOMAIN,
     AUTH0_AUDIENCE,
     DPOP_MODE,
@@ -57,4 +59,6 @@ pub const ALL: [&str; 27] = [
     CORS_ALLOWED_HEADERS,
     CORS_MAX_AGE_SECONDS,
     REQUEST_LOGS,
+    TOKEN_PROFILE,
+    MAX_TOKEN_AGE_SECONDS,
 ];

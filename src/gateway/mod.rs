@@ -129,6 +129,13 @@ pub async fn authorize<'c>(
         Some(entry) => {
             trace.issuer = Some(entry.claims.issuer);
             trace.kid = Some(entry.kid.clone());
+            token::check_age(
+                entry.claims.iat,
+                config.max_token_age,
+                now,
+                config.clock_leeway,
+            )
+            .map_err(invalid_token)?;
             check_route_policy(config, rule, scheme, &entry.claims)?;
             let proof = proof(config, req, credentials, now)?;
             (entry.claims.clone(), proof)
@@ -221,6 +228,8 @@ fn parse_token<'t>(
     let rules = ClaimRules {
         issuers: &config.issuers,
         leeway: config.clock_leeway,
+        profile: config.token_profile,
+        max_age: config.max_token_age,
     };
     token::parse(token, rules, now)
 }
@@ -234,10 +243,12 @@ fn check_route_policy(
     scheme: Scheme,
     claims: &Claims,
 ) -> Result<(), GatewayError> {
-    let audiences = rule
-        .audiences
-        .as_deref()
-        .unwrap_or(std::slice::from_ref(&config.audience));
+    // The configuration guarantees `AUTH0_AUDIENCE` for every route without its own audience.
+    let audiences = match (&rule.audiences, &config.audience) {
+        (Some(own), _) => own.as_slice(),
+        (None, Some(default)) => std::slice::from_ref(default),
+        (None, None) => &[],
+    };
     token::check_audience(claims, audiences)
         .map_err(|reason| GatewayError::InvalidToken(scheme, reason))?;
     for claim_rule in &rule.claims {

@@ -49,6 +49,14 @@ pub enum TokenError {
     PermissionsType,
     CnfType,
     JktType,
+    TypProfile,
+    SubMissing,
+    ClientIdMissing,
+    ClientIdType,
+    JtiMissing,
+    JtiType,
+    IatMissing,
+    TooOld,
     Signature,
     /// RFC 9449 section 7.1: a downgrade.
     BoundTokenAsBearer,
@@ -90,6 +98,14 @@ impl TokenError {
             Self::PermissionsType => "permissions: must be an array of strings",
             Self::CnfType => "cnf: must be an object",
             Self::JktType => "cnf: jkt must be a non-empty string",
+            Self::TypProfile => "typ: must be at+jwt (TOKEN_PROFILE=rfc9068)",
+            Self::SubMissing => "sub: missing",
+            Self::ClientIdMissing => "client_id: missing",
+            Self::ClientIdType => "client_id: must be a string",
+            Self::JtiMissing => "jti: missing",
+            Self::JtiType => "jti: must be a string",
+            Self::IatMissing => "iat: missing",
+            Self::TooOld => "iat: the token is older than MAX_TOKEN_AGE_SECONDS",
             Self::Signature => "signature: verification failed",
             Self::BoundTokenAsBearer => "cnf: a DPoP-bound token must be sent with the DPoP scheme",
             Self::JktMismatch => "cnf: jkt does not match the DPoP proof key",
@@ -109,8 +125,20 @@ impl std::fmt::Display for TokenError {
 pub struct ClaimRules<'a, I> {
     /// Accepted issuers; `iss` must equal one exactly (RFC 7519 section 4.1.1; no normalisation).
     pub issuers: &'a [I],
-    /// Seconds of clock skew tolerated on `exp` and `nbf`.
+    /// Seconds of clock skew tolerated on `exp`, `nbf` and the token age.
     pub leeway: u64,
+    pub profile: TokenProfile,
+    /// `MAX_TOKEN_AGE_SECONDS`: `iat` required and at most this old.
+    pub max_age: Option<u64>,
+}
+
+/// Which access-token profile is enforced (`TOKEN_PROFILE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProfile {
+    /// RFC 7519 claims as Auth0 issues them by default: `typ` `JWT` or `at+jwt` when present.
+    Standard,
+    /// RFC 9068 section 2: `typ` `at+jwt`, and `sub`, `client_id`, `iat`, `jti` present.
+    Rfc9068,
 }
 
 impl<I> Clone for ClaimRules<'_, I> {
@@ -129,6 +157,8 @@ pub struct Claims {
     pub sub: Option<String>,
     /// `exp` in seconds since the epoch.
     pub exp: f64,
+    /// `iat`, when present.
+    pub iat: Option<f64>,
     /// Granted scopes: the union of `scope`, `scp` and `permissions`, without duplicates.
     pub scopes: Vec<String>,
     /// `cnf.jkt`: the thumbprint of the key the token is bound to (RFC 9449 section 6.1).
@@ -191,7 +221,7 @@ pub fn parse<'a>(
         JwsError::Encoding => TokenError::Encoding,
         JwsError::Header => TokenError::Header,
     })?;
-    let kid = check_header(&jws.header)?;
+    let kid = check_header(&jws.header, rules.profile)?;
     let payload = parse_object(&jws.payload).ok_or(TokenError::Payload)?;
     let claims = check_claims(payload, rules, now)?;
     Ok(UnverifiedToken { jws, kid, claims })
@@ -199,7 +229,7 @@ pub fn parse<'a>(
 
 /// RFC 8725 section 3.1 (one algorithm, never `none`), RFC 7515 section 4.1.11 (`crit`), RFC 9068
 /// section 2.1 (`typ`), RFC 7515 section 4.1.4 (`kid`).
-fn check_header(header: &Map<String, Value>) -> Result<String, TokenError> {
+fn check_header(header: &Map<String, Value>, profile: TokenProfile) -> Result<String, TokenError> {
     match header.get("alg") {
         Some(Value::String(alg)) if alg == "RS256" => {}
         _ => return Err(TokenError::Alg),
@@ -207,11 +237,16 @@ fn check_header(header: &Map<String, Value>) -> Result<String, TokenError> {
     if header.contains_key("crit") {
         return Err(TokenError::Crit);
     }
-    match header.get("typ") {
-        None => {}
-        Some(Value::String(typ))
-            if typ.eq_ignore_ascii_case("JWT") || typ.eq_ignore_ascii_case("at+jwt") => {}
-        Some(_) => return Err(TokenError::Typ),
+    // RFC 9068 section 2.1: `at+jwt`, or its full media type; RFC 8725 section 3.11 otherwise.
+    let at_jwt = |typ: &str| {
+        typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
+    };
+    match (header.get("typ"), profile) {
+        (Some(Value::String(typ)), _) if at_jwt(typ) => {}
+        (_, TokenProfile::Rfc9068) => return Err(TokenError::TypProfile),
+        (None, TokenProfile::Standard) => {}
+        (Some(Value::String(typ)), TokenProfile::Standard) if typ.eq_ignore_ascii_case("JWT") => {}
+        (Some(_), TokenProfile::Standard) => return Err(TokenError::Typ),
     }
     match header.get("kid") {
         Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= 256 => Ok(kid.clone()),
@@ -229,18 +264,23 @@ fn check_claims(
 ) -> Result<Claims, TokenError> {
     let issuer = check_issuer(&all, rules.issuers)?;
     check_audience_type(&all)?;
-    let exp = check_times(&all, now as f64, rules.leeway as f64)?;
+    let (exp, iat) = check_times(&all, now as f64, rules.leeway as f64)?;
+    check_age(iat, rules.max_age, now, rules.leeway)?;
     let sub = match all.get("sub") {
         None => None,
         Some(Value::String(sub)) => Some(sub.clone()),
         Some(_) => return Err(TokenError::SubType),
     };
+    if rules.profile == TokenProfile::Rfc9068 {
+        check_rfc9068_claims(&all, sub.is_some(), iat.is_some())?;
+    }
     let scopes = granted_scopes(&all)?;
     let jkt = confirmation_thumbprint(&all)?;
     Ok(Claims {
         issuer,
         sub,
         exp,
+        iat,
         scopes,
         jkt,
         all,
@@ -290,8 +330,12 @@ pub fn check_audience(claims: &Claims, audiences: &[impl AsRef<str>]) -> Result<
 }
 
 /// RFC 7519 sections 4.1.4-4.1.6: `exp` required and in the future, `nbf` not in the future, `iat` a
-/// number; `leeway` seconds of clock skew on both bounds. Returns `exp`.
-fn check_times(all: &Map<String, Value>, now: f64, leeway: f64) -> Result<f64, TokenError> {
+/// number; `leeway` seconds of clock skew on both bounds. Returns `exp` and `iat`.
+fn check_times(
+    all: &Map<String, Value>,
+    now: f64,
+    leeway: f64,
+) -> Result<(f64, Option<f64>), TokenError> {
     let exp = match all.get("exp") {
         None => return Err(TokenError::ExpMissing),
         Some(v) => numeric_date(v).ok_or(TokenError::ExpType)?,
@@ -306,10 +350,53 @@ fn check_times(all: &Map<String, Value>, now: f64, leeway: f64) -> Result<f64, T
             return Err(TokenError::NotYetValid);
         }
     }
-    if let Some(v) = all.get("iat") {
-        numeric_date(v).ok_or(TokenError::IatType)?;
+    let iat = match all.get("iat") {
+        None => None,
+        Some(v) => Some(numeric_date(v).ok_or(TokenError::IatType)?),
+    };
+    Ok((exp, iat))
+}
+
+/// `MAX_TOKEN_AGE_SECONDS`: `iat` required and no older than the maximum (with the clock leeway).
+/// Checked again on tokens from the verified-token cache, since age grows.
+pub fn check_age(
+    iat: Option<f64>,
+    max_age: Option<u64>,
+    now: u64,
+    leeway: u64,
+) -> Result<(), TokenError> {
+    let Some(max_age) = max_age else {
+        return Ok(());
+    };
+    let iat = iat.ok_or(TokenError::IatMissing)?;
+    if now as f64 - iat > (max_age + leeway) as f64 {
+        return Err(TokenError::TooOld);
     }
-    Ok(exp)
+    Ok(())
+}
+
+/// RFC 9068 section 2.2: `sub`, `client_id`, `iat` and `jti` are required (`iss`, `exp`, `aud` always are).
+fn check_rfc9068_claims(
+    all: &Map<String, Value>,
+    has_sub: bool,
+    has_iat: bool,
+) -> Result<(), TokenError> {
+    if !has_sub {
+        return Err(TokenError::SubMissing);
+    }
+    match all.get("client_id") {
+        Some(Value::String(_)) => {}
+        Some(_) => return Err(TokenError::ClientIdType),
+        None => return Err(TokenError::ClientIdMissing),
+    }
+    if !has_iat {
+        return Err(TokenError::IatMissing);
+    }
+    match all.get("jti") {
+        Some(Value::String(_)) => Ok(()),
+        Some(_) => Err(TokenError::JtiType),
+        None => Err(TokenError::JtiMissing),
+    }
 }
 
 /// The granted scopes, once each: `scope` (RFC 8693 section 4.2, a space-delimited string), Microsoft-style
@@ -386,6 +473,8 @@ mod tests {
         ClaimRules {
             issuers: issuers(),
             leeway: 0,
+            profile: TokenProfile::Standard,
+            max_age: None,
         }
     }
 
@@ -430,6 +519,66 @@ mod tests {
         // Another accepted issuer (a custom domain of the tenant) is selected by iss.
         let other = with(claims(), json!({"iss": "https://login.example.com/"}));
         assert_eq!(check(&sign(header(), other)).unwrap().issuer, 1);
+    }
+
+    fn with_rules(token: &str, rules: ClaimRules<'_, Issuer>) -> Result<Claims, TokenError> {
+        parse(token, rules, NOW)?.verify(&key())
+    }
+
+    #[test]
+    fn rfc9068_profile_requires_its_typ_and_claims() {
+        let strict = ClaimRules {
+            profile: TokenProfile::Rfc9068,
+            ..rules()
+        };
+        let at_jwt = with(header(), json!({"typ": "at+jwt"}));
+        let full = with(claims(), json!({"client_id": "c1", "jti": "j1"}));
+        assert!(with_rules(&sign(at_jwt.clone(), full.clone()), strict).is_ok());
+        let media_type = with(header(), json!({"typ": "application/AT+JWT"}));
+        assert!(with_rules(&sign(media_type, full.clone()), strict).is_ok());
+        for typ in [json!("JWT"), Value::Null, json!(5)] {
+            let h = with(header(), json!({ "typ": typ }));
+            assert_eq!(
+                with_rules(&sign(h, full.clone()), strict).unwrap_err(),
+                TokenError::TypProfile,
+                "{typ}"
+            );
+        }
+        for (change, reason) in [
+            (json!({"sub": null}), TokenError::SubMissing),
+            (json!({"client_id": null}), TokenError::ClientIdMissing),
+            (json!({"client_id": 1}), TokenError::ClientIdType),
+            (json!({"iat": null}), TokenError::IatMissing),
+            (json!({"jti": null}), TokenError::JtiMissing),
+            (json!({"jti": 7}), TokenError::JtiType),
+        ] {
+            let token = sign(at_jwt.clone(), with(full.clone(), change.clone()));
+            assert_eq!(with_rules(&token, strict).unwrap_err(), reason, "{change}");
+        }
+        // The standard profile asks none of it.
+        assert!(check(&sign(header(), claims())).is_ok());
+    }
+
+    #[test]
+    fn max_token_age() {
+        let aged = ClaimRules {
+            max_age: Some(60),
+            leeway: 5,
+            ..rules()
+        };
+        let at = |iat: u64| sign(header(), with(claims(), json!({ "iat": iat })));
+        assert!(with_rules(&at(NOW - 65), aged).is_ok());
+        assert_eq!(
+            with_rules(&at(NOW - 66), aged).unwrap_err(),
+            TokenError::TooOld
+        );
+        let no_iat = sign(header(), with(claims(), json!({"iat": null})));
+        assert_eq!(
+            with_rules(&no_iat, aged).unwrap_err(),
+            TokenError::IatMissing
+        );
+        assert!(check(&no_iat).is_ok());
+        assert_eq!(check_age(Some(0.0), None, NOW, 0), Ok(()));
     }
 
     #[test]

@@ -131,6 +131,7 @@ mod tests {
                 issuer: 0,
                 sub: Some("s".into()),
                 exp,
+                iat: None,
                 scopes: vec![],
                 jkt: None,
                 all: Map::new(),

@@ -39,5 +39,7 @@ mod adapter;
 #[cfg(all(target_arch = "wasm32", feature = "bench"))]
 pub mod bench;
 
+// Fixture keys and signing helpers, shared with the integration tests.
 #[cfg(test)]
+#[path = "../tests/common/mod.rs"]
 mod test_keys;

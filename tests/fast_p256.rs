@@ -7,28 +7,18 @@
 //! Run with `--nocapture` for the counts; `--release` makes it quick (the crate's own code is unoptimised
 //! in the dev profile).
 
+mod common;
+
 use auth0_edge_gateway::crypto::p256::P256Verifier;
-use p256::ecdsa::signature::{Signer, Verifier};
+use common::es256::{
+    coordinate, es256_sign, hex32, p256_crate_verify as reference_verify, P256_N as N,
+};
+use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::EncodedPoint;
 
-/// n, the group order, big-endian.
-const N: [u8; 32] = be("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
 /// p, the field prime, big-endian.
-const P: [u8; 32] = be("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
-
-const fn be(hex: &str) -> [u8; 32] {
-    let hex = hex.as_bytes();
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 64 {
-        let c = hex[i];
-        let v = if c >= b'a' { c - b'a' + 10 } else { c - b'0' };
-        out[i / 2] |= v << (4 * (1 - i % 2));
-        i += 1;
-    }
-    out
-}
+const P: [u8; 32] = hex32("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
 
 /// SplitMix64: a seeded, dependency-free generator for test inputs.
 struct Rng(u64);
@@ -118,11 +108,6 @@ impl Key {
             .expect("a p256 public key is a valid point");
         Key { reference, fast }
     }
-}
-
-fn reference_verify(key: &VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
-    // from_slice refuses r or s outside [1, n - 1], as FIPS 186-5 section 6.4.2 step 2 does.
-    Signature::from_slice(sig).is_ok_and(|sig| key.verify(message, &sig).is_ok())
 }
 
 /// Counts the cases; panics on the first disagreement, naming it.
@@ -253,8 +238,7 @@ fn agrees_with_p256_on_random_keys_messages_and_mutations() {
         let other = &keys[(index + 1) % keys.len()].1;
         for _ in 0..5 {
             let message = rng.message();
-            let sig: Signature = signing.sign(&message);
-            let sig: [u8; 64] = sig.to_bytes().into();
+            let sig = es256_sign(signing, &message);
             signatures += 1;
             mutations(&mut rng, &mut agreement, key, other, &message, &sig);
         }
@@ -312,9 +296,7 @@ fn agrees_with_p256_on_special_keys_and_degenerate_sums() {
         let other = &keys[(index + 1) % keys.len()].1;
         for _ in 0..20 {
             let message = rng.message();
-            let sig: [u8; 64] = Signer::<Signature>::sign(signing, &message)
-                .to_bytes()
-                .into();
+            let sig = es256_sign(signing, &message);
             mutations(&mut rng, &mut agreement, key, other, &message, &sig);
         }
     }
@@ -391,12 +373,12 @@ fn from_affine_accepts_exactly_the_points_on_the_curve() {
     check(&P, &P, false);
     check(&[0xff; 32], &[0xff; 32], false);
     // G itself, and G with coordinates + p where that fits.
-    let gx = be("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
-    let gy = be("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
+    let gx = hex32("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
+    let gy = hex32("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
     check(&gx, &gy, true);
     check(&gx, &add_be(&gy, &P).0, false);
     // Points with x = 0 on the curve: y^2 = b (a square: y = sqrt(b)).
-    let x0_y = be("66485c780e2f83d72433bd5d84a06bb6541c2af31dae871728bf856a174f93f4");
+    let x0_y = hex32("66485c780e2f83d72433bd5d84a06bb6541c2af31dae871728bf856a174f93f4");
     check(&zero, &x0_y, true);
     check(&zero, &sub_be(&P, &x0_y), true);
     println!("from_affine: {cases} points, agreeing with p256");
@@ -411,17 +393,6 @@ fn add_be(a: &[u8; 32], b: &[u8; 32]) -> ([u8; 32], bool) {
         carry = sum >> 8;
     }
     (out, carry != 0)
-}
-
-/// A Wycheproof coordinate (big-endian, maybe with a sign octet or shorter than 32 bytes) as 32 bytes;
-/// `None` when it does not fit.
-fn coordinate(bytes: &[u8]) -> Option<[u8; 32]> {
-    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    let bytes = &bytes[first..];
-    let mut out = [0u8; 32];
-    out.get_mut(32usize.checked_sub(bytes.len())?..)?
-        .copy_from_slice(bytes);
-    Some(out)
 }
 
 #[test]
@@ -471,14 +442,12 @@ fn wycheproof_ecdsa_p256_sha256_p1363() {
 fn timing_native() {
     use std::hint::black_box;
     use std::time::Instant;
-    let signing = signing_key_from_scalar(&be(
+    let signing = signing_key_from_scalar(&hex32(
         "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721",
     ));
     let key = Key::new(&signing);
     let message = b"eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2In0.eyJodG0iOiJHRVQifQ";
-    let sig: [u8; 64] = Signer::<Signature>::sign(&signing, message)
-        .to_bytes()
-        .into();
+    let sig = es256_sign(&signing, message);
     let typed = Signature::from_slice(&sig).unwrap();
     assert!(key.fast.verify_sha256(message, &sig));
     let runs = if cfg!(debug_assertions) { 20 } else { 2000 };

@@ -8,17 +8,14 @@
 //! ```
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use auth0_edge_gateway::crypto::p256::P256Verifier;
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use common::es256::{es256_sign as sign, p256_crate_verify as reference_verify, P256_N as N};
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, SigningKey};
 use sha2::{Digest, Sha256};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
-
-/// n, the group order, big-endian.
-const N: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
-];
 
 /// A fixed key: the private scalar is SHA-256 of a label (below n for these labels).
 fn signing_key(label: &str) -> SigningKey {
@@ -30,15 +27,6 @@ fn fast_key(key: &SigningKey) -> P256Verifier {
     let point = key.verifying_key().to_encoded_point(false);
     P256Verifier::from_affine(point.x().unwrap().as_ref(), point.y().unwrap().as_ref())
         .expect("a valid point")
-}
-
-fn reference_verify(key: &VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
-    Signature::from_slice(sig).is_ok_and(|sig| key.verify(message, &sig).is_ok())
-}
-
-fn sign(key: &SigningKey, message: &[u8]) -> [u8; 64] {
-    let sig: Signature = key.sign(message);
-    sig.to_bytes().into()
 }
 
 /// n - s, big-endian.

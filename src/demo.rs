@@ -1,4 +1,4 @@
-//! The demo endpoints of Auth0's API quickstarts (CONTRACT section 7), served by the gateway itself when
+//! The demo endpoints of Auth0's API quickstarts (README "Features", Serve mode), served by the gateway itself when
 //! no origin is configured.
 
 use serde_json::{json, Value};

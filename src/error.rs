@@ -1,4 +1,4 @@
-//! The one error type of the gateway and its mapping to the wire (CONTRACT section 6).
+//! The one error type of the gateway and its mapping to the wire (README "Errors").
 //!
 //! Every refusal is a [`GatewayError`]; [`GatewayError::render`] is the only place that turns one into a
 //! status, a JSON body and headers. Every request-driven refusal carries a typed reason owned by the concept
@@ -21,7 +21,7 @@ use crate::policy::ClaimFailure;
 pub enum GatewayError {
     /// A setting is missing or invalid; the text names the setting.
     Configuration(String),
-    /// No route rule matches the method and path (CONTRACT section 3).
+    /// No route rule matches the method and path (README "Routes").
     NotFound,
     /// The request path is unsafe to match or forward (dot segments, encoded slashes, NUL...).
     BadPath(PathError),
@@ -162,7 +162,7 @@ impl GatewayError {
         }
     }
 
-    /// Renders the response per CONTRACT section 6.
+    /// Renders the response per README "Errors".
     pub fn render(&self, ctx: ChallengeContext) -> ErrorResponse {
         let description = header_safe(&self.description());
         let code = self.code();

@@ -136,7 +136,10 @@ fn expected_claims(
     }
     match header.get("typ") {
         None => {}
-        Some(Value::String(t)) if ["jwt", "at+jwt"].contains(&t.to_ascii_lowercase().as_str()) => {}
+        // RFC 9068 section 2.1 names the media type `application/at+jwt`; `at+jwt` is its short form.
+        Some(Value::String(t))
+            if ["jwt", "at+jwt", "application/at+jwt"]
+                .contains(&t.to_ascii_lowercase().as_str()) => {}
         Some(_) => return None,
     }
     match header.get("kid") {
@@ -238,10 +241,16 @@ fn token_header() -> BoxedStrategy<Map<String, Value>> {
         ),
         member(
             Absent::Fine,
-            vec![json!("JWT"), json!("at+jwt"), json!("AT+JWT"), json!("jwt")],
+            vec![
+                json!("JWT"),
+                json!("at+jwt"),
+                json!("AT+JWT"),
+                json!("jwt"),
+                json!("application/at+jwt"),
+            ],
             vec![
                 json!("dpop+jwt"),
-                json!("application/at+jwt"),
+                json!("application/jwt"),
                 json!("JOSE"),
                 json!(1),
             ],

@@ -1,4 +1,4 @@
-//! The one log line of a request (CONTRACT section 9), filled from what the core decided: never a header
+//! The one log line of a request (README "Logs"), filled from what the core decided: never a header
 //! value, a token, a proof or a secret.
 
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! Configuration (CONTRACT section 1): every setting is a string from wrangler vars, secrets, `.dev.vars`
+//! Configuration (README "Configuration"): every setting is a string from wrangler vars, secrets, `.dev.vars`
 //! or `--var`, parsed and validated once per isolate. A bad value is an error that names the setting;
 //! nothing falls back silently.
 //!

@@ -167,7 +167,7 @@ pub async fn authorize<'c>(
 }
 
 /// Step 1: the normalised path and the most specific rule for it; nothing else happens on an unsafe or
-/// unmatched path (CONTRACT section 3).
+/// unmatched path (README "Routes").
 fn route<'c>(
     config: &'c Config,
     method: &str,

@@ -1,7 +1,7 @@
 //! The `Authorization` header (RFC 9110 section 11.6.2, RFC 6750 section 2.1, RFC 9449 section 7.1):
 //! `<scheme> <token>`, the scheme case-insensitive, exactly one credential. The header is malformed
 //! (400) only when the credential is missing or there are several; what the one credential contains is
-//! the token validator's business (401, CONTRACT section 4).
+//! the token validator's business (401, README "Features", Access tokens).
 
 /// Which authorization schemes the gateway accepts (RFC 9449 section 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
-//! Request-path normalisation (CONTRACT section 3): routes are matched, and requests forwarded, on one
+//! Request-path normalisation (README "Routes"): routes are matched, and requests forwarded, on one
 //! canonical form, so that `/api/%70rivate` or `/api/./private` cannot slip past a rule meant for
 //! `/api/private`. Paths that stay ambiguous after normalising are refused.
 
-/// Why a request path is refused (CONTRACT section 3): it stays ambiguous after normalising.
+/// Why a request path is refused (README "Routes"): it stays ambiguous after normalising.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathError {
     NotAbsolute,

@@ -1,4 +1,4 @@
-//! Proxy mode (CONTRACT section 8): where an authorised request goes and which headers it carries.
+//! Proxy mode (README "Features", Proxy mode): where an authorised request goes and which headers it carries.
 //! The Workers adapter streams the body; everything decided about headers is decided here.
 //!
 //! Identity headers are trusted by the origin, so every client-sent copy of any header the gateway may

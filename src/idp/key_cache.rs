@@ -1,4 +1,4 @@
-//! The in-isolate key cache (CONTRACT section 2), as a state machine without I/O: it decides when keys
+//! The in-isolate key cache (README "Features", Keys), as a state machine without I/O: it decides when keys
 //! must be fetched and what to answer meanwhile; [`super::refresh`] plans the fetch and the Workers
 //! adapter performs it. This keeps the rules (freshness, refetch on unknown `kid` with a cooldown,
 //! stale-if-error, recovery) testable with a plain clock.
@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::jose::jwks::{KeySet, VerifyingKey};
 
-/// Timing of the key cache (CONTRACT section 2).
+/// Timing of the key cache (README "Features", Keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachePolicy {
     /// Upper bound on the freshness of discovery and JWKS responses, whatever their `max-age`.
@@ -168,7 +168,7 @@ impl KeyCache {
 }
 
 /// Freshness of a fetched document: `Cache-Control: max-age`, capped by the configured maximum; the
-/// maximum when there is none (CONTRACT section 2). `no-store` and `no-cache` mean 0.
+/// maximum when there is none (README "Features", Keys). `no-store` and `no-cache` mean 0.
 pub fn ttl_from_cache_control(cache_control: Option<&str>, max_ttl: u64) -> u64 {
     let Some(value) = cache_control else {
         return max_ttl;

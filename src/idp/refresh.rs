@@ -1,4 +1,4 @@
-//! The key refresh as a plan without I/O (CONTRACT section 2): which copy of the discovery document and
+//! The key refresh as a plan without I/O (README "Features", Keys): which copy of the discovery document and
 //! of the JWKS to use (the isolate's, the shared cache's, or a fresh one from the IdP), what to keep
 //! after a fetch, whether the fetch failed, and which stale copy may serve while the IdP fails.
 //!

@@ -1,5 +1,5 @@
 //! Signing keys: a JWKS (RFC 7517 section 5) parsed into ready-to-use RSA verification keys, keeping only
-//! keys that are safe for RS256 access tokens (CONTRACT section 2). Parsing happens once per fetch, never
+//! keys that are safe for RS256 access tokens (README "Features", Keys). Parsing happens once per fetch, never
 //! per request.
 
 use std::sync::Arc;
@@ -54,7 +54,7 @@ impl KeySet {
     }
 }
 
-/// Why a JWK is not used to verify access tokens (CONTRACT section 2: RSA, at least 2048 bits, e = 65537, for signatures); the rest of the JWKS is still used.
+/// Why a JWK is not used to verify access tokens (README "Features", Keys: RSA, at least 2048 bits, e = 65537, for signatures); the rest of the JWKS is still used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRefusal {
     NotObject,

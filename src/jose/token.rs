@@ -1,4 +1,4 @@
-//! Access-token validation (CONTRACT section 4): a compact JWS signed with RS256 (RFC 7515, RFC 7518
+//! Access-token validation (README "Features", Access tokens): a compact JWS signed with RS256 (RFC 7515, RFC 7518
 //! section 3.3) carrying JWT claims (RFC 7519 section 4.1), checked the way RFC 8725 (JWT BCP) and
 //! RFC 9068 (JWT access tokens) ask.
 //!

@@ -1,4 +1,4 @@
-//! Route policy (CONTRACT section 3): which requests need a token and which scopes, by path and method.
+//! Route policy (README "Routes"): which requests need a token and which scopes, by path and method.
 //! The table is validated once at start-up, so that ambiguity is a configuration error, not a surprise
 //! at request time.
 
@@ -142,7 +142,7 @@ enum OneOrMany {
 }
 
 impl RouteTable {
-    /// The demo routes of Auth0's API quickstarts (CONTRACT section 7).
+    /// The demo routes of Auth0's API quickstarts (README "Features", Serve mode).
     pub fn demo() -> Self {
         Self::from_json(DEMO_ROUTES).expect("the built-in demo routes are valid")
     }

@@ -10,6 +10,7 @@ mod response;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use wasm_bindgen::JsValue;
 use worker::{event, Context, Env, Headers, Response, Result};
 
 use crate::config::{Config, RequestLogs};
@@ -54,15 +55,24 @@ fn isolate(env: &Env) -> Rc<Isolate> {
     })
 }
 
+/// A setting as the runtime hands it: a string (`[vars]` strings, secrets, `.dev.vars`, `--var`), or a JSON
+/// value for a TOML table, array, number or boolean under `[vars]`, which the core reads as its JSON text
+/// (README "Configuration"). Nothing the operator wrote is dropped.
+fn setting(env: &Env, name: &str) -> Option<String> {
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    if let Some(text) = value.as_string() {
+        return Some(text);
+    }
+    if value.is_undefined() || value.is_null() {
+        return None;
+    }
+    js_sys::JSON::stringify(&value).ok()?.as_string()
+}
+
 fn new_isolate(env: &Env) -> Isolate {
-    let config = Config::from_lookup(|name| {
-        env.var(name)
-            .map(|v| v.to_string())
-            .or_else(|_| env.secret(name).map(|v| v.to_string()))
-            .ok()
-    })
-    .map(Rc::new)
-    .map_err(|e| e.to_string());
+    let config = Config::from_lookup(|name| setting(env, name))
+        .map(Rc::new)
+        .map_err(|e| e.to_string());
     let capacity = match config.as_ref().map(|c| c.dpop.replay) {
         Ok(ReplayStoreKind::Isolate { capacity }) => capacity,
         _ => 1,

@@ -1,0 +1,197 @@
+// End-to-end tests of per-route policy (README: Policy, Configuration): optional authentication, an audience
+// per route (also for tokens from the verified-token cache), claim rules, TOKEN_PROFILE=rfc9068 and
+// MAX_TOKEN_AGE_SECONDS, and the JSON settings written either as strings or as native TOML values under
+// [vars] of a real wrangler.toml. Proxy mode, against the local development issuer and a recording origin.
+//
+//   bash scripts/build.sh && node --test tests/e2e/policy.test.mjs
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startIssuer } from '../../tools/dev-issuer.mjs';
+import { assertError, describeRes } from './contract.mjs';
+import { buildWorker, REPO_ROOT, request, startGateway } from './harness.mjs';
+import { startOrigin } from './origin.mjs';
+
+const AUDIENCE_B = 'https://api-b.policy-tests.example';
+const ROLES = 'https://example.com/roles';
+const ROUTES = [
+  { path: '/public', auth: 'none' },
+  { path: '/open', auth: 'optional' },
+  { path: '/a/*', auth: 'required' },
+  { path: '/b/*', auth: 'required', audience: [AUDIENCE_B, 'https://other.example'] },
+  {
+    path: '/org',
+    auth: 'required',
+    claims: [
+      { claim: 'org_id', equals: 'org_1' },
+      { claim: ROLES, includes: ['admin'] },
+      { claim: 'sub', not_prefix: 'anon@' },
+    ],
+  },
+];
+const CLAIM_HEADERS = { org_id: 'X-Auth-Org' };
+
+let issuer;
+let origin;
+/** The gateways whose behaviour must be the same: JSON settings as strings, and as [vars] tables. */
+const gateways = {};
+let strict;
+const sent = new Set();
+
+/** A TOML value for a JSON value: strings, numbers, booleans, arrays and inline tables. */
+function toml(value) {
+  if (Array.isArray(value)) return `[${value.map(toml).join(', ')}]`;
+  if (value && typeof value === 'object') {
+    return `{ ${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)} = ${toml(v)}`).join(', ')} }`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A wrangler.toml for the built worker with these [vars], the way an operator would write it. */
+function wranglerToml(vars) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-policy-'));
+  const file = path.join(dir, 'wrangler.toml');
+  const lines = [
+    'name = "auth0-edge-gateway-policy-test"',
+    `main = ${JSON.stringify(path.join(REPO_ROOT, 'build', 'index.js'))}`,
+    'compatibility_date = "2026-04-20"',
+    '',
+    '[vars]',
+    ...Object.entries(vars).map(([k, v]) => `${k} = ${toml(v)}`),
+  ];
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+before(async () => {
+  [issuer, origin] = await Promise.all([startIssuer(), startOrigin()]);
+  await buildWorker();
+  const base = { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, ORIGIN_URL: origin.url };
+  const launch = (opts) => startGateway({ readyPath: '/public', readyTimeoutMs: 10 * 60_000, ...opts });
+  [gateways.strings, gateways.tables, strict] = await Promise.all([
+    launch({ vars: { ...base, ROUTES: JSON.stringify(ROUTES), CLAIM_HEADERS: JSON.stringify(CLAIM_HEADERS) } }),
+    launch({ extraArgs: ['--config', wranglerToml({ ...base, ROUTES, CLAIM_HEADERS })] }),
+    launch({
+      vars: {
+        ...base,
+        ROUTES: JSON.stringify([{ path: '/public', auth: 'none' }, { path: '/a/*', auth: 'required' }]),
+        TOKEN_PROFILE: 'rfc9068',
+        MAX_TOKEN_AGE_SECONDS: '60',
+      },
+    }),
+  ]);
+}, { timeout: 30 * 60_000 });
+
+after(async () => {
+  await Promise.all([...Object.values(gateways), strict].map((g) => g?.stop()));
+  await Promise.all([issuer?.close(), origin?.close()]);
+});
+
+const now = () => Math.floor(Date.now() / 1000);
+
+function mint(opts = {}) {
+  const token = issuer.mint(opts);
+  sent.add(token);
+  return token;
+}
+
+function call(gw, p, token) {
+  const headers = token === undefined ? {} : { Authorization: `Bearer ${token}` };
+  return request(`${gw.url}${p}`, { headers });
+}
+
+/** Sends a request that must be refused with 401 invalid_token and this description, never proxied. */
+async function refused(gw, p, token, description) {
+  const before = origin.started();
+  const res = await call(gw, p, token);
+  const detail = assertError(res, 401, 'invalid_token', { secrets: [token] });
+  assert.equal(detail.error_description, description, describeRes(res));
+  assert.equal(origin.started(), before, `a refused request reached the origin: ${describeRes(res)}`);
+}
+
+/** Sends a request that must be proxied; returns what the origin received. */
+async function proxied(gw, p, token) {
+  const before = origin.count();
+  const res = await call(gw, p, token);
+  assert.equal(res.status, 200, describeRes(res));
+  assert.equal(origin.count(), before + 1, `expected the request to reach the origin once (${describeRes(res)})`);
+  return origin.last();
+}
+
+const header = (rec, name) => rec.headers[name];
+
+for (const form of ['strings', 'tables']) {
+  describe(`per-route policy, JSON settings as ${form}`, () => {
+    test('optional authentication: anonymous without credentials, checked when sent', async () => {
+      const gw = gateways[form];
+      const anonymous = await proxied(gw, '/open');
+      assert.equal(header(anonymous, 'x-auth-sub'), undefined, 'an anonymous request carries no identity');
+      const rec = await proxied(gw, '/open', mint({ sub: 'auth0|opt' }));
+      assert.equal(header(rec, 'x-auth-sub'), 'auth0|opt');
+      await refused(gw, '/open', mint({ expiresIn: -10 }), 'exp: the token has expired');
+    });
+
+    test('an audience per route: a token for API A is refused on API B and accepted on its own', async () => {
+      const gw = gateways[form];
+      const forA = mint();
+      const forB = mint({ audience: ['https://unrelated.example', AUDIENCE_B] });
+      // Verified and cached on its own route first: the stricter route still refuses it.
+      await proxied(gw, '/a/x', forA);
+      await proxied(gw, '/a/x', forA);
+      await refused(gw, '/b/x', forA, 'aud: does not contain the configured audience');
+      await proxied(gw, '/b/x', forB);
+      await refused(gw, '/a/x', forB, 'aud: does not contain the configured audience');
+    });
+
+    test('claim rules name the claim that failed', async () => {
+      const gw = gateways[form];
+      const good = { org_id: 'org_1', [ROLES]: ['ops', 'admin'] };
+      const rec = await proxied(gw, '/org', mint({ claims: good }));
+      assert.equal(header(rec, 'x-auth-org'), 'org_1');
+      await refused(gw, '/org', mint({ claims: { ...good, org_id: 'org_2' } }), "Unexpected 'org_id' value");
+      await refused(gw, '/org', mint({ claims: { ...good, [ROLES]: undefined } }), `Missing '${ROLES}' claim`);
+      await refused(gw, '/org', mint({ claims: { ...good, [ROLES]: ['ops'] } }), `Unexpected '${ROLES}' value`);
+      await refused(gw, '/org', mint({ sub: 'anon@8c1f', claims: good }), "Unexpected 'sub' value");
+    });
+  });
+}
+
+describe('token profile and age', () => {
+  const rfc9068 = (claims = {}, header = { typ: 'at+jwt' }) =>
+    mint({ header, claims: { client_id: 'client-1', jti: `j-${Math.random()}`, ...claims } });
+
+  test('TOKEN_PROFILE=rfc9068 asks for typ at+jwt and sub, client_id, iat, jti', async () => {
+    await proxied(strict, '/a/x', rfc9068());
+    await refused(strict, '/a/x', rfc9068({}, { typ: 'JWT' }), 'typ: must be at+jwt (TOKEN_PROFILE=rfc9068)');
+    await refused(strict, '/a/x', rfc9068({ client_id: undefined }), 'client_id: missing');
+    await refused(strict, '/a/x', rfc9068({ jti: undefined }), 'jti: missing');
+  });
+
+  test('MAX_TOKEN_AGE_SECONDS refuses older tokens', async () => {
+    await proxied(strict, '/a/x', rfc9068({ iat: now() - 30 }));
+    await refused(strict, '/a/x', rfc9068({ iat: now() - 120 }), 'iat: the token is older than MAX_TOKEN_AGE_SECONDS');
+  });
+});
+
+describe('configuration', () => {
+  test('a bad [vars] table is a configuration error naming the setting, on every request', async () => {
+    const bad = await startGateway({
+      readyPath: '/public',
+      extraArgs: [
+        '--config',
+        wranglerToml({ AUTH0_DOMAIN: issuer.domain, ORIGIN_URL: origin.url, ROUTES: [{ path: '/x', auth: 'optional', scopes: ['a'] }] }),
+      ],
+    });
+    try {
+      for (const p of ['/public', '/x']) {
+        const res = await call(bad, p);
+        const detail = assertError(res, 500, 'configuration_error');
+        assert.match(detail.error_description, /^ROUTES rule 1 \(\/x\): auth 'optional' cannot require scopes/);
+      }
+    } finally {
+      await bad.stop();
+    }
+  });
+});

@@ -4,7 +4,7 @@
 //
 //   node tools/dev-issuer.mjs [--port 8788] [--host 127.0.0.1] [--audience https://api.example.local] [--key-dir .dev-issuer]
 //   node tools/dev-issuer.mjs mint --issuer-url http://127.0.0.1:8788 [--sub ..] [--scope ".."] [--permissions a,b]
-//                                  [--audience ..] [--expires-in N] [--cnf-jkt ..]
+//                                  [--audience ..] [--expires-in N] [--cnf-jkt ..] [--claim name=value]... [--typ ..]
 //
 // Node built-ins only. Never use it outside development: it hands out tokens to anyone who asks.
 import http from 'node:http';
@@ -177,6 +177,7 @@ function tokenRequestToMintOptions(body) {
     }
     o.claims = body.claims;
   }
+  if (body.typ !== undefined) o.header = { typ: str('typ') };
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return o;
 }
@@ -487,15 +488,34 @@ function parseArgs(argv, spec) {
       if (i + 1 >= argv.length) throw new Error(`missing value for --${m[1]}`);
       v = argv[++i];
     }
-    out[m[1]] = v;
+    // A repeated --claim collects every value.
+    if (m[1] === 'claim') (out.claim ??= []).push(v);
+    else out[m[1]] = v;
   }
   return out;
+}
+
+/** `--claim name=value`: the value as JSON when it parses (42, true, ["a","b"], {"k":1}), else a string. */
+function parseClaim(arg) {
+  const at = arg.indexOf('=');
+  if (at <= 0) throw new Error(`--claim needs name=value, got ${arg}`);
+  const raw = arg.slice(at + 1);
+  let value;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    value = raw;
+  }
+  return [arg.slice(0, at), value];
 }
 
 const USAGE = `usage:
   node tools/dev-issuer.mjs [--port 8788] [--host 127.0.0.1] [--audience https://api.example.local] [--key-dir .dev-issuer] [--max-age 600]
   node tools/dev-issuer.mjs mint --issuer-url http://127.0.0.1:8788 [--sub dev-user] [--scope "read:messages"]
-                                 [--permissions a,b] [--audience URL] [--expires-in 3600] [--cnf-jkt THUMBPRINT]`;
+                                 [--permissions a,b] [--audience URL] [--expires-in 3600] [--cnf-jkt THUMBPRINT]
+                                 [--claim name=value]... [--typ at+jwt]
+    --claim sets any claim, the value read as JSON when it is JSON: --claim org_id=org_1
+    --claim https://example.com/roles='["admin"]' --claim iat=1700000000 --claim client_id=cli`;
 
 async function cliServe(argv) {
   const a = parseArgs(argv, ['port', 'host', 'audience', 'key-dir', 'max-age']);
@@ -522,7 +542,7 @@ async function cliServe(argv) {
 }
 
 async function cliMint(argv) {
-  const a = parseArgs(argv, ['issuer-url', 'sub', 'scope', 'permissions', 'audience', 'expires-in', 'cnf-jkt']);
+  const a = parseArgs(argv, ['issuer-url', 'sub', 'scope', 'permissions', 'audience', 'expires-in', 'cnf-jkt', 'claim', 'typ']);
   if (a.help) {
     console.log(USAGE);
     return;
@@ -535,6 +555,8 @@ async function cliMint(argv) {
   if (a.audience !== undefined) body.audience = a.audience;
   if (a['expires-in'] !== undefined) body.expires_in = Number(a['expires-in']);
   if (a['cnf-jkt'] !== undefined) body.cnf_jkt = a['cnf-jkt'];
+  if (a.claim !== undefined) body.claims = Object.fromEntries(a.claim.map(parseClaim));
+  if (a.typ !== undefined) body.typ = a.typ;
   const res = await fetch(`${base}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

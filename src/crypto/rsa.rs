@@ -1,10 +1,13 @@
-//! A verification-only fast path for RS256: RSASSA-PKCS1-v1_5 with SHA-256 and the public exponent 65537
-//! (RFC 8017 section 8.2.2), on fixed-width Montgomery arithmetic.
+//! A verification-only fast path for the RSA JWS algorithms of RFC 7518: RS256, RS384 and RS512
+//! (RSASSA-PKCS1-v1_5, RFC 8017 section 8.2.2) and PS256, PS384 and PS512 (RSASSA-PSS, section 8.1.2,
+//! with MGF1 over the message hash and a salt as long as the hash, RFC 7518 section 3.5), with the
+//! public exponent 65537, on fixed-width Montgomery arithmetic.
 //!
 //! The `rsa` crate's general big-number code (num-bigint-dig) spends most of an RS256 verification on
 //! wasm32 in allocation and generic reduction. Here every key gets its Montgomery constants once, in
 //! [`RsaVerifier::new`], and a verification is 18 Montgomery multiplications on the stack followed by one
-//! exact comparison with the expected encoded block.
+//! exact comparison with the expected encoded block (PKCS#1 v1.5) or the EMSA-PSS-VERIFY checks on a
+//! stack buffer (PSS: a few more hash blocks for MGF1, no allocation).
 //!
 //! Numbers are little-endian vectors of 28-bit limbs in 32-bit words. A product of two limbs is below
 //! 2^56, so the products of a whole column of a Montgomery multiplication (a b and m n, at most 2 L of
@@ -22,7 +25,7 @@
 //!
 //! Everything here is public (the key, the signature, the message), so nothing needs to be constant-time.
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 4096;
@@ -38,11 +41,64 @@ const WIDTH: usize = MAX_LIMBS + PAD;
 /// Octets in the largest modulus.
 const MAX_LEN: usize = MAX_BITS / 8;
 
-/// The DER encoding of the SHA-256 DigestInfo up to the digest itself (RFC 8017 section 9.2, note 1).
-const SHA256_DIGEST_INFO: [u8; 19] = [
-    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
-    0x00, 0x04, 0x20,
-];
+/// The largest hash output, SHA-512's.
+const MAX_HASH_LEN: usize = 64;
+
+/// The hash of a JWS RSA algorithm: SHA-256 for RS256 and PS256, SHA-384 for RS384 and PS384, SHA-512
+/// for RS512 and PS512 (RFC 7518 sections 3.3 and 3.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hash {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    /// hLen, the output length in octets.
+    pub const fn output_len(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+
+    /// The DER encoding of the DigestInfo up to the digest itself (RFC 8017 section 9.2, note 1).
+    const fn digest_info(self) -> &'static [u8; 19] {
+        match self {
+            Self::Sha256 => &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x01, 0x05, 0x00, 0x04, 0x20,
+            ],
+            Self::Sha384 => &[
+                0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x02, 0x05, 0x00, 0x04, 0x30,
+            ],
+            Self::Sha512 => &[
+                0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x03, 0x05, 0x00, 0x04, 0x40,
+            ],
+        }
+    }
+
+    /// The hash of the concatenation of `parts`, written to `out[..hLen]`; returns that slice.
+    fn digest<'a>(self, parts: &[&[u8]], out: &'a mut [u8; MAX_HASH_LEN]) -> &'a [u8] {
+        fn run<D: Digest>(parts: &[&[u8]], out: &mut [u8]) {
+            let mut hasher = D::new();
+            for part in parts {
+                hasher.update(part);
+            }
+            out.copy_from_slice(&hasher.finalize());
+        }
+        let out = &mut out[..self.output_len()];
+        match self {
+            Self::Sha256 => run::<Sha256>(parts, out),
+            Self::Sha384 => run::<Sha384>(parts, out),
+            Self::Sha512 => run::<Sha512>(parts, out),
+        }
+        out
+    }
+}
 
 /// Precomputed verifier for one RSA public key with e = 65537.
 ///
@@ -61,6 +117,8 @@ pub struct RsaVerifier {
     r2: Box<[u32]>,
     /// k, the length of n in octets (RFC 8017 section 8.2.2).
     len: usize,
+    /// modBits, the length of n in bits (RFC 8017 section 8.1.2).
+    bits: usize,
 }
 
 // A signature's required length is not a collection length: there is no `is_empty` to go with `len`.
@@ -95,6 +153,7 @@ impl RsaVerifier {
             n0_inv,
             r2: Box::default(),
             len: modulus.len(),
+            bits,
         };
 
         // R^2 mod n, R = 2^(28 L). With 28 L = t 2^s: start from 2^(bits-1) < n and double modulo n up to
@@ -122,15 +181,125 @@ impl RsaVerifier {
         self.len
     }
 
-    /// RSASSA-PKCS1-v1_5 / SHA-256 verification of `message` (RFC 8017 8.2.2): signature length == k,
-    /// s < n, m = s^65537 mod n, compared with EMSA-PKCS1-v1_5-ENCODE(SHA-256(message)) (DigestInfo with
-    /// the SHA-256 OID, 0x00 0x01 FF..FF 0x00 prefix, at least 8 FF bytes), the whole encoded block compared
-    /// exactly (no parsing of the decrypted block, so no Bleichenbacher-style signature forgery).
+    /// RS256: [`Self::verify_pkcs1v15`] with SHA-256.
     pub fn verify_pkcs1v15_sha256(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verify_pkcs1v15(Hash::Sha256, message, signature)
+    }
+
+    /// RSASSA-PKCS1-v1_5 verification of `message` (RFC 8017 section 8.2.2; RS256, RS384, RS512):
+    /// signature length == k, s < n, m = s^65537 mod n, compared with EMSA-PKCS1-v1_5-ENCODE(H(message))
+    /// (0x00 0x01 FF..FF 0x00, the DigestInfo with the hash's OID, the digest), the whole encoded block
+    /// compared exactly (no parsing of the decrypted block, so no Bleichenbacher-style signature forgery).
+    pub fn verify_pkcs1v15(&self, hash: Hash, message: &[u8], signature: &[u8]) -> bool {
         let (k, limbs) = (self.len, self.n.len());
 
+        // Steps 1 and 2: length check, s = OS2IP(S), m = RSAVP1((n, e), s).
+        let mut m = [0u32; WIDTH];
+        if !self.rsavp1(signature, &mut m) {
+            return false;
+        }
+
+        // Step 3: EM' = EMSA-PKCS1-v1_5-ENCODE(M, k) (section 9.2):
+        // EM' = 0x00 || 0x01 || PS || 0x00 || T, T = DigestInfo || H, PS = k - 3 - tLen octets 0xff
+        // (k >= 256 and tLen <= 83, so PS is well over the required 8 octets).
+        let (digest_info, h_len) = (hash.digest_info(), hash.output_len());
+        let mut em = [0u8; MAX_LEN];
+        let em = &mut em[..k];
+        let (prefix, t) = em.split_at_mut(k - digest_info.len() - h_len);
+        let (info, h) = t.split_at_mut(digest_info.len());
+        prefix.fill(0xff);
+        prefix[0] = 0x00;
+        prefix[1] = 0x01;
+        prefix[prefix.len() - 1] = 0x00;
+        info.copy_from_slice(digest_info);
+        h.copy_from_slice(hash.digest(&[message], &mut [0; MAX_HASH_LEN]));
+
+        // Steps 2c and 4: EM = I2OSP(m, k) must equal EM'. m < n < 256^k, and I2OSP is one-to-one on
+        // integers below 256^k, so comparing m with OS2IP(EM') is the same exact comparison.
+        let mut expected = [0u32; MAX_LIMBS];
+        let expected = &mut expected[..limbs];
+        from_be_bytes(em, expected) && m[..limbs] == *expected
+    }
+
+    /// RSASSA-PSS verification of `message` (RFC 8017 section 8.1.2; PS256, PS384, PS512): MGF1 with the
+    /// message hash, and the salt length fixed to the hash length (RFC 7518 section 3.5), so a signature
+    /// made with any other salt length is refused.
+    pub fn verify_pss(&self, hash: Hash, message: &[u8], signature: &[u8]) -> bool {
+        let k = self.len;
+
+        // Steps 1 and 2a-2b: length check, s = OS2IP(S), m = RSAVP1((n, e), s).
+        let mut m = [0u32; WIDTH];
+        if !self.rsavp1(signature, &mut m) {
+            return false;
+        }
+
+        // Step 2c: EM = I2OSP(m, emLen), emBits = modBits - 1, emLen = ceil(emBits / 8). m < n < 256^k;
+        // when modBits = 1 mod 8, emLen = k - 1 and m must fit: the first of its k octets is zero.
+        let em_bits = self.bits - 1;
+        let em_len = em_bits.div_ceil(8);
+        let mut em = [0u8; MAX_LEN];
+        to_be_bytes(&m[..self.n.len()], &mut em[..k]);
+        if em_len < k && em[0] != 0 {
+            return false;
+        }
+        let em = &mut em[k - em_len..k];
+
+        // Step 3: EMSA-PSS-VERIFY(M, EM, emBits) (section 9.1.2), sLen = hLen.
+        let h_len = hash.output_len();
+        let s_len = h_len;
+        // 9.1.2 step 2: mHash = Hash(M).
+        let mut m_hash = [0u8; MAX_HASH_LEN];
+        let m_hash = hash.digest(&[message], &mut m_hash);
+        // Step 3: emLen >= hLen + sLen + 2 (always, with emLen >= 255; checked all the same).
+        if em_len < h_len + s_len + 2 {
+            return false;
+        }
+        // Step 4: the rightmost octet is 0xbc.
+        if em[em_len - 1] != 0xbc {
+            return false;
+        }
+        // Step 5: maskedDB (emLen - hLen - 1 octets), then H (hLen octets).
+        let (masked_db, rest) = em.split_at_mut(em_len - h_len - 1);
+        let h = &rest[..h_len];
+        // Step 6: the leftmost 8 emLen - emBits bits of maskedDB are zero.
+        let top_mask = 0xffu8 >> (8 * em_len - em_bits);
+        if masked_db[0] & !top_mask != 0 {
+            return false;
+        }
+        // Steps 7 and 8: DB = maskedDB xor MGF1(H, emLen - hLen - 1) (section B.2.1: T = Hash(H || C) for
+        // C = I2OSP(counter, 4), counter = 0, 1, ..., truncated to the mask length), in place.
+        let mut block = [0u8; MAX_HASH_LEN];
+        for (counter, chunk) in masked_db.chunks_mut(h_len).enumerate() {
+            let c = (counter as u32).to_be_bytes();
+            let mask = hash.digest(&[h, &c], &mut block);
+            for (d, b) in chunk.iter_mut().zip(mask) {
+                *d ^= b;
+            }
+        }
+        let db = masked_db;
+        // Step 9: clear the leftmost 8 emLen - emBits bits of DB.
+        db[0] &= top_mask;
+        // Step 10: DB = PS || 0x01 || salt, PS the emLen - hLen - sLen - 2 zero octets.
+        let (ps, rest) = db.split_at(em_len - h_len - s_len - 2);
+        if ps.iter().any(|&b| b != 0) || rest[0] != 0x01 {
+            return false;
+        }
+        // Step 11: the salt is the last sLen octets of DB.
+        let salt = &rest[1..];
+        debug_assert_eq!(salt.len(), s_len);
+        // Steps 12 to 14: H' = Hash(0x00 x 8 || mHash || salt) must equal H.
+        let mut h2 = [0u8; MAX_HASH_LEN];
+        hash.digest(&[&[0; 8], m_hash, salt], &mut h2) == h
+    }
+
+    /// RSAVP1 with its framing, common to both schemes (RFC 8017 sections 8.1.2 and 8.2.2, steps 1, 2a
+    /// and 2b): the signature is exactly k octets, s = OS2IP(S) < n, and `m` = s^65537 mod n (L limbs,
+    /// reduced, then zeros). False when the signature is refused.
+    fn rsavp1(&self, signature: &[u8], m: &mut [u32; WIDTH]) -> bool {
+        let limbs = self.n.len();
+
         // Step 1: the signature is exactly k octets.
-        if signature.len() != k {
+        if signature.len() != self.len {
             return false;
         }
 
@@ -153,29 +322,9 @@ impl RsaVerifier {
             self.mont_mul(&mut y, &x, &x, &mut scratch);
             self.mont_mul(&mut x, &y, &y, &mut scratch);
         }
-        self.mont_mul(&mut y, &x, &s, &mut scratch);
-        self.reduce(&mut y);
-        let m = &y[..limbs];
-
-        // Step 3: EM' = EMSA-PKCS1-v1_5-ENCODE(M, k) (section 9.2):
-        // EM' = 0x00 || 0x01 || PS || 0x00 || T, T = DigestInfo(SHA-256) || H, PS = k - 54 octets 0xff
-        // (k >= 256, so PS is well over the required 8 octets).
-        let mut em = [0u8; MAX_LEN];
-        let em = &mut em[..k];
-        let (prefix, t) = em.split_at_mut(k - SHA256_DIGEST_INFO.len() - 32);
-        let (digest_info, h) = t.split_at_mut(SHA256_DIGEST_INFO.len());
-        prefix.fill(0xff);
-        prefix[0] = 0x00;
-        prefix[1] = 0x01;
-        prefix[prefix.len() - 1] = 0x00;
-        digest_info.copy_from_slice(&SHA256_DIGEST_INFO);
-        h.copy_from_slice(&Sha256::digest(message));
-
-        // Steps 2c and 4: EM = I2OSP(m, k) must equal EM'. m < n < 256^k, and I2OSP is one-to-one on
-        // integers below 256^k, so comparing m with OS2IP(EM') is the same exact comparison.
-        let mut expected = [0u32; MAX_LIMBS];
-        let expected = &mut expected[..limbs];
-        from_be_bytes(em, expected) && m == expected
+        self.mont_mul(m, &x, &s, &mut scratch);
+        self.reduce(m);
+        true
     }
 
     /// Montgomery multiplication, out = a b R^-1 mod n, for a, b < 2n; out < 2n. Every argument is L
@@ -311,6 +460,22 @@ fn from_be_bytes(bytes: &[u8], out: &mut [u32]) -> bool {
     }
 }
 
+/// I2OSP (RFC 8017 section 4.1) of little-endian 28-bit limbs into all of `out`, big-endian; the value
+/// must fit (bits past `out` are dropped).
+fn to_be_bytes(limbs: &[u32], out: &mut [u8]) {
+    let (mut acc, mut bits) = (0u64, 0);
+    let mut limbs = limbs.iter();
+    for byte in out.iter_mut().rev() {
+        if bits < 8 {
+            acc |= u64::from(limbs.next().copied().unwrap_or(0)) << bits;
+            bits += LIMB_BITS;
+        }
+        *byte = acc as u8;
+        acc >>= 8;
+        bits -= 8;
+    }
+}
+
 /// a < b, for numbers of the same limb count.
 fn less_than(a: &[u32], b: &[u32]) -> bool {
     for (x, y) in a.iter().rev().zip(b.iter().rev()) {
@@ -428,8 +593,39 @@ mod tests {
     fn never_panics_on_odd_lengths() {
         let v = RsaVerifier::new(&modulus(2048)).unwrap();
         for len in [0, 1, 255, 256, 257, 512, 513] {
-            assert!(!v.verify_pkcs1v15_sha256(b"m", &vec![0xff; len]));
-            assert!(!v.verify_pkcs1v15_sha256(b"m", &vec![0x00; len]));
+            for hash in [Hash::Sha256, Hash::Sha384, Hash::Sha512] {
+                for fill in [0x00, 0x01, 0xbc, 0xff] {
+                    assert!(!v.verify_pkcs1v15(hash, b"m", &vec![fill; len]));
+                    assert!(!v.verify_pss(hash, b"m", &vec![fill; len]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn octet_string_round_trip() {
+        let bytes: Vec<u8> = (0..257u32).map(|i| (i * 37 + 11) as u8).collect();
+        for len in [1, 3, 4, 7, 256, 257] {
+            let mut limbs = [0u32; WIDTH];
+            assert!(from_be_bytes(&bytes[..len], &mut limbs[..MAX_LIMBS]));
+            let mut out = vec![0xaa; len + 2];
+            to_be_bytes(&limbs[..MAX_LIMBS], &mut out);
+            assert_eq!(&out[..2], [0, 0], "{len}");
+            assert_eq!(&out[2..], &bytes[..len], "{len}");
+        }
+    }
+
+    #[test]
+    fn digest_info_lengths() {
+        for hash in [Hash::Sha256, Hash::Sha384, Hash::Sha512] {
+            let info = hash.digest_info();
+            // The outer SEQUENCE's length covers the rest; the OCTET STRING's length is hLen.
+            assert_eq!(usize::from(info[1]), info.len() - 2 + hash.output_len());
+            assert_eq!(usize::from(info[18]), hash.output_len());
+            assert_eq!(
+                hash.digest(&[b"a", b"bc"], &mut [0; MAX_HASH_LEN]).len(),
+                hash.output_len()
+            );
         }
     }
 }

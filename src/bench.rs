@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::idp::{parse_issuer, Issuer};
 use crate::jose::dpop::{self, ProofTarget, ProofWindow};
+use crate::jose::jwa::Algorithms;
 use crate::jose::jwks::{parse_jwks, KeySet};
 use crate::jose::token::{self, ClaimRules, TokenProfile};
 use crate::state::token_cache::{CachedToken, TokenCache};
@@ -23,13 +24,16 @@ thread_local! {
 /// Parses a JWKS document; returns the number of usable keys.
 #[wasm_bindgen]
 pub fn bench_parse_jwks(jwks: &str) -> usize {
-    parse_jwks(jwks.as_bytes()).map_or(0, |set| set.len())
+    parse_jwks(jwks.as_bytes(), Algorithms::DEFAULT).map_or(0, |set| set.len())
 }
 
 /// Loads the keys, issuer and audience the token benchmarks use.
 #[wasm_bindgen]
 pub fn bench_load(jwks: &str, domain: &str, audience: &str) -> bool {
-    match (parse_jwks(jwks.as_bytes()), parse_issuer(domain)) {
+    match (
+        parse_jwks(jwks.as_bytes(), Algorithms::DEFAULT),
+        parse_issuer(domain),
+    ) {
         (Ok(keys), Ok(issuer)) => {
             KEYS.with(|k| {
                 *k.borrow_mut() = Some((Arc::new(keys), vec![issuer], audience.to_owned()))
@@ -47,6 +51,7 @@ fn verify(token: &str, now: f64) -> Option<CachedToken> {
         let (keys, issuers, audience) = guard.as_ref()?;
         let rules = ClaimRules {
             issuers,
+            algorithms: Algorithms::DEFAULT,
             leeway: 0,
             profile: TokenProfile::Standard,
             max_age: None,

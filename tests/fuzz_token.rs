@@ -38,6 +38,7 @@ fn issuers() -> &'static [Issuer] {
 fn rules(leeway: u64) -> ClaimRules<'static, Issuer> {
     ClaimRules {
         issuers: issuers(),
+        algorithms: auth0_edge_gateway::jose::jwa::Algorithms::DEFAULT,
         leeway,
         profile: token::TokenProfile::Standard,
         max_age: None,

@@ -4,6 +4,7 @@
 
 mod common;
 
+use auth0_edge_gateway::jose::jwa::Algorithms;
 use auth0_edge_gateway::jose::jwks::parse_jwks;
 use auth0_edge_gateway::jose::token::{self, ClaimRules};
 use common::{rsa_2048, TestDpopKey, TestRsaKey};
@@ -40,6 +41,7 @@ fn rules(
 ) -> ClaimRules<'_, auth0_edge_gateway::idp::Issuer> {
     ClaimRules {
         issuers,
+        algorithms: Algorithms::DEFAULT,
         leeway: 0,
         profile: token::TokenProfile::Standard,
         max_age: None,
@@ -53,7 +55,7 @@ fn issuers() -> Vec<auth0_edge_gateway::idp::Issuer> {
 #[wasm_bindgen_test]
 fn rs256_tokens_verify_on_wasm32() {
     let private = rsa_2048();
-    let keys = parse_jwks(&jwks(private)).unwrap();
+    let keys = parse_jwks(&jwks(private), Algorithms::DEFAULT).unwrap();
     let now = now();
     assert!(now > 1_700_000_000, "the JS clock gives real time");
     let token = sign(private, claims(now + 60));
@@ -68,7 +70,7 @@ fn rs256_tokens_verify_on_wasm32() {
 #[wasm_bindgen_test]
 fn tampered_and_expired_tokens_fail_on_wasm32() {
     let private = rsa_2048();
-    let keys = parse_jwks(&jwks(private)).unwrap();
+    let keys = parse_jwks(&jwks(private), Algorithms::DEFAULT).unwrap();
     let key = keys.get("k1").unwrap();
     let now = now();
     let good = sign(private, claims(now + 60));
@@ -113,7 +115,7 @@ fn key_filtering_on_wasm32() {
     let private = rsa_2048();
     let mut doc: serde_json::Value = serde_json::from_slice(&jwks(private)).unwrap();
     doc["keys"][0]["e"] = json!("Aw");
-    assert!(parse_jwks(doc.to_string().as_bytes()).is_err());
+    assert!(parse_jwks(doc.to_string().as_bytes(), Algorithms::DEFAULT).is_err());
 }
 
 /// RFC 9449 section 4.1, figure 3 (high-S signature), and the jkt RFC 9449 section 6.1 gives for its key.

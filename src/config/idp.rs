@@ -5,6 +5,7 @@ use super::settings::Settings;
 use super::{invalid, names, ConfigError};
 use crate::idp::key_cache::CachePolicy;
 use crate::idp::{parse_issuer, Issuer};
+use crate::jose::jwa::{Algorithm, Algorithms};
 
 /// The tenant's issuer, then each additional domain's, none twice.
 pub(super) fn issuers(s: &Settings) -> Result<Vec<Issuer>, ConfigError> {
@@ -38,7 +39,32 @@ pub(super) fn cache_policy(s: &Settings) -> Result<CachePolicy, ConfigError> {
         cooldown: s.number(names::JWKS_COOLDOWN_SECONDS, 30, 0..=3_600)?,
         stale_if_error: s.number(names::STALE_IF_ERROR_SECONDS, 86_400, 0..=7 * 86_400)?,
         fetch_timeout_ms: s.number(names::FETCH_TIMEOUT_MS, 5_000, 1..=60_000)?,
+        algorithms: token_algorithms(s)?,
     })
+}
+
+/// `TOKEN_ALGORITHMS`: comma-separated names from RS256, RS384, RS512, PS256, PS384, PS512.
+fn token_algorithms(s: &Settings) -> Result<Algorithms, ConfigError> {
+    let Some(value) = s.optional(names::TOKEN_ALGORITHMS) else {
+        return Ok(Algorithms::DEFAULT);
+    };
+    let mut list = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let alg = Algorithm::from_name(name).ok_or_else(|| {
+            invalid(
+                names::TOKEN_ALGORITHMS,
+                format!("names {name:?}, not one of RS256, RS384, RS512, PS256, PS384, PS512"),
+            )
+        })?;
+        list.push(alg);
+    }
+    if list.is_empty() {
+        return Err(invalid(
+            names::TOKEN_ALGORITHMS,
+            "must name at least one algorithm",
+        ));
+    }
+    Ok(Algorithms::new(&list))
 }
 
 #[cfg(test)]

@@ -170,6 +170,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jose::jwa::{Algorithm, Algorithms};
     use std::collections::HashMap;
 
     pub(super) fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -198,6 +199,26 @@ mod tests {
             e.to_string(),
             "AUTH0_AUDIENCE is not set, and route /b has no audience of its own"
         );
+    }
+
+    #[test]
+    fn token_algorithms() {
+        let mut vars = BASE.to_vec();
+        vars.push(("TOKEN_ALGORITHMS", "PS256, RS256,RS512"));
+        let c = config(&vars).unwrap();
+        assert_eq!(
+            c.cache.algorithms,
+            Algorithms::new(&[Algorithm::Ps256, Algorithm::Rs256, Algorithm::Rs512])
+        );
+        for bad in ["HS256", "rs256", "RS256, ES256", " , "] {
+            let mut vars = BASE.to_vec();
+            vars.push(("TOKEN_ALGORITHMS", bad));
+            assert_eq!(
+                config(&vars).unwrap_err().setting,
+                "TOKEN_ALGORITHMS",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -244,7 +265,8 @@ mod tests {
                 max_ttl: 600,
                 cooldown: 30,
                 stale_if_error: 86_400,
-                fetch_timeout_ms: 5_000
+                fetch_timeout_ms: 5_000,
+                algorithms: Algorithms::DEFAULT,
             }
         );
         assert_eq!(c.request_logs, RequestLogs::All);

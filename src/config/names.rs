@@ -28,10 +28,11 @@ pub const CORS_ALLOWED_HEADERS: &str = "CORS_ALLOWED_HEADERS";
 pub const CORS_MAX_AGE_SECONDS: &str = "CORS_MAX_AGE_SECONDS";
 pub const REQUEST_LOGS: &str = "REQUEST_LOGS";
 pub const TOKEN_PROFILE: &str = "TOKEN_PROFILE";
+pub const TOKEN_ALGORITHMS: &str = "TOKEN_ALGORITHMS";
 pub const MAX_TOKEN_AGE_SECONDS: &str = "MAX_TOKEN_AGE_SECONDS";
 
 /// Every setting, for tooling and tests that must know them all.
-pub const ALL: [&str; 29] = [
+pub const ALL: [&str; 30] = [
     AUTH0_DOMAIN,
     AUTH0_AUDIENCE,
     DPOP_MODE,
@@ -60,5 +61,6 @@ pub const ALL: [&str; 29] = [
     CORS_MAX_AGE_SECONDS,
     REQUEST_LOGS,
     TOKEN_PROFILE,
+    TOKEN_ALGORITHMS,
     MAX_TOKEN_AGE_SECONDS,
 ];

@@ -227,6 +227,7 @@ fn parse_token<'t>(
 ) -> Result<UnverifiedToken<'t>, TokenError> {
     let rules = ClaimRules {
         issuers: &config.issuers,
+        algorithms: config.cache.algorithms,
         leeway: config.clock_leeway,
         profile: config.token_profile,
         max_age: config.max_token_age,

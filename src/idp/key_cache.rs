@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+use crate::jose::jwa::Algorithms;
 use crate::jose::jwks::{KeySet, VerifyingKey};
 
-/// Timing of the key cache (README "Features", Keys).
+/// How the key cache works: its timing, and which keys it keeps (README "Features", Keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachePolicy {
     /// Upper bound on the freshness of discovery and JWKS responses, whatever their `max-age`.
@@ -18,6 +19,8 @@ pub struct CachePolicy {
     pub stale_if_error: u64,
     /// Timeout of one discovery or JWKS fetch, in milliseconds.
     pub fetch_timeout_ms: u64,
+    /// `TOKEN_ALGORITHMS`: a key whose `alg` is another one is left out of the JWKS.
+    pub algorithms: Algorithms,
 }
 
 /// What to do for a token with a given `kid`.
@@ -200,6 +203,7 @@ mod tests {
         cooldown: 30,
         stale_if_error: 86_400,
         fetch_timeout_ms: 5_000,
+        algorithms: Algorithms::DEFAULT,
     };
 
     fn keys(kids: &[&str]) -> Arc<KeySet> {
@@ -215,7 +219,13 @@ mod tests {
                 key.public_jwk(kid)
             })
             .collect();
-        Arc::new(parse_jwks(json!({ "keys": keys }).to_string().as_bytes()).unwrap())
+        Arc::new(
+            parse_jwks(
+                json!({ "keys": keys }).to_string().as_bytes(),
+                Algorithms::DEFAULT,
+            )
+            .unwrap(),
+        )
     }
 
     fn is_key(l: &Lookup, kid: &str) -> bool {

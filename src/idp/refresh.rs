@@ -213,7 +213,7 @@ impl<'a> RefreshPlan<'a> {
                 match doc
                     .as_ref()
                     .filter(|d| trusted && d.is_fresh(now))
-                    .and_then(parse_keys)
+                    .and_then(|d| parse_keys(d, &self.policy))
                 {
                     Some(keys) => State::Finished {
                         keys: doc.map(|d| (keys, d)),
@@ -308,7 +308,8 @@ impl<'a> RefreshPlan<'a> {
         shared: Option<Document>,
     ) -> Result<(), &'static str> {
         let parsed = doc.and_then(|doc| {
-            let keys = parse_jwks(&doc.body).map_err(JwksError::description)?;
+            let keys =
+                parse_jwks(&doc.body, self.policy.algorithms).map_err(JwksError::description)?;
             Ok((Arc::new(keys), doc))
         });
         let (keys, result) = match parsed {
@@ -324,7 +325,7 @@ impl<'a> RefreshPlan<'a> {
             Err(error) => {
                 let stale = shared
                     .filter(|d| d.is_usable(self.now, self.policy.stale_if_error))
-                    .and_then(|d| parse_keys(&d).map(|keys| (keys, d)));
+                    .and_then(|d| parse_keys(&d, &self.policy).map(|keys| (keys, d)));
                 (stale, Err(error))
             }
         };
@@ -350,8 +351,8 @@ fn jwks_uri(doc: &Document, issuer: &Issuer) -> Option<String> {
     parse_discovery(&doc.body, issuer).ok().map(|d| d.jwks_uri)
 }
 
-fn parse_keys(doc: &Document) -> Option<Arc<KeySet>> {
-    parse_jwks(&doc.body).ok().map(Arc::new)
+fn parse_keys(doc: &Document, policy: &CachePolicy) -> Option<Arc<KeySet>> {
+    parse_jwks(&doc.body, policy.algorithms).ok().map(Arc::new)
 }
 
 #[cfg(test)]
@@ -363,6 +364,7 @@ mod tests {
     use super::*;
     use crate::idp::key_cache::Lookup;
     use crate::idp::parse_issuer;
+    use crate::jose::jwa::Algorithms;
     use crate::test_keys;
 
     const POLICY: CachePolicy = CachePolicy {
@@ -370,6 +372,7 @@ mod tests {
         cooldown: 30,
         stale_if_error: 3_600,
         fetch_timeout_ms: 5_000,
+        algorithms: Algorithms::DEFAULT,
     };
     const DISCOVERY_URL: &str = "https://tenant.example.com/.well-known/openid-configuration";
     const JWKS_URI: &str = "https://tenant.example.com/.well-known/jwks.json";

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::jwa::{Algorithm, Algorithms};
 use crate::crypto::rsa::RsaVerifier;
 use crate::jose::b64_decode;
 use crate::jose::json::parse_object;
@@ -24,6 +25,8 @@ pub const MAX_RSA_BITS: usize = 4096;
 #[derive(Debug)]
 pub struct VerifyingKey {
     pub kid: String,
+    /// The key's `alg`, when it names one: only tokens of that algorithm are verified with it.
+    pub alg: Option<Algorithm>,
     /// The verification-only fast path used on requests.
     pub fast: RsaVerifier,
 }
@@ -81,7 +84,7 @@ impl KeyRefusal {
             Self::Kid => "kid is missing or not a non-empty string",
             Self::Kty => "kty is not RSA",
             Self::Use => "use is not sig",
-            Self::Alg => "alg is not RS256",
+            Self::Alg => "alg is not an RSA signature algorithm (RS256-512, PS256-512)",
             Self::KeyOps => "key_ops does not include verify",
             Self::Private => "key contains private members",
             Self::Modulus => "n is missing or not base64url",
@@ -122,7 +125,7 @@ impl JwksError {
 
 /// Parses a JWKS document and keeps the keys usable for RS256 access tokens. A document without a
 /// single usable key is an error, so that garbage never replaces a good key set.
-pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
+pub fn parse_jwks(bytes: &[u8], algorithms: Algorithms) -> Result<KeySet, JwksError> {
     if bytes.len() > MAX_JWKS_BYTES {
         return Err(JwksError::TooLarge);
     }
@@ -138,6 +141,8 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
             .iter()
             .take(MAX_KEYS)
             .filter_map(|entry| parse_rsa_jwk(entry).ok())
+            // A key for an algorithm not accepted could never verify a token: as good as absent.
+            .filter(|key| key.alg.is_none_or(|alg| algorithms.contains(alg)))
             .map(Arc::new),
     );
     // A kid must name one key (RFC 7517 section 4.5); an ambiguous kid is refused entirely.
@@ -169,11 +174,11 @@ pub fn parse_rsa_jwk(jwk: &Value) -> Result<VerifyingKey, KeyRefusal> {
         Some(Value::String(u)) if u == "sig" => {}
         Some(_) => return Err(KeyRefusal::Use),
     }
-    match jwk.get("alg") {
-        None => {}
-        Some(Value::String(a)) if a == "RS256" => {}
+    let alg = match jwk.get("alg") {
+        None => None,
+        Some(Value::String(a)) => Some(Algorithm::from_name(a).ok_or(KeyRefusal::Alg)?),
         Some(_) => return Err(KeyRefusal::Alg),
-    }
+    };
     if let Some(ops) = jwk.get("key_ops") {
         let verifies = ops
             .as_array()
@@ -210,7 +215,7 @@ pub fn parse_rsa_jwk(jwk: &Value) -> Result<VerifyingKey, KeyRefusal> {
         return Err(KeyRefusal::ExponentValue);
     }
     let fast = RsaVerifier::new(n).ok_or(KeyRefusal::Invalid)?;
-    Ok(VerifyingKey { kid, fast })
+    Ok(VerifyingKey { kid, alg, fast })
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -242,11 +247,15 @@ mod tests {
 
     #[test]
     fn a_good_key_is_kept() {
-        let set = parse_jwks(&jwks(vec![jwk_with(json!({}))])).unwrap();
+        let set = parse_jwks(&jwks(vec![jwk_with(json!({}))]), Algorithms::DEFAULT).unwrap();
         assert_eq!(set.len(), 1);
         assert!(set.get("k1").is_some());
         assert!(set.get("k2").is_none());
-        let set = parse_jwks(&jwks(vec![jwk_with(json!({"use": null, "alg": null}))])).unwrap();
+        let set = parse_jwks(
+            &jwks(vec![jwk_with(json!({"use": null, "alg": null}))]),
+            Algorithms::DEFAULT,
+        )
+        .unwrap();
         assert_eq!(set.kids().collect::<Vec<_>>(), ["k1"]);
     }
 
@@ -257,8 +266,10 @@ mod tests {
             (json!({"kid": 7}), KeyRefusal::Kid),
             (json!({"kty": "EC"}), KeyRefusal::Kty),
             (json!({"use": "enc"}), KeyRefusal::Use),
-            (json!({"alg": "RS384"}), KeyRefusal::Alg),
-            (json!({"alg": "PS256"}), KeyRefusal::Alg),
+            (json!({"alg": "ES256"}), KeyRefusal::Alg),
+            (json!({"alg": "RSA-OAEP"}), KeyRefusal::Alg),
+            (json!({"alg": "rs256"}), KeyRefusal::Alg),
+            (json!({"alg": 256}), KeyRefusal::Alg),
             (json!({"key_ops": ["encrypt"]}), KeyRefusal::KeyOps),
             (json!({"d": "AQAB"}), KeyRefusal::Private),
             (json!({"n": "a+b"}), KeyRefusal::Modulus),
@@ -269,7 +280,11 @@ mod tests {
         ];
         for (change, reason) in cases {
             let good = jwk_with(json!({"kid": "good"}));
-            let set = parse_jwks(&jwks(vec![jwk_with(change.clone()), good])).unwrap();
+            let set = parse_jwks(
+                &jwks(vec![jwk_with(change.clone()), good]),
+                Algorithms::DEFAULT,
+            )
+            .unwrap();
             assert_eq!(set.len(), 1, "{change}");
             assert_eq!(
                 parse_rsa_jwk(&jwk_with(change.clone())).unwrap_err(),
@@ -277,7 +292,7 @@ mod tests {
                 "{change}"
             );
             assert_eq!(
-                parse_jwks(&jwks(vec![jwk_with(change.clone())])).unwrap_err(),
+                parse_jwks(&jwks(vec![jwk_with(change.clone())]), Algorithms::DEFAULT).unwrap_err(),
                 JwksError::NoUsableKeys,
                 "{change}"
             );
@@ -285,10 +300,28 @@ mod tests {
     }
 
     #[test]
+    fn a_key_for_an_algorithm_not_accepted_is_left_out() {
+        use crate::jose::jwa::Algorithm;
+        let rs384 = jwk_with(json!({"kid": "k384", "alg": "RS384"}));
+        assert_eq!(
+            parse_jwks(&jwks(vec![rs384.clone()]), Algorithms::DEFAULT).unwrap_err(),
+            JwksError::NoUsableKeys
+        );
+        let set = parse_jwks(
+            &jwks(vec![rs384, jwk_with(json!({"alg": null}))]),
+            Algorithms::new(&[Algorithm::Rs384, Algorithm::Ps256]),
+        )
+        .unwrap();
+        assert_eq!(set.get("k384").unwrap().alg, Some(Algorithm::Rs384));
+        assert_eq!(set.get("k1").unwrap().alg, None);
+    }
+
+    #[test]
     fn exponent_with_leading_zero_is_still_65537() {
-        let set = parse_jwks(&jwks(vec![jwk_with(
-            json!({"e": b64_encode(&[0, 1, 0, 1])}),
-        )]));
+        let set = parse_jwks(
+            &jwks(vec![jwk_with(json!({"e": b64_encode(&[0, 1, 0, 1])}))]),
+            Algorithms::DEFAULT,
+        );
         assert!(set.is_ok());
     }
 
@@ -296,29 +329,45 @@ mod tests {
     fn an_ambiguous_kid_is_refused() {
         let other = test_keys::rsa_2048_b().public_jwk("k1");
         let good = jwk_with(json!({"kid": "k2"}));
-        let set = parse_jwks(&jwks(vec![jwk_with(json!({})), other, good])).unwrap();
+        let set = parse_jwks(
+            &jwks(vec![jwk_with(json!({})), other, good]),
+            Algorithms::DEFAULT,
+        )
+        .unwrap();
         assert!(set.get("k1").is_none());
         assert!(set.get("k2").is_some());
     }
 
     #[test]
     fn garbage_documents_are_errors() {
-        assert_eq!(parse_jwks(b"not json").unwrap_err(), JwksError::NotJson);
-        assert_eq!(parse_jwks(b"[]").unwrap_err(), JwksError::NotJson);
-        assert_eq!(parse_jwks(b"{}").unwrap_err(), JwksError::NoKeysArray);
         assert_eq!(
-            parse_jwks(br#"{"keys":{}}"#).unwrap_err(),
+            parse_jwks(b"not json", Algorithms::DEFAULT).unwrap_err(),
+            JwksError::NotJson
+        );
+        assert_eq!(
+            parse_jwks(b"[]", Algorithms::DEFAULT).unwrap_err(),
+            JwksError::NotJson
+        );
+        assert_eq!(
+            parse_jwks(b"{}", Algorithms::DEFAULT).unwrap_err(),
             JwksError::NoKeysArray
         );
         assert_eq!(
-            parse_jwks(br#"{"keys":[]}"#).unwrap_err(),
+            parse_jwks(br#"{"keys":{}}"#, Algorithms::DEFAULT).unwrap_err(),
+            JwksError::NoKeysArray
+        );
+        assert_eq!(
+            parse_jwks(br#"{"keys":[]}"#, Algorithms::DEFAULT).unwrap_err(),
             JwksError::NoUsableKeys
         );
         assert_eq!(
-            parse_jwks(br#"{"keys":[1,"x",null]}"#).unwrap_err(),
+            parse_jwks(br#"{"keys":[1,"x",null]}"#, Algorithms::DEFAULT).unwrap_err(),
             JwksError::NoUsableKeys
         );
         let big = vec![b' '; MAX_JWKS_BYTES + 1];
-        assert_eq!(parse_jwks(&big).unwrap_err(), JwksError::TooLarge);
+        assert_eq!(
+            parse_jwks(&big, Algorithms::DEFAULT).unwrap_err(),
+            JwksError::TooLarge
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod dpop;
 pub mod json;
+pub mod jwa;
 pub mod jwks;
 pub mod jws;
 pub(crate) mod nonce;

@@ -44,6 +44,50 @@ impl TestRsaKey {
         compact_jws(header, payload, |input| self.sign_bytes(input))
     }
 
+    /// Signs header and claims with the JWA algorithm `alg` (RS256-512, PS256-512; PSS with the salt as
+    /// long as the hash, RFC 7518 section 3.5), whatever the header says.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn sign_as(&self, alg: &str, header: &Value, claims: &Value) -> String {
+        use rand_chacha::rand_core::SeedableRng;
+        use rsa::Pss;
+        use sha2::{Sha384, Sha512};
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        compact_jws(&header.to_string(), &claims.to_string(), |input| {
+            let (digest, scheme): (Vec<u8>, Result<Pkcs1v15Sign, Pss>) = match alg {
+                "RS256" => (
+                    Sha256::digest(input).to_vec(),
+                    Ok(Pkcs1v15Sign::new::<Sha256>()),
+                ),
+                "RS384" => (
+                    Sha384::digest(input).to_vec(),
+                    Ok(Pkcs1v15Sign::new::<Sha384>()),
+                ),
+                "RS512" => (
+                    Sha512::digest(input).to_vec(),
+                    Ok(Pkcs1v15Sign::new::<Sha512>()),
+                ),
+                "PS256" => (
+                    Sha256::digest(input).to_vec(),
+                    Err(Pss::new_with_salt::<Sha256>(32)),
+                ),
+                "PS384" => (
+                    Sha384::digest(input).to_vec(),
+                    Err(Pss::new_with_salt::<Sha384>(48)),
+                ),
+                "PS512" => (
+                    Sha512::digest(input).to_vec(),
+                    Err(Pss::new_with_salt::<Sha512>(64)),
+                ),
+                other => panic!("sign_as: unsupported algorithm {other}"),
+            };
+            match scheme {
+                Ok(pkcs1) => self.private.sign(pkcs1, &digest),
+                Err(pss) => self.private.sign_with_rng(&mut rng, pss, &digest),
+            }
+            .expect("the fixture key signs")
+        })
+    }
+
     /// The RS256 signature (PKCS#1 v1.5, SHA-256) of `message`.
     pub fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
         rs256_sign(&self.private, message)

@@ -1,6 +1,6 @@
 // End-to-end tests of per-route policy (README: Policy, Configuration): optional authentication, an audience
-// per route (also for tokens from the verified-token cache), claim rules, TOKEN_PROFILE=rfc9068 and
-// MAX_TOKEN_AGE_SECONDS, and the JSON settings written either as strings or as native TOML values under
+// per route (also for tokens from the verified-token cache), claim rules, TOKEN_ALGORITHMS (PS256),
+// TOKEN_PROFILE=rfc9068 and MAX_TOKEN_AGE_SECONDS, and the JSON settings written either as strings or as native TOML values under
 // [vars] of a real wrangler.toml. Proxy mode, against the local development issuer and a recording origin.
 //
 //   bash scripts/build.sh && node --test tests/e2e/policy.test.mjs
@@ -66,7 +66,8 @@ function wranglerToml(vars) {
 }
 
 before(async () => {
-  [issuer, origin] = await Promise.all([startIssuer(), startOrigin()]);
+  // The JWKS states no alg for the issuer's key, as it serves RS256 and PS256 tokens alike.
+  [issuer, origin] = await Promise.all([startIssuer({ jwkAlg: null }), startOrigin()]);
   await buildWorker();
   const base = { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, ORIGIN_URL: origin.url };
   const launch = (opts) => startGateway({ readyPath: '/public', readyTimeoutMs: 10 * 60_000, ...opts });
@@ -79,6 +80,7 @@ before(async () => {
         ROUTES: JSON.stringify([{ path: '/public', auth: 'none' }, { path: '/a/*', auth: 'required' }]),
         TOKEN_PROFILE: 'rfc9068',
         MAX_TOKEN_AGE_SECONDS: '60',
+        TOKEN_ALGORITHMS: 'PS256, RS256',
       },
     }),
   ]);
@@ -167,6 +169,16 @@ describe('token profile and age', () => {
     await refused(strict, '/a/x', rfc9068({}, { typ: 'JWT' }), 'typ: must be at+jwt (TOKEN_PROFILE=rfc9068)');
     await refused(strict, '/a/x', rfc9068({ client_id: undefined }), 'client_id: missing');
     await refused(strict, '/a/x', rfc9068({ jti: undefined }), 'jti: missing');
+  });
+
+  test('TOKEN_ALGORITHMS: PS256 accepted where configured, other algorithms refused', async () => {
+    await proxied(strict, '/a/x', rfc9068({}, { typ: 'at+jwt' }));
+    const ps256 = mint({ alg: 'PS256', header: { typ: 'at+jwt' }, claims: { client_id: 'c', jti: 'ps-1' } });
+    await proxied(strict, '/a/x', ps256);
+    const rs512 = mint({ alg: 'RS512', header: { typ: 'at+jwt' }, claims: { client_id: 'c', jti: 'rs-1' } });
+    await refused(strict, '/a/x', rs512, 'alg: not an accepted algorithm (TOKEN_ALGORITHMS)');
+    // The default (RS256 only) refuses a PS256 token.
+    await refused(gateways.strings, '/a/x', mint({ alg: 'PS256' }), 'alg: not an accepted algorithm (TOKEN_ALGORITHMS)');
   });
 
   test('MAX_TOKEN_AGE_SECONDS refuses older tokens', async () => {

@@ -21,14 +21,14 @@ step "native tests"
 cargo test --quiet
 
 step "fast crypto paths against the stock crates, release profile (optimiser bugs show only there)"
-cargo test --quiet --release --test fast_rsa --test fast_p256
+cargo test --quiet --release --test fast_rsa --test fast_p256 --test rsa_pss
 
 step "wasm32 tests (Node)"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$WASM_BINDGEN_TEST_RUNNER"
 cargo test --target wasm32-unknown-unknown --test wasm --test fast_p256_wasm --test fast_rsa_wasm
 
 step "Wycheproof and the fast crypto paths on wasm32 (SIMD), release profile"
-cargo test --release --target wasm32-unknown-unknown --test wycheproof --test fast_rsa_wasm --test fast_p256_wasm
+cargo test --release --target wasm32-unknown-unknown --test wycheproof --test wycheproof_pss --test fast_rsa_wasm --test fast_p256_wasm
 
 step "end-to-end tests (wrangler dev)"
 bash scripts/build.sh

@@ -21,7 +21,7 @@ pub(super) fn cors(s: &Settings) -> Result<Option<CorsPolicy>, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::tests::{config, BASE};
+    use crate::config::tests::{assert_refused_with_proxy_and_cors, config, BASE};
 
     #[test]
     fn cors_settings() {
@@ -33,14 +33,7 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "app.example.com"),
             ("CORS_MAX_AGE_SECONDS", "x"),
         ] {
-            let mut vars = BASE.to_vec();
-            vars.extend([
-                ("ORIGIN_URL", "https://origin.internal"),
-                ("CORS_ALLOWED_ORIGINS", "*"),
-            ]);
-            vars.retain(|(n, _)| *n != name);
-            vars.push((name, bad));
-            assert_eq!(config(&vars).unwrap_err().setting, name, "{name}={bad}");
+            assert_refused_with_proxy_and_cors(name, bad);
         }
     }
 }

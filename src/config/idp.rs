@@ -69,7 +69,7 @@ fn token_algorithms(s: &Settings) -> Result<Algorithms, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::tests::{config, BASE};
+    use crate::config::tests::{assert_refused_with_proxy_and_cors, config, BASE};
 
     #[test]
     fn domain_errors_name_the_setting() {
@@ -101,14 +101,7 @@ mod tests {
             ("AUTH0_ADDITIONAL_DOMAINS", "http://evil.com"),
             ("AUTH0_ADDITIONAL_DOMAINS", "tenant.us.auth0.com"),
         ] {
-            let mut vars = BASE.to_vec();
-            vars.extend([
-                ("ORIGIN_URL", "https://origin.internal"),
-                ("CORS_ALLOWED_ORIGINS", "*"),
-            ]);
-            vars.retain(|(n, _)| *n != name);
-            vars.push((name, bad));
-            assert_eq!(config(&vars).unwrap_err().setting, name, "{name}={bad}");
+            assert_refused_with_proxy_and_cors(name, bad);
         }
     }
 

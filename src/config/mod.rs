@@ -181,6 +181,18 @@ mod tests {
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
+    /// With proxy mode and CORS on, `name` set to `bad` is refused naming `name`.
+    pub(super) fn assert_refused_with_proxy_and_cors(name: &str, bad: &str) {
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("ORIGIN_URL", "https://origin.internal"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+        ]);
+        vars.retain(|(n, _)| *n != name);
+        vars.push((name, bad));
+        assert_eq!(config(&vars).unwrap_err().setting, name, "{name}={bad}");
+    }
+
     pub(super) const BASE: [(&str, &str); 2] = [
         ("AUTH0_DOMAIN", "tenant.us.auth0.com"),
         ("AUTH0_AUDIENCE", "https://api.example.com"),

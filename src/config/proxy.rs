@@ -84,7 +84,7 @@ fn claim_headers(json: &str) -> Result<Vec<(String, String)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::{config, BASE};
+    use crate::config::tests::{assert_refused_with_proxy_and_cors, config, BASE};
 
     #[test]
     fn proxy_settings() {
@@ -109,14 +109,7 @@ mod tests {
             ("CLAIM_HEADERS", "{"),
             ("FORWARD_CREDENTIALS", "1"),
         ] {
-            let mut vars = BASE.to_vec();
-            vars.extend([
-                ("ORIGIN_URL", "https://origin.internal"),
-                ("CORS_ALLOWED_ORIGINS", "*"),
-            ]);
-            vars.retain(|(n, _)| *n != name);
-            vars.push((name, bad));
-            assert_eq!(config(&vars).unwrap_err().setting, name, "{name}={bad}");
+            assert_refused_with_proxy_and_cors(name, bad);
         }
         let mut vars = BASE.to_vec();
         vars.extend([

@@ -196,7 +196,6 @@ mod tests {
     use super::*;
     use crate::jose::jwks::parse_jwks;
     use crate::test_keys;
-    use serde_json::json;
 
     const POLICY: CachePolicy = CachePolicy {
         max_ttl: 600,
@@ -207,25 +206,7 @@ mod tests {
     };
 
     fn keys(kids: &[&str]) -> Arc<KeySet> {
-        let keys: Vec<_> = kids
-            .iter()
-            .enumerate()
-            .map(|(i, kid)| {
-                let key = if i % 2 == 0 {
-                    test_keys::rsa_2048()
-                } else {
-                    test_keys::rsa_2048_b()
-                };
-                key.public_jwk(kid)
-            })
-            .collect();
-        Arc::new(
-            parse_jwks(
-                json!({ "keys": keys }).to_string().as_bytes(),
-                Algorithms::DEFAULT,
-            )
-            .unwrap(),
-        )
+        Arc::new(parse_jwks(&test_keys::jwks_json(kids), Algorithms::DEFAULT).unwrap())
     }
 
     fn is_key(l: &Lookup, kid: &str) -> bool {

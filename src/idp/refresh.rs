@@ -384,19 +384,7 @@ mod tests {
     }
 
     fn jwks_body(kids: &[&str]) -> Vec<u8> {
-        let keys: Vec<_> = kids
-            .iter()
-            .enumerate()
-            .map(|(i, kid)| {
-                let key = if i % 2 == 0 {
-                    test_keys::rsa_2048()
-                } else {
-                    test_keys::rsa_2048_b()
-                };
-                key.public_jwk(kid)
-            })
-            .collect();
-        json!({ "keys": keys }).to_string().into_bytes()
+        test_keys::jwks_json(kids)
     }
 
     fn answer(body: Vec<u8>, max_age: u64) -> Fetched {

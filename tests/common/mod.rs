@@ -22,7 +22,7 @@ pub mod rs256;
 #[allow(unused_imports)]
 pub use es256::TestDpopKey;
 #[allow(unused_imports)]
-pub use rs256::{rsa_2048, rsa_2048_b, TestRsaKey};
+pub use rs256::{jwks_json, rsa_2048, rsa_2048_b, TestRsaKey};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -94,6 +94,19 @@ impl TestRsaKey {
     }
 }
 
+/// A JWKS document with one public key per kid, alternating the two fixture keys.
+pub fn jwks_json(kids: &[&str]) -> Vec<u8> {
+    let keys: Vec<Value> = kids
+        .iter()
+        .enumerate()
+        .map(|(i, kid)| {
+            let key = if i % 2 == 0 { rsa_2048() } else { rsa_2048_b() };
+            key.public_jwk(kid)
+        })
+        .collect();
+    json!({ "keys": keys }).to_string().into_bytes()
+}
+
 /// The test key `rsa-2048-a`.
 pub fn rsa_2048() -> &'static TestRsaKey {
     static KEY: OnceLock<TestRsaKey> = OnceLock::new();

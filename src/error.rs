@@ -55,6 +55,11 @@ pub enum GatewayError {
     },
     /// The origin could not be reached in proxy mode.
     BadGateway(OriginError),
+    /// The caller used up its budget on a rate-limited route (README "Rate limits"); 429.
+    RateLimited {
+        /// Seconds, for the `Retry-After` header: the limiter's period.
+        retry_after: u64,
+    },
 }
 
 /// Why the gateway cannot decide now; the client may retry (503).
@@ -66,6 +71,8 @@ pub enum Unavailable {
     ReplayStoreFull,
     /// The shared replay store cannot be reached: fail closed.
     ReplayStoreDown,
+    /// The rate limiter cannot be asked: fail closed, as for the replay store.
+    RateLimiterDown,
 }
 
 impl Unavailable {
@@ -74,6 +81,7 @@ impl Unavailable {
             Self::Keys => "the signing keys of the issuer cannot be fetched",
             Self::ReplayStoreFull => "too many DPoP proofs in flight; retry with a new proof",
             Self::ReplayStoreDown => "the DPoP replay store is unavailable",
+            Self::RateLimiterDown => "the rate limiter is unavailable",
         }
     }
 }
@@ -119,6 +127,7 @@ impl GatewayError {
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
             Self::BadGateway(_) => "bad_gateway",
+            Self::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -136,6 +145,7 @@ impl GatewayError {
             Self::InsufficientScope { .. } => 403,
             Self::TemporarilyUnavailable { .. } => 503,
             Self::BadGateway(_) => 502,
+            Self::RateLimited { .. } => 429,
         }
     }
 
@@ -159,6 +169,9 @@ impl GatewayError {
             Self::InsufficientScope { required, .. } => {
                 Cow::Owned(format!("requires scope: {}", required.join(" ")))
             }
+            Self::RateLimited { .. } => {
+                Cow::Borrowed("too many requests for this identity; retry after the period")
+            }
         }
     }
 
@@ -178,7 +191,8 @@ impl GatewayError {
             headers.push(("www-authenticate", challenge));
         }
         match self {
-            Self::TemporarilyUnavailable { retry_after, .. } => {
+            Self::TemporarilyUnavailable { retry_after, .. }
+            | Self::RateLimited { retry_after } => {
                 headers.push(("retry-after", retry_after.to_string()));
             }
             Self::UseDpopNonce(nonce) => headers.push(("dpop-nonce", nonce.clone())),
@@ -386,6 +400,18 @@ mod tests {
         let r = e.render(ctx(DpopMode::Allowed));
         assert_eq!(r.status, 503);
         assert_eq!(header(&r, "retry-after"), Some("30"));
+        assert_eq!(header(&r, "www-authenticate"), None);
+    }
+
+    #[test]
+    fn rate_limited_has_retry_after_and_no_challenge() {
+        let r = GatewayError::RateLimited { retry_after: 60 }.render(ctx(DpopMode::Allowed));
+        assert_eq!(r.status, 429);
+        assert_eq!(
+            r.body,
+            r#"{"detail":{"error":"rate_limited","error_description":"too many requests for this identity; retry after the period"}}"#
+        );
+        assert_eq!(header(&r, "retry-after"), Some("60"));
         assert_eq!(header(&r, "www-authenticate"), None);
     }
 

@@ -10,6 +10,7 @@ mod cors;
 mod dpop;
 mod idp;
 pub mod names;
+mod operations;
 mod proxy;
 mod settings;
 
@@ -26,6 +27,7 @@ use crate::jose::token::TokenProfile;
 use crate::policy::RouteTable;
 use crate::state::replay::ReplayStoreKind;
 
+pub use operations::{Bindings, Metrics, RateLimit};
 use settings::Settings;
 
 /// DPoP settings (RFC 9449).
@@ -68,11 +70,15 @@ pub struct Config {
     pub max_token_age: Option<u64>,
     pub cache: CachePolicy,
     pub dpop: DpopSettings,
-    /// Proxy mode, when `ORIGIN_URL` is set; the demo endpoints otherwise.
+    /// Proxy mode, when `ORIGIN_URL` is set or `ORIGIN_SERVICE` bound; the demo endpoints otherwise.
     pub proxy: Option<ProxySettings>,
     /// CORS, when `CORS_ALLOWED_ORIGINS` is set.
     pub cors: Option<CorsPolicy>,
     pub request_logs: RequestLogs,
+    /// Rate limits, when `RATE_LIMITER` is bound.
+    pub rate_limit: Option<RateLimit>,
+    /// Metrics, when `METRICS` is bound.
+    pub metrics: Option<Metrics>,
 }
 
 /// A setting that is missing or invalid.
@@ -101,6 +107,14 @@ impl Config {
     /// Reads and validates every setting through `lookup` (an env var or secret by name).
     /// An empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Self::from_environment(lookup, Bindings::default())
+    }
+
+    /// As [`Config::from_lookup`], for a Worker with the optional `bindings` (README "Operations").
+    pub fn from_environment(
+        lookup: impl Fn(&str) -> Option<String>,
+        bindings: Bindings,
+    ) -> Result<Config, ConfigError> {
         let s = Settings::new(&lookup);
         // In this order: when several settings are wrong, the first one is reported.
         let issuers = idp::issuers(&s)?;
@@ -126,7 +140,7 @@ impl Config {
                 ));
             }
         }
-        let proxy = proxy::proxy(&s)?;
+        let proxy = proxy::proxy(&s, bindings.origin_service)?;
         let cors = cors::cors(&s)?;
         let clock_leeway = s.number(names::CLOCK_LEEWAY_SECONDS, 0, 0..=300)?;
         let token_profile = s.choice(
@@ -150,6 +164,8 @@ impl Config {
                 ("off", RequestLogs::Off),
             ],
         )?;
+        let rate_limit = operations::rate_limit(&s, bindings, &routes)?;
+        let metrics = operations::metrics(&s, bindings)?;
         Ok(Config {
             issuers,
             audience,
@@ -163,6 +179,8 @@ impl Config {
             proxy,
             cors,
             request_logs,
+            rate_limit,
+            metrics,
         })
     }
 }

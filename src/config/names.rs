@@ -30,9 +30,16 @@ pub const REQUEST_LOGS: &str = "REQUEST_LOGS";
 pub const TOKEN_PROFILE: &str = "TOKEN_PROFILE";
 pub const TOKEN_ALGORITHMS: &str = "TOKEN_ALGORITHMS";
 pub const MAX_TOKEN_AGE_SECONDS: &str = "MAX_TOKEN_AGE_SECONDS";
+pub const RATE_LIMIT_PERIOD_SECONDS: &str = "RATE_LIMIT_PERIOD_SECONDS";
+pub const METRICS_INCLUDE_SUB: &str = "METRICS_INCLUDE_SUB";
+
+// Bindings (README "Operations"): declared in wrangler.toml, not set as strings, so not in `ALL`.
+pub const RATE_LIMITER: &str = "RATE_LIMITER";
+pub const METRICS: &str = "METRICS";
+pub const ORIGIN_SERVICE: &str = "ORIGIN_SERVICE";
 
 /// Every setting, for tooling and tests that must know them all.
-pub const ALL: [&str; 30] = [
+pub const ALL: [&str; 32] = [
     AUTH0_DOMAIN,
     AUTH0_AUDIENCE,
     DPOP_MODE,
@@ -63,4 +70,6 @@ pub const ALL: [&str; 30] = [
     TOKEN_PROFILE,
     TOKEN_ALGORITHMS,
     MAX_TOKEN_AGE_SECONDS,
+    RATE_LIMIT_PERIOD_SECONDS,
+    METRICS_INCLUDE_SUB,
 ];

@@ -1,4 +1,4 @@
-//! Proxy mode (`ORIGIN_URL` and what the origin is sent), read only when `ORIGIN_URL` is set.
+//! Proxy mode (`ORIGIN_URL` or the `ORIGIN_SERVICE` binding, and what the origin is sent), read only when one is set.
 
 use serde_json::Value;
 
@@ -8,12 +8,20 @@ use crate::http::header::{header_name, is_reserved};
 use crate::http::proxy::{ProxySettings, IDENTITY_HEADERS};
 use crate::jose::json::parse_strict;
 
-pub(super) fn proxy(s: &Settings) -> Result<Option<ProxySettings>, ConfigError> {
-    let Some(url) = s.optional(names::ORIGIN_URL) else {
-        return Ok(None);
+/// Proxy mode: `ORIGIN_URL`, or the Worker bound as `ORIGIN_SERVICE` (`service`), never both.
+pub(super) fn proxy(s: &Settings, service: bool) -> Result<Option<ProxySettings>, ConfigError> {
+    let (origin, base_path) = match (s.optional(names::ORIGIN_URL), service) {
+        (None, false) => return Ok(None),
+        (None, true) => (String::new(), String::new()),
+        (Some(url), false) => ProxySettings::parse_origin(&url)
+            .map_err(|reason| invalid(names::ORIGIN_URL, reason))?,
+        (Some(_), true) => {
+            return Err(invalid(
+                names::ORIGIN_SERVICE,
+                "is bound and ORIGIN_URL is set: the origin is one or the other",
+            ))
+        }
     };
-    let (origin, base_path) =
-        ProxySettings::parse_origin(&url).map_err(|reason| invalid(names::ORIGIN_URL, reason))?;
     let claim_headers = match s.optional(names::CLAIM_HEADERS) {
         None => Vec::new(),
         Some(json) => {
@@ -53,6 +61,7 @@ pub(super) fn proxy(s: &Settings) -> Result<Option<ProxySettings>, ConfigError> 
         claim_headers,
         forward_credentials: s.flag(names::FORWARD_CREDENTIALS)?,
         shared_secret,
+        service,
     }))
 }
 

@@ -8,6 +8,9 @@
 //! `Authorization` header, token structure and claims, the proof, and only then key lookup and the token
 //! signature.
 
+pub mod limit;
+pub mod metrics;
+
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -48,6 +51,8 @@ pub struct Trace<'c> {
     pub issuer: Option<usize>,
     pub kid: Option<String>,
     pub sub: Option<String>,
+    /// The scheme of the credentials, once they parse.
+    pub scheme: Option<Scheme>,
 }
 
 /// The verified caller of an authorised request.
@@ -75,6 +80,8 @@ pub struct Authorized {
     pub path: String,
     /// `None` on public routes.
     pub identity: Option<Identity>,
+    /// The rate-limit key of the caller, when the route asks for limits (README "Rate limits").
+    pub limit_key: Option<String>,
 }
 
 /// Answers a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) without a
@@ -112,10 +119,12 @@ pub async fn authorize<'c>(
         return Ok(Authorized {
             path,
             identity: None,
+            limit_key: None,
         });
     }
     let credentials = credentials(config, req)?;
     let scheme = credentials.scheme;
+    trace.scheme = Some(scheme);
     let invalid_token = |reason| GatewayError::InvalidToken(scheme, reason);
     if credentials.token.len() > token::MAX_TOKEN_BYTES {
         return Err(invalid_token(TokenError::TooLarge));
@@ -160,9 +169,12 @@ pub async fn authorize<'c>(
         check_replay(config, replay, proof, now).await?;
     }
     check_scopes(rule, scheme, &claims)?;
+    // Computed only now: a refused request never touches anyone's budget.
+    let limit_key = rule.rate_limit.then(|| limit::limit_key(&claims).1);
     Ok(Authorized {
         path,
         identity: Some(Identity { scheme, claims }),
+        limit_key,
     })
 }
 
@@ -818,6 +830,136 @@ mod tests {
                 .code(),
             "unauthorized"
         );
+    }
+
+    #[test]
+    fn only_authorised_requests_on_limited_routes_get_a_limit_key() {
+        let bindings = crate::config::Bindings {
+            rate_limiter: true,
+            ..Default::default()
+        };
+        let c = Config::from_environment(
+            |name| match name {
+                "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+                "AUTH0_AUDIENCE" => Some("https://api".into()),
+                "ROUTES" => Some(
+                    r#"[{"path": "/limited", "scopes": ["read:messages"], "rate_limit": true},
+                    {"path": "/open", "auth": "required"}]"#
+                        .into(),
+                ),
+                _ => None,
+            },
+            bindings,
+        )
+        .unwrap();
+        let k = keys();
+        let call = |path: &str, token: &str| {
+            let url = format!("https://api.example.com{path}");
+            let authorization = format!("Bearer {token}");
+            let req = RequestFacts {
+                method: "GET",
+                path,
+                authorization: Some(&authorization),
+                dpop: None,
+                url: &url,
+            };
+            let replay = RefCell::new(ReplayCache::new(10));
+            let tokens = RefCell::new(TokenCache::new(10, 1 << 20));
+            block_on(authorize(
+                &c,
+                &req,
+                &k,
+                &replay,
+                &tokens,
+                NOW,
+                &mut Trace::default(),
+            ))
+            .map(|a| a.limit_key)
+        };
+        assert_eq!(
+            call("/limited", &token(json!({}))).unwrap().as_deref(),
+            Some("sub:auth0|u")
+        );
+        assert_eq!(call("/open", &token(json!({}))).unwrap(), None);
+        // Refused requests never reach the limiter: there is no key to count.
+        assert!(call("/limited", &token(json!({"scope": "other"}))).is_err());
+        assert!(call("/limited", &token(json!({"exp": NOW - 120}))).is_err());
+    }
+
+    #[test]
+    fn data_points_never_carry_a_token_proof_or_secret() {
+        let secret = "shared-secret-0123456789";
+        let c = Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "ORIGIN_URL" => Some("https://origin.internal".into()),
+            "ORIGIN_SHARED_SECRET" => Some(secret.into()),
+            _ => None,
+        })
+        .unwrap();
+        let k = keys();
+        let client = test_keys::TestDpopKey::new(9);
+        let (dpop_auth, proof) = dpop_call(&client, json!({}));
+        let valid = token(json!({}));
+        let mut tampered = valid.clone();
+        tampered.truncate(valid.len() - 4);
+        tampered.push_str("AAAA");
+        let calls: Vec<(&str, String, Option<&str>)> = vec![
+            ("/api/private", format!("Bearer {valid}"), None),
+            (
+                "/api/private-scoped",
+                format!("Bearer {}", token(json!({"scope": "x"}))),
+                None,
+            ),
+            (
+                "/api/private",
+                format!("Bearer {}", token(json!({"exp": NOW - 600}))),
+                None,
+            ),
+            ("/api/private", format!("Bearer {tampered}"), None),
+            ("/api/private", dpop_auth.clone(), Some(&proof)),
+            ("/api/private", dpop_auth.clone(), Some("zzzzzz.yyyyyy")),
+            ("/api/private", "Bearer a.b".into(), None),
+        ];
+        for (path, authorization, dpop) in &calls {
+            let url = format!("https://api.example.com{path}");
+            let req = RequestFacts {
+                method: "GET",
+                path,
+                authorization: Some(authorization),
+                dpop: *dpop,
+                url: &url,
+            };
+            let replay = RefCell::new(ReplayCache::new(10));
+            let tokens = RefCell::new(TokenCache::new(10, 1 << 20));
+            let mut trace = Trace::default();
+            let outcome = block_on(authorize(&c, &req, &k, &replay, &tokens, NOW, &mut trace));
+            let reason = outcome.as_ref().err().map(|e| e.description());
+            let observation = metrics::Observation {
+                method: "GET",
+                route: trace.route,
+                decision: outcome.as_ref().map_or_else(|e| e.code(), |_| "allow"),
+                reason: reason.as_deref(),
+                issuer: trace.issuer.map(|i| c.issuers[i].url.as_str()),
+                scheme: trace.scheme,
+                sub: trace.sub.as_deref(),
+                ..metrics::Observation::default()
+            };
+            let point = observation.data_point(crate::config::Metrics { include_sub: false });
+            // Every part of the credentials that could identify or replay them.
+            let secrets = authorization
+                .split(' ')
+                .skip(1)
+                .flat_map(|token| token.split('.'))
+                .chain(dpop.iter().flat_map(|p| p.split('.')))
+                .filter(|part| part.len() >= 4)
+                .chain([secret, "auth0|u"]);
+            for part in secrets {
+                for blob in point.blobs.iter().chain([&point.index]) {
+                    assert!(!blob.contains(part), "{path}: {blob:?} carries {part:?}");
+                }
+            }
+        }
     }
 
     /// A DPoP-bound token for `client`, its Authorization value, and a fresh proof for GET /api/private.

@@ -45,6 +45,9 @@ pub struct ProxySettings {
     pub forward_credentials: bool,
     /// A header that proves to the origin that the request came through the gateway.
     pub shared_secret: Option<(String, String)>,
+    /// The origin is the Worker bound as `ORIGIN_SERVICE` (README "Proxy mode"); `origin` and
+    /// `base_path` are then empty and [`ProxySettings::service_url`] gives the URL.
+    pub service: bool,
 }
 
 impl ProxySettings {
@@ -84,6 +87,16 @@ impl ProxySettings {
             url.push_str(query);
         }
         url
+    }
+
+    /// The URL of a request sent through the `ORIGIN_SERVICE` binding. The binding, not the host, picks
+    /// the Worker; the URL keeps the scheme and host the client used, as that Worker would see them on a
+    /// route of its own.
+    pub fn service_url(&self, request_url: &str, path: &str, query: Option<&str>) -> String {
+        let origin = split_scheme(request_url)
+            .map(|(scheme, rest)| format!("{scheme}://{}", split_authority(rest).0))
+            .unwrap_or_default();
+        origin + &self.target_url(path, query)
     }
 
     /// Every header name the gateway may set, lower-case.
@@ -186,6 +199,7 @@ mod tests {
             ],
             forward_credentials: false,
             shared_secret: Some(("x-gateway-secret".into(), "s3cret".into())),
+            service: false,
         }
     }
 
@@ -246,6 +260,20 @@ mod tests {
         assert_eq!(
             settings().target_url("/", None),
             "https://origin.internal/v1/"
+        );
+        let service = ProxySettings {
+            origin: String::new(),
+            base_path: String::new(),
+            service: true,
+            ..settings()
+        };
+        assert_eq!(
+            service.service_url("https://API.example.com:8443/a/b?x=1", "/a/b", Some("x=1")),
+            "https://API.example.com:8443/a/b?x=1"
+        );
+        assert_eq!(
+            service.service_url("http://127.0.0.1:8787/p", "/p", None),
+            "http://127.0.0.1:8787/p"
         );
     }
 

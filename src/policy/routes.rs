@@ -73,6 +73,9 @@ pub struct RouteRule {
     pub audiences: Option<Vec<String>>,
     /// Claim rules a token must satisfy on this route.
     pub claims: Vec<ClaimRule>,
+    /// `"rate_limit": true`: authorised requests count against the caller's budget in the `RATE_LIMITER`
+    /// binding (README "Rate limits").
+    pub rate_limit: bool,
 }
 
 impl RouteRule {
@@ -131,6 +134,7 @@ struct RawRule {
     match_mode: Option<String>,
     audience: Option<OneOrMany>,
     claims: Option<Vec<RawClaimRule>>,
+    rate_limit: Option<bool>,
 }
 
 /// A string or an array of strings.
@@ -220,6 +224,13 @@ fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
     if access == Access::Public && (audiences.is_some() || !claims.is_empty()) {
         return Err("auth \"none\" reads no token, so it cannot have an audience or claims".into());
     }
+    let rate_limit = raw.rate_limit.unwrap_or(false);
+    if rate_limit && access == Access::Public {
+        // The budget belongs to a verified identity; a public route has none to count against.
+        return Err(
+            "rate_limit: auth \"none\" reads no token, so there is no identity to limit".into(),
+        );
+    }
     Ok(RouteRule {
         pattern: raw.path,
         path,
@@ -227,6 +238,7 @@ fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
         access,
         audiences,
         claims,
+        rate_limit,
     })
 }
 
@@ -378,6 +390,9 @@ mod tests {
         let a = t.find("GET", "/a").unwrap();
         assert_eq!(a.access, Access::Optional);
         assert!(a.uses_default_audience());
+        assert!(!a.rate_limit);
+        let limited = table(r#"[{"path": "/l", "auth": "optional", "rate_limit": true}]"#);
+        assert!(limited.find("GET", "/l").unwrap().rate_limit);
         let b = t.find("GET", "/b/x").unwrap();
         assert_eq!(
             b.audiences.as_deref(),
@@ -574,6 +589,14 @@ mod tests {
             (
                 r#"[{"path": "/a", "path": "/b", "auth": "none"}]"#,
                 "duplicate member name",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "none", "rate_limit": true}]"#,
+                "rule 1 (/a): rate_limit: auth \"none\" reads no token, so there is no identity to limit",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "rate_limit": "yes"}]"#,
+                "rule 1 (/a): invalid type: string \"yes\", expected a boolean",
             ),
         ] {
             let err = RouteTable::from_json(json).unwrap_err();

@@ -1,20 +1,26 @@
 //! Proxy mode in the Worker: the request goes to the origin with the headers the core chose, its body
 //! streamed, never buffered; the origin's response comes back as it is, body streamed.
 
-use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
+use crate::config::names;
 use crate::gateway::Authorized;
 use crate::http::proxy::{OriginError, ProxySettings};
 
-/// Sends an authorised request to the origin. `Err` says why it could not be sent (answered 502 by the
-/// caller).
+/// Sends an authorised request to the origin, `ORIGIN_URL` or the `ORIGIN_SERVICE` Worker. `Err` says
+/// why it could not be sent (answered 502 by the caller).
 pub async fn forward(
     req: &web_sys::Request,
+    env: &Env,
     proxy: &ProxySettings,
     authorized: &Authorized,
     query: Option<&str>,
 ) -> Result<Response, OriginError> {
-    let target = proxy.target_url(&authorized.path, query);
+    let target = if proxy.service {
+        proxy.service_url(&req.url(), &authorized.path, query)
+    } else {
+        proxy.target_url(&authorized.path, query)
+    };
     let incoming: Vec<(String, String)> = Headers(req.headers()).entries().collect();
     let headers = Headers::new();
     let identity = authorized.identity.as_ref().map(|i| i.for_origin());
@@ -33,8 +39,14 @@ pub async fn forward(
         init.with_body(req.body().map(Into::into));
     }
     let request = Request::new_with_init(&target, &init).map_err(|_| OriginError::InvalidUrl)?;
-    Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|_| OriginError::Unreachable)
+    let sent = if proxy.service {
+        // The same request, headers and streamed body; only the way it travels differs.
+        match env.service(names::ORIGIN_SERVICE) {
+            Ok(origin) => origin.fetch_request(request).await,
+            Err(error) => Err(error),
+        }
+    } else {
+        Fetch::Request(request).send().await
+    };
+    sent.map_err(|_| OriginError::Unreachable)
 }

@@ -6,7 +6,9 @@ use serde::Serialize;
 use super::idp::{FetchRecord, FetchReport};
 use crate::config::{Config, RequestLogs};
 use crate::error::GatewayError;
+use crate::gateway::metrics::Observation;
 use crate::gateway::Trace;
+use crate::http::authorization::Scheme;
 
 /// One request's log line.
 #[derive(Serialize)]
@@ -31,6 +33,9 @@ pub(super) struct RequestLog<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     origin_status: Option<u16>,
     ms: f64,
+    /// For the metrics only: the line stays as README "Logs" documents it.
+    #[serde(skip)]
+    scheme: Option<Scheme>,
 }
 
 impl<'a> RequestLog<'a> {
@@ -47,6 +52,7 @@ impl<'a> RequestLog<'a> {
             key_fetches: Vec::new(),
             origin_status: None,
             ms: 0.0,
+            scheme: None,
         }
     }
 
@@ -59,6 +65,7 @@ impl<'a> RequestLog<'a> {
             .map(|i| i.url.as_str());
         self.kid = trace.kid;
         self.sub = trace.sub;
+        self.scheme = trace.scheme;
         self.keys = report.key_source;
         self.key_fetches = report.fetches;
     }
@@ -77,15 +84,33 @@ impl<'a> RequestLog<'a> {
         self.reason = Some(error.description().into_owned());
     }
 
-    /// Prints the line as `REQUEST_LOGS` asks; `started` is the request's start in milliseconds.
-    pub(super) fn emit(mut self, started: f64, wanted: RequestLogs) {
+    /// What the request's metric data point is made of (README "Metrics"); `ms`, the time it took.
+    pub(super) fn observation(&self, ms: f64) -> Observation<'_> {
+        Observation {
+            method: &self.method,
+            route: self.route,
+            decision: self.decision,
+            reason: self.reason.as_deref(),
+            issuer: self.issuer,
+            key_source: self.keys,
+            scheme: self.scheme,
+            sub: self.sub.as_deref(),
+            origin_status: self.origin_status,
+            key_fetches: self.key_fetches.len(),
+            key_fetch_ms: self.key_fetches.iter().map(|f| f.ms).sum(),
+            ms,
+        }
+    }
+
+    /// Prints the line as `REQUEST_LOGS` asks; `ms`, the time the request took.
+    pub(super) fn emit(mut self, ms: f64, wanted: RequestLogs) {
         let allowed = matches!(self.decision, "allow" | "preflight");
         match wanted {
             RequestLogs::Off => return,
             RequestLogs::Denied if allowed => return,
             _ => {}
         }
-        self.ms = js_sys::Date::now() - started;
+        self.ms = ms;
         if let Ok(line) = serde_json::to_string(&self) {
             worker::console_log!("{line}");
         }

@@ -4,6 +4,7 @@
 mod forward;
 mod idp;
 mod log;
+mod metrics;
 mod replay_store;
 mod response;
 
@@ -13,9 +14,9 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Env, Headers, Response, Result};
 
-use crate::config::{Config, RequestLogs};
+use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Unavailable};
 use crate::gateway::{self, Authorized, RequestFacts, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
@@ -69,8 +70,18 @@ fn setting(env: &Env, name: &str) -> Option<String> {
     js_sys::JSON::stringify(&value).ok()?.as_string()
 }
 
+/// Whether the Worker has a binding (an object, not a string var of that name).
+fn bound(env: &Env, name: &str) -> bool {
+    js_sys::Reflect::get(env, &JsValue::from_str(name)).is_ok_and(|value| value.is_object())
+}
+
 fn new_isolate(env: &Env) -> Isolate {
-    let config = Config::from_lookup(|name| setting(env, name))
+    let bindings = Bindings {
+        rate_limiter: bound(env, names::RATE_LIMITER),
+        metrics: bound(env, names::METRICS),
+        origin_service: bound(env, names::ORIGIN_SERVICE),
+    };
+    let config = Config::from_environment(|name| setting(env, name), bindings)
         .map(Rc::new)
         .map_err(|e| e.to_string());
     let capacity = match config.as_ref().map(|c| c.dpop.replay) {
@@ -104,19 +115,28 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<Respons
     let started = js_sys::Date::now();
     let isolate = isolate(&env);
     let mut log = RequestLog::new(req.method());
-    let (response, wanted) = match &isolate.config {
+    let (response, wanted, metrics) = match &isolate.config {
         Ok(config) => (
             handle(&req, &env, &isolate, config, &mut log).await,
             config.request_logs,
+            config.metrics,
         ),
         Err(reason) => {
             let error = GatewayError::Configuration(reason.clone());
             log.refused(&error);
             // A configuration error is always logged: nothing else tells the operator.
-            (response::error(&error, DpopMode::Allowed), RequestLogs::All)
+            (
+                response::error(&error, DpopMode::Allowed),
+                RequestLogs::All,
+                None,
+            )
         }
     };
-    log.emit(started, wanted);
+    let ms = js_sys::Date::now() - started;
+    if let Some(settings) = metrics {
+        metrics::write(&env, &log.observation(ms).data_point(settings));
+    }
+    log.emit(ms, wanted);
     response
 }
 
@@ -211,7 +231,10 @@ async fn handle<'c>(
             .await;
             log.trace(config, trace, keys.report());
             match decision {
-                Ok(authorized) => serve(req, config, authorized, query).await?,
+                Ok(authorized) => match over_limit(env, config, &authorized).await {
+                    Some(error) => Outcome::Refused(error),
+                    None => serve(req, env, config, authorized, query).await?,
+                },
                 Err(error) => Outcome::Refused(error),
             }
         }
@@ -233,9 +256,32 @@ fn preflight(config: &Config, method: &str, path: &str, incoming: &Incoming) -> 
     })
 }
 
+/// Counts an authorised request on a rate-limited route against its caller's budget (README "Rate
+/// limits"); the refusal when the budget is spent, or when the limiter cannot be asked (fail closed).
+async fn over_limit(env: &Env, config: &Config, authorized: &Authorized) -> Option<GatewayError> {
+    let (Some(limits), Some(key)) = (config.rate_limit, &authorized.limit_key) else {
+        return None;
+    };
+    let outcome = match env.rate_limiter(names::RATE_LIMITER) {
+        Ok(limiter) => limiter.limit(key.clone()).await,
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(outcome) if outcome.success => None,
+        Ok(_) => Some(GatewayError::RateLimited {
+            retry_after: limits.period,
+        }),
+        Err(_) => Some(GatewayError::TemporarilyUnavailable {
+            reason: Unavailable::RateLimiterDown,
+            retry_after: limits.period,
+        }),
+    }
+}
+
 /// An authorised request: forwarded to the origin in proxy mode, else answered by a demo endpoint.
 async fn serve(
     req: &web_sys::Request,
+    env: &Env,
     config: &Config,
     authorized: Authorized,
     query: Option<&str>,
@@ -246,7 +292,7 @@ async fn serve(
         _ => None,
     };
     let (response, origin_status) = match &config.proxy {
-        Some(proxy) => match forward::forward(req, proxy, &authorized, query).await {
+        Some(proxy) => match forward::forward(req, env, proxy, &authorized, query).await {
             Ok(response) => {
                 let status = response.status_code();
                 (response, Some(status))

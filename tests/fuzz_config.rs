@@ -99,7 +99,8 @@ fn setting_values(name: &str) -> (Vec<String>, Vec<String>) {
             &["isolate", "durable-object", " isolate "],
             &["kv", "Isolate"],
         ),
-        "TRUST_PROXY" | "FORWARD_CREDENTIALS" => {
+        "RATE_LIMIT_PERIOD_SECONDS" => (&["10", "60", " 60 "], &["30", "0", "1m"]),
+        "TRUST_PROXY" | "FORWARD_CREDENTIALS" | "METRICS_INCLUDE_SUB" => {
             (&["true", "false", " true "], &["yes", "TRUE", "1"])
         }
         "CLAIM_HEADERS" => (

@@ -38,6 +38,37 @@ function run(cmd, args, { timeoutMs = 30 * 60_000, env = process.env } = {}) {
   });
 }
 
+/** A TOML value for a JSON value: strings, numbers, booleans, arrays and inline tables. */
+function toml(value) {
+  if (Array.isArray(value)) return `[${value.map(toml).join(', ')}]`;
+  if (value && typeof value === 'object') {
+    return `{ ${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)} = ${toml(v)}`).join(', ')} }`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * A wrangler.toml in a temporary directory, the way an operator would write it, for `--config`: the Worker
+ * `name`, `main` (the built gateway unless given), `vars` under [vars] (objects and arrays as native TOML
+ * values), then `sections`, TOML text such as bindings. Returns its path.
+ */
+export function wranglerToml(vars, { name, main = path.join(REPO_ROOT, 'build', 'index.js'), sections = [] }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-config-'));
+  const file = path.join(dir, 'wrangler.toml');
+  const lines = [
+    `name = ${JSON.stringify(name)}`,
+    `main = ${JSON.stringify(main)}`,
+    'compatibility_date = "2026-04-20"',
+    '',
+    '[vars]',
+    ...Object.entries(vars).map(([k, v]) => `${k} = ${toml(v)}`),
+    '',
+    ...sections,
+  ];
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
 let buildPromise;
 /**
  * Builds the worker once per process with `bash scripts/build.sh` (a no-op when up to date).

@@ -6,12 +6,9 @@
 //   bash scripts/build.sh && node --test tests/e2e/policy.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startIssuer } from '../../tools/dev-issuer.mjs';
 import { assertError, describeRes } from './contract.mjs';
-import { buildWorker, REPO_ROOT, request, startGateway } from './harness.mjs';
+import { buildWorker, request, startGateway, wranglerToml } from './harness.mjs';
 import { startOrigin } from './origin.mjs';
 
 const AUDIENCE_B = 'https://api-b.policy-tests.example';
@@ -40,30 +37,8 @@ const gateways = {};
 let strict;
 const sent = new Set();
 
-/** A TOML value for a JSON value: strings, numbers, booleans, arrays and inline tables. */
-function toml(value) {
-  if (Array.isArray(value)) return `[${value.map(toml).join(', ')}]`;
-  if (value && typeof value === 'object') {
-    return `{ ${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)} = ${toml(v)}`).join(', ')} }`;
-  }
-  return JSON.stringify(value);
-}
-
-/** A wrangler.toml for the built worker with these [vars], the way an operator would write it. */
-function wranglerToml(vars) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-policy-'));
-  const file = path.join(dir, 'wrangler.toml');
-  const lines = [
-    'name = "auth0-edge-gateway-policy-test"',
-    `main = ${JSON.stringify(path.join(REPO_ROOT, 'build', 'index.js'))}`,
-    'compatibility_date = "2026-04-20"',
-    '',
-    '[vars]',
-    ...Object.entries(vars).map(([k, v]) => `${k} = ${toml(v)}`),
-  ];
-  fs.writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
-}
+/** A wrangler.toml for the built worker with these [vars]. */
+const policyToml = (vars) => wranglerToml(vars, { name: 'auth0-edge-gateway-policy-test' });
 
 before(async () => {
   // The JWKS states no alg for the issuer's key, as it serves RS256 and PS256 tokens alike.
@@ -73,7 +48,7 @@ before(async () => {
   const launch = (opts) => startGateway({ readyPath: '/public', readyTimeoutMs: 10 * 60_000, ...opts });
   [gateways.strings, gateways.tables, strict] = await Promise.all([
     launch({ vars: { ...base, ROUTES: JSON.stringify(ROUTES), CLAIM_HEADERS: JSON.stringify(CLAIM_HEADERS) } }),
-    launch({ extraArgs: ['--config', wranglerToml({ ...base, ROUTES, CLAIM_HEADERS })] }),
+    launch({ extraArgs: ['--config', policyToml({ ...base, ROUTES, CLAIM_HEADERS })] }),
     launch({
       vars: {
         ...base,
@@ -193,7 +168,7 @@ describe('configuration', () => {
       readyPath: '/public',
       extraArgs: [
         '--config',
-        wranglerToml({ AUTH0_DOMAIN: issuer.domain, ORIGIN_URL: origin.url, ROUTES: [{ path: '/x', auth: 'optional', scopes: ['a'] }] }),
+        policyToml({ AUTH0_DOMAIN: issuer.domain, ORIGIN_URL: origin.url, ROUTES: [{ path: '/x', auth: 'optional', scopes: ['a'] }] }),
       ],
     });
     try {

@@ -1,0 +1,21 @@
+// An origin Worker for the ORIGIN_SERVICE end-to-end tests (tests/e2e/operations.test.mjs): run next to the
+// gateway in the same `wrangler dev`, reachable only through the service binding. It answers every request
+// with what it received, and `seq`, how many requests it has seen, so that a test can tell that a refused
+// request never reached it.
+let seq = 0;
+
+export default {
+  async fetch(request) {
+    seq += 1;
+    const body = new Uint8Array(await request.arrayBuffer());
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
+    return Response.json({
+      seq,
+      method: request.method,
+      url: request.url,
+      headers: Object.fromEntries(request.headers),
+      bytes: body.length,
+      sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
+    });
+  },
+};

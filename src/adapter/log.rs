@@ -102,15 +102,15 @@ impl<'a> RequestLog<'a> {
         }
     }
 
-    /// Prints the line as `REQUEST_LOGS` asks; `ms`, the time the request took.
-    pub(super) fn emit(mut self, ms: f64, wanted: RequestLogs) {
+    /// Prints the line as `REQUEST_LOGS` asks; `started` is the request's start in milliseconds.
+    pub(super) fn emit(mut self, started: f64, wanted: RequestLogs) {
         let allowed = matches!(self.decision, "allow" | "preflight");
         match wanted {
             RequestLogs::Off => return,
             RequestLogs::Denied if allowed => return,
             _ => {}
         }
-        self.ms = ms;
+        self.ms = js_sys::Date::now() - started;
         if let Ok(line) = serde_json::to_string(&self) {
             worker::console_log!("{line}");
         }

@@ -132,11 +132,11 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<Respons
             )
         }
     };
-    let ms = js_sys::Date::now() - started;
     if let Some(settings) = metrics {
+        let ms = js_sys::Date::now() - started;
         metrics::write(&env, &log.observation(ms).data_point(settings));
     }
-    log.emit(ms, wanted);
+    log.emit(started, wanted);
     response
 }
 

@@ -102,7 +102,7 @@ fn reference(rule: &Value, claims: &Map<String, Value>) -> Option<Result<(), Cla
         return Some(Err(ClaimFailure::Missing));
     };
     let holds = match kind.as_str() {
-        "equals" => value.to_string() == wanted.to_string(),
+        "equals" => value == wanted,
         "includes" => {
             let held: HashSet<&str> = match value {
                 Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),

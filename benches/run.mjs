@@ -10,7 +10,8 @@
 //      read from /proc before and after each fixed batch (benches/load.mjs): a public route (the floor),
 //      Bearer with the same token, Bearer with a new token each time, DPoP with a fresh proof each time;
 //      and the ratio gateway / reference of the cost over the floor;
-//   4. prints the tables (Markdown, for the README).
+//   4. prints the tables (Markdown, for the README), with p50/p99 latency next to CPU, and draws the CPU per
+//      request of every path for both workers as an SVG bar chart (benches/chart.svg, or --chart FILE).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +22,8 @@ import { createRequire } from 'node:module';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { batch, benchPaths, cliArg, closeAgent, CONCURRENCY, median } from './load.mjs';
+import { batch, benchPaths, cliArg, closeAgent, CONCURRENCY, median, quantile } from './load.mjs';
+import { barChart } from './chart.mjs';
 
 const arg = (name, fallback) => Number(cliArg(name, fallback));
 const REQUESTS = arg('requests', 300);
@@ -34,6 +36,8 @@ const PATH_NAMES = {
   dpop: 'DPoP, fresh proof',
 };
 const FLOOR = PATH_NAMES.public;
+// Where the chart of the workerd runs is written (README "Performance" shows it).
+const CHART = path.resolve(cliArg('chart', path.join(REPO_ROOT, 'benches/chart.svg')));
 const WARMUP = 300;
 const PROFILE_TOP = 4;
 // --micro-only: the size and the micro-benchmarks, without the workerd runs (a quick check while working).
@@ -210,11 +214,15 @@ async function macro(issuer) {
       const runs = samples.get(`${target.name}/${name}`);
       const floors = samples.get(`${target.name}/${FLOOR}`);
       const over = runs.map((r, i) => r.worker - floors[i].worker);
+      const latencies = runs.flatMap((r) => r.latencies);
       return {
         worker: median(runs.map((r) => r.worker)),
+        workerSpread: quartiles(runs.map((r) => r.worker)),
         proxy: median(runs.map((r) => r.proxy)),
         over: median(over),
         spread: quartiles(over),
+        p50: quantile(latencies, 0.5),
+        p99: quantile(latencies, 0.99),
       };
     };
     return {
@@ -257,14 +265,25 @@ try {
   }
   const floor = macroResults.paths.find((p) => p.name === FLOOR);
   lines.push('');
-  lines.push('| path | gateway µs/request | reference (jose) µs/request | gateway over floor (spread) | reference over floor (spread) | ratio over floor |');
-  lines.push('|---|---|---|---|---|---|');
+  lines.push('| path | gateway µs/request | reference (jose) µs/request | gateway over floor (spread) | reference over floor (spread) | ratio over floor | latency p50 / p99 ms, gateway | reference |');
+  lines.push('|---|---|---|---|---|---|---|---|');
+  const ms = (x) => x.toFixed(2);
   for (const { name, gateway: g, reference: r } of macroResults.paths) {
     const cells = name === FLOOR
       ? ['—', '—', '—']
       : [`${fmt(g.over)} (${spread(g.spread)})`, `${fmt(r.over)} (${spread(r.spread)})`, (g.over / r.over).toFixed(2)];
-    lines.push(`| ${name} | ${fmt(g.worker)} | ${fmt(r.worker)} | ${cells.join(' | ')} |`);
+    const latency = [`${ms(g.p50)} / ${ms(g.p99)}`, `${ms(r.p50)} / ${ms(r.p99)}`];
+    lines.push(`| ${name} | ${fmt(g.worker)} | ${fmt(r.worker)} | ${cells.join(' | ')} | ${latency.join(' | ')} |`);
   }
+  const bar = ({ worker, workerSpread: [low, high] }) => ({ value: worker, low, high });
+  fs.writeFileSync(CHART, barChart({
+    title: `CPU per request under wrangler dev (workerd), ${new Date().toISOString().slice(0, 10)}, ${cpu}`,
+    unit: 'µs of CPU per request',
+    series: [{ name: 'gateway (Rust/wasm)', color: '#f38020' }, { name: 'reference (jose, WebCrypto)', color: '#4a6fa5' }],
+    groups: macroResults.paths.map(({ name, gateway: g, reference: r }) => ({ label: name, bars: [bar(g), bar(r)] })),
+  }));
+  lines.push('');
+  lines.push(`![CPU per request, gateway and reference](${path.relative(REPO_ROOT, CHART)}) (bars: medians of the rounds; whiskers: interquartile range; latency: as the load generator on the same machine saw it, ${CONCURRENCY} in flight, wrangler's dev proxy included)`);
   lines.push('');
   lines.push(`The gateway rows are with REQUEST_LOGS=off, as the reference logs nothing; with the default REQUEST_LOGS=all the floor is ${fmt(macroResults.logging.worker)} µs/request, so the JSON log line costs about ${fmt(macroResults.logging.worker - floor.gateway.worker)} µs under wrangler dev. Not counted above: wrangler's dev proxy, a second workerd process that forwards each request under \`wrangler dev\` only, spent a median ${fmt(floor.gateway.proxy)} µs per gateway request and ${fmt(floor.reference.proxy)} µs per reference request on the floor path.`);
   console.log(lines.join('\n'));

@@ -268,7 +268,9 @@ pub fn resource_metadata<'c>(
     raw_path: &str,
     preflight: bool,
 ) -> Option<Result<Metadata<'c>, GatewayError>> {
-    if config.resources.is_empty() {
+    // Every other request pays two scans of its path: a spelling of the well-known path either says
+    // `well-known` or escapes a character.
+    if config.resources.is_empty() || !(raw_path.contains("well-known") || raw_path.contains('%')) {
         return None;
     }
     let path = path::normalize(raw_path).ok()?;
@@ -997,6 +999,10 @@ mod tests {
             Some(Ok(Metadata::Document(t))) if t.contains("https://mcp.example.com/b")
         ));
         assert!(matches!(
+            doc("GET", "/.well-%6Bnown/oauth-protected-resource/mcp", false),
+            Some(Ok(Metadata::Document(_)))
+        ));
+        assert!(matches!(
             doc("OPTIONS", "/.well-known/oauth-protected-resource/mcp", true),
             Some(Ok(Metadata::Preflight(_)))
         ));
@@ -1011,6 +1017,7 @@ mod tests {
             "/.well-known/oauth-protected-resource/mcp/x",
             "/mcp",
             "/.well-known/oauth-protected-resource/../mcp",
+            "/.well-knowN/oauth-protected-resource/mcp",
         ] {
             assert_eq!(doc("GET", path, false), None, "{path}");
         }

@@ -1,12 +1,12 @@
-//! The request path, free of Workers types, as named steps: route, credentials, token (from the cache of
-//! verified tokens, or parsed and verified) with the route's audience and claim rules, proof, binding,
-//! replay, scopes. It takes the request facts, a
-//! clock, a key source and a replay store, so it runs the same natively under `cargo test` and in the
-//! Worker.
+//! The request path, free of Workers types, as named steps: route (and, on a protected resource's route,
+//! the `Origin`), credentials, token (from the cache of verified tokens, or parsed and verified) with the
+//! route's audience and claim rules, proof, binding, replay, the JSON-RPC body where the route has rules,
+//! scopes. It takes the request facts, a clock, a key source, a replay store and the body, so it runs the
+//! same natively under `cargo test` and in the Worker.
 //!
 //! Cheap checks come first and network-free: path safety and route (before any token work), the
 //! `Authorization` header, token structure and claims, the proof, and only then key lookup and the token
-//! signature.
+//! signature. A body is read only from a caller whose token passed all of them.
 
 use std::cell::RefCell;
 use std::sync::Arc;

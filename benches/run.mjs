@@ -135,6 +135,11 @@ async function micro(mod, issuer) {
   const bound = issuer.mint({ cnfJkt: key.jkt });
   const url = 'https://api.example.com/api/private';
   const proofs = Array.from({ length: MICRO }, () => makeProof({ key, htm: 'GET', htu: url, accessToken: bound }));
+  // An MCP tools/call as the SDK client sends it, with a few arguments.
+  const rpcBody = Buffer.from(JSON.stringify({
+    jsonrpc: '2.0', id: 42, method: 'tools/call',
+    params: { name: 'delete_repo', arguments: { owner: 'acme', repo: 'widgets', confirm: true, reasons: ['cleanup', 'archived'] }, _meta: { progressToken: 42 } },
+  }));
   const operations = {
     'verify a new RS256 token': [MICRO, (i) => mod.bench_verify_token(tokens[i], now())],
     'verify a new PS256 token': [MICRO, (i) => mod.bench_verify_token(psTokens[i], now())],
@@ -142,6 +147,7 @@ async function micro(mod, issuer) {
     'a token seen before, route with audiences and claim rules': [MICRO * 20, () => mod.bench_verify_cached_with_policy(orgToken, now())],
     'verify a DPoP proof (ES256)': [MICRO, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now())],
     'parse a JWKS (1 RSA key)': [MICRO, () => mod.bench_parse_jwks(jwks) === 1],
+    'match a guarded JSON-RPC call': [MICRO * 20, () => mod.bench_jsonrpc(rpcBody, 'tools/call', 'delete_repo') === 1],
   };
   const times = {};
   const profiles = {};

@@ -11,7 +11,7 @@ use crate::jose::dpop::{self, ProofTarget, ProofWindow};
 use crate::jose::jwa::{Algorithm, Algorithms};
 use crate::jose::jwks::{parse_jwks, KeySet};
 use crate::jose::token::{self, ClaimRules, TokenProfile};
-use crate::policy::RouteTable;
+use crate::policy::{jsonrpc, RouteTable};
 use crate::state::token_cache::{CachedToken, TokenCache};
 
 /// Keys, accepted issuers and audience loaded by [`bench_load`].
@@ -24,6 +24,12 @@ thread_local! {
     static KEYS: RefCell<Option<Loaded>> = const { RefCell::new(None) };
     static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::new(10_000, 8 << 20));
     static ROUTES: RefCell<Option<RouteTable>> = const { RefCell::new(None) };
+    static MCP_ROUTES: RouteTable = RouteTable::from_json(
+        r#"[{"path": "/mcp", "scopes": ["mcp:use"], "jsonrpc": [
+              {"method": "tools/call", "name": "delete_*", "scopes": ["repo:admin"]},
+              {"method": "resources/read", "name": "file:///secrets/*", "scopes": ["secrets:read"]}]}]"#,
+    )
+    .expect("the benchmark routes are valid");
 }
 
 /// Parses a JWKS document; returns the number of usable keys.
@@ -147,4 +153,20 @@ pub fn bench_verify_proof(proof: &str, method: &str, url: &str, token: &str, now
     dpop::parse_proof(proof, target, window, now as u64)
         .and_then(|p| p.verify_signature())
         .is_ok()
+}
+
+/// What a guarded JSON-RPC call adds to a request (README "MCP servers"): parse the body, check the
+/// `Mcp-*` headers, collect the scopes of the matching entries. Returns their number, or -1 when refused.
+#[wasm_bindgen]
+pub fn bench_jsonrpc(body: &[u8], mcp_method: &str, mcp_name: &str) -> i32 {
+    MCP_ROUTES.with(|routes| {
+        let rule = &routes.rules()[0];
+        let Ok(parsed) = jsonrpc::parse(body) else {
+            return -1;
+        };
+        if jsonrpc::check_headers(&parsed, Some(mcp_method), Some(mcp_name)).is_err() {
+            return -1;
+        }
+        jsonrpc::matching_scopes(&rule.jsonrpc, &parsed).len() as i32
+    })
 }

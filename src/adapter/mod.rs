@@ -16,8 +16,8 @@ use worker::{event, Context, Env, Headers, Response, Result};
 
 use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
-use crate::error::{GatewayError, Unavailable};
-use crate::gateway::{self, Authorized, RequestFacts, Trace};
+use crate::error::{GatewayError, ResourceChallenge, Unavailable};
+use crate::gateway::{self, Authorized, Metadata, RequestFacts, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
 use crate::idp::key_cache::KeyCache;
@@ -126,7 +126,7 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<Respons
             log.refused(&error);
             // A configuration error is always logged: nothing else tells the operator.
             (
-                response::error(&error, DpopMode::Allowed),
+                response::error(&error, DpopMode::Allowed, None),
                 RequestLogs::All,
                 None,
             )
@@ -147,6 +147,9 @@ struct Incoming {
     preflight_method: Option<String>,
     authorization: Option<String>,
     dpop: Option<String>,
+    /// `Mcp-Method` and `Mcp-Name`, read only when some route has JSON-RPC rules.
+    mcp_method: Option<String>,
+    mcp_name: Option<String>,
     /// The URL a DPoP proof's `htu` is compared with.
     htu_url: String,
 }
@@ -164,7 +167,14 @@ impl Incoming {
         } else {
             url.clone()
         };
+        let (mcp_method, mcp_name) = if config.routes.has_jsonrpc() {
+            (headers.get("mcp-method")?, headers.get("mcp-name")?)
+        } else {
+            (None, None)
+        };
         Ok(Self {
+            mcp_method,
+            mcp_name,
             origin: headers.get("origin")?,
             preflight_method: headers.get("access-control-request-method")?,
             authorization: headers.get("authorization")?,
@@ -203,6 +213,20 @@ async fn handle<'c>(
         .as_deref()
         .and_then(|o| config.cors.as_ref().and_then(|cors| cors.response(o)));
 
+    if let Some(answer) =
+        gateway::resource_metadata(config, &method, path, incoming.preflight_method.is_some())
+    {
+        log.metadata();
+        return match answer {
+            Ok(Metadata::Document(doc)) => response::metadata(doc, &method),
+            Ok(Metadata::Preflight(headers)) => response::empty(204, &headers),
+            Err(error) => {
+                log.refused(&error);
+                response::error(&error, config.dpop_mode, None)
+            }
+        };
+    }
+    let mut resource = None;
     let outcome = match preflight(config, &method, path, &incoming) {
         Some(answer) => answer,
         None => {
@@ -211,6 +235,9 @@ async fn handle<'c>(
                 path,
                 authorization: incoming.authorization.as_deref(),
                 dpop: incoming.dpop.as_deref(),
+                origin: incoming.origin.as_deref(),
+                mcp_method: incoming.mcp_method.as_deref(),
+                mcp_name: incoming.mcp_name.as_deref(),
                 url: &incoming.htu_url,
             };
             let keys = IdpKeys::new(config, &isolate.keys);
@@ -225,10 +252,12 @@ async fn handle<'c>(
                 &keys,
                 &replay,
                 &isolate.tokens,
+                &forward::RequestBody(req),
                 now_secs(),
                 &mut trace,
             )
             .await;
+            resource = trace.resource;
             log.trace(config, trace, keys.report());
             match decision {
                 Ok(authorized) => match over_limit(env, config, &authorized).await {
@@ -239,7 +268,7 @@ async fn handle<'c>(
             }
         }
     };
-    respond(outcome, config, cors.unwrap_or_default(), log)
+    respond(outcome, config, cors.unwrap_or_default(), log, resource)
 }
 
 /// CORS preflights from allowed origins are answered here, without a token.
@@ -317,6 +346,7 @@ fn respond(
     config: &Config,
     mut extra: Vec<(&'static str, String)>,
     log: &mut RequestLog<'_>,
+    resource: Option<ResourceChallenge<'_>>,
 ) -> Result<Response> {
     match outcome {
         Outcome::Preflight(headers) => {
@@ -334,7 +364,8 @@ fn respond(
         }
         Outcome::Refused(error) => {
             log.refused(&error);
-            response::with_headers(response::error(&error, config.dpop_mode)?, &extra)
+            let response = response::error(&error, config.dpop_mode, resource)?;
+            response::with_headers(response, &extra)
         }
     }
 }

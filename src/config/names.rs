@@ -4,6 +4,7 @@ pub const AUTH0_DOMAIN: &str = "AUTH0_DOMAIN";
 pub const AUTH0_AUDIENCE: &str = "AUTH0_AUDIENCE";
 pub const DPOP_MODE: &str = "DPOP_MODE";
 pub const ROUTES: &str = "ROUTES";
+pub const RESOURCES: &str = "RESOURCES";
 pub const ORIGIN_URL: &str = "ORIGIN_URL";
 pub const CLOCK_LEEWAY_SECONDS: &str = "CLOCK_LEEWAY_SECONDS";
 pub const CACHE_MAX_TTL_SECONDS: &str = "CACHE_MAX_TTL_SECONDS";
@@ -39,11 +40,12 @@ pub const METRICS: &str = "METRICS";
 pub const ORIGIN_SERVICE: &str = "ORIGIN_SERVICE";
 
 /// Every setting, for tooling and tests that must know them all.
-pub const ALL: [&str; 32] = [
+pub const ALL: [&str; 33] = [
     AUTH0_DOMAIN,
     AUTH0_AUDIENCE,
     DPOP_MODE,
     ROUTES,
+    RESOURCES,
     ORIGIN_URL,
     CLOCK_LEEWAY_SECONDS,
     CACHE_MAX_TTL_SECONDS,

@@ -1,12 +1,12 @@
-//! The request path, free of Workers types, as named steps: route, credentials, token (from the cache of
-//! verified tokens, or parsed and verified) with the route's audience and claim rules, proof, binding,
-//! replay, scopes. It takes the request facts, a
-//! clock, a key source and a replay store, so it runs the same natively under `cargo test` and in the
-//! Worker.
+//! The request path, free of Workers types, as named steps: route (and, on a protected resource's route,
+//! the `Origin`), credentials, token (from the cache of verified tokens, or parsed and verified) with the
+//! route's audience and claim rules, proof, binding, replay, the JSON-RPC body where the route has rules,
+//! scopes. It takes the request facts, a clock, a key source, a replay store and the body, so it runs the
+//! same natively under `cargo test` and in the Worker.
 //!
 //! Cheap checks come first and network-free: path safety and route (before any token work), the
 //! `Authorization` header, token structure and claims, the proof, and only then key lookup and the token
-//! signature.
+//! signature. A body is read only from a caller whose token passed all of them.
 
 pub mod limit;
 pub mod metrics;
@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::error::{GatewayError, Unavailable};
+use crate::error::{GatewayError, ResourceChallenge, Unavailable};
 use crate::http::authorization::{
     parse_authorization, Credentials, CredentialsError, DpopMode, Scheme,
 };
@@ -24,6 +24,7 @@ use crate::http::proxy::OriginIdentity;
 use crate::idp::{KeyError, KeySource};
 use crate::jose::dpop::{self, ProofError, ProofTarget, VerifiedProof};
 use crate::jose::token::{self, ClaimRules, Claims, TokenError, UnverifiedToken};
+use crate::policy::jsonrpc::{self, JsonRpcError};
 use crate::policy::{Access, RouteRule};
 use crate::state::replay::{ReplayError, ReplayStore};
 use crate::state::token_cache::{CachedToken, TokenCache};
@@ -37,6 +38,11 @@ pub struct RequestFacts<'a> {
     pub authorization: Option<&'a str>,
     /// The `DPoP` header; several headers arrive comma-joined.
     pub dpop: Option<&'a str>,
+    /// The `Origin` header.
+    pub origin: Option<&'a str>,
+    /// The `Mcp-Method` and `Mcp-Name` headers (MCP streamable HTTP transport).
+    pub mcp_method: Option<&'a str>,
+    pub mcp_name: Option<&'a str>,
     /// The URL as the client addressed it, for the proof's `htu` (behind a trusted proxy, rebuilt from
     /// `X-Forwarded-*`).
     pub url: &'a str,
@@ -47,6 +53,8 @@ pub struct RequestFacts<'a> {
 pub struct Trace<'c> {
     /// The matched rule's pattern.
     pub route: Option<&'c str>,
+    /// What the challenges of a protected resource's route add (README "MCP servers").
+    pub resource: Option<ResourceChallenge<'c>>,
     /// Index of the token's issuer.
     pub issuer: Option<usize>,
     pub kid: Option<String>,
@@ -82,6 +90,22 @@ pub struct Authorized {
     pub identity: Option<Identity>,
     /// The rate-limit key of the caller, when the route asks for limits (README "Rate limits").
     pub limit_key: Option<String>,
+    /// The body, when the gateway read it to match JSON-RPC rules: forwarded as these bytes.
+    pub body: Option<Vec<u8>>,
+}
+
+/// The request body, read only when a route's JSON-RPC rules need it.
+#[allow(async_fn_in_trait)] // Workers run one thread per isolate; futures need not be Send.
+pub trait BodySource {
+    /// The whole body; `Err(TooLarge)` as soon as it is known to exceed `limit` bytes.
+    async fn read(&self, limit: usize) -> Result<Vec<u8>, BodyError>;
+}
+
+/// Why a body could not be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge,
+    Unreadable,
 }
 
 /// Answers a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) without a
@@ -98,18 +122,28 @@ pub fn preflight(
     Some(route(config, &method, raw_path).map(|_| headers))
 }
 
-/// Decides whether a request may pass. `now` is seconds since the epoch.
+/// Decides whether a request may pass. `now` is seconds since the epoch; `body` is read only on a route
+/// with JSON-RPC rules, once the token is verified.
+#[allow(clippy::too_many_arguments)]
 pub async fn authorize<'c>(
     config: &'c Config,
     req: &RequestFacts<'_>,
     keys: &impl KeySource,
     replay: &impl ReplayStore,
     tokens: &RefCell<TokenCache>,
+    body: &impl BodySource,
     now: u64,
     trace: &mut Trace<'c>,
 ) -> Result<Authorized, GatewayError> {
     let (path, rule) = route(config, req.method, req.path)?;
     trace.route = Some(&rule.pattern);
+    if let Some(index) = rule.resource {
+        trace.resource = Some(ResourceChallenge {
+            metadata_url: &config.resources[index].metadata_url,
+            scopes: rule.required_scopes(),
+        });
+        check_origin(config, req.origin)?;
+    }
     let anonymous = match rule.access {
         Access::Public => true,
         Access::Optional => req.authorization.is_none_or(|a| a.trim().is_empty()),
@@ -120,6 +154,7 @@ pub async fn authorize<'c>(
             path,
             identity: None,
             limit_key: None,
+            body: None,
         });
     }
     let credentials = credentials(config, req)?;
@@ -168,13 +203,27 @@ pub async fn authorize<'c>(
     if let Some(proof) = &proof {
         check_replay(config, replay, proof, now).await?;
     }
-    check_scopes(rule, scheme, &claims)?;
+    let (body, jsonrpc_scopes) = if rule.reads_jsonrpc(req.method) {
+        let bytes = body
+            .read(jsonrpc::MAX_BODY_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => GatewayError::PayloadTooLarge,
+                BodyError::Unreadable => GatewayError::InvalidJsonRpc(JsonRpcError::Unreadable),
+            })?;
+        let scopes = jsonrpc_scopes(rule, req, &bytes)?;
+        (Some(bytes), scopes)
+    } else {
+        (None, Vec::new())
+    };
+    check_scopes(rule, scheme, &claims, &jsonrpc_scopes)?;
     // Computed only now: a refused request never touches anyone's budget.
     let limit_key = rule.rate_limit.then(|| limit::limit_key(&claims).1);
     Ok(Authorized {
         path,
         identity: Some(Identity { scheme, claims }),
         limit_key,
+        body,
     })
 }
 
@@ -191,6 +240,63 @@ fn route<'c>(
         .find(method, &path)
         .ok_or(GatewayError::NotFound)?;
     Ok((path, rule))
+}
+
+/// Step 1b, on a protected resource's route: a browser's `Origin` must be an allowed CORS origin, so that
+/// a page on another site (or a rebound DNS name) cannot drive a local MCP server (MCP, streamable HTTP
+/// transport). Requests without `Origin` are not from a browser page and pass.
+fn check_origin(config: &Config, origin: Option<&str>) -> Result<(), GatewayError> {
+    match origin {
+        Some(origin) if !config.cors.as_ref().is_some_and(|cors| cors.allows(origin)) => {
+            Err(GatewayError::ForbiddenOrigin)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The answer to a request for a resource metadata document.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Metadata<'c> {
+    /// GET or HEAD: the document, sent with [`METADATA_HEADERS`].
+    Document(&'c str),
+    /// A CORS preflight: these headers, with 204.
+    Preflight(Vec<(&'static str, String)>),
+}
+
+/// Headers of a metadata document: readable by any page, as browser-based MCP clients fetch it
+/// cross-origin; it holds nothing but configuration.
+pub const METADATA_HEADERS: [(&str, &str); 3] = [
+    ("content-type", "application/json"),
+    ("access-control-allow-origin", "*"),
+    ("cache-control", "public, max-age=300"),
+];
+
+/// Answers a request for a resource's metadata document (RFC 9728 section 3), with no token: the
+/// document for GET or HEAD, a preflight for OPTIONS with `Access-Control-Request-Method`, 405 for
+/// anything else. `None` when the path is no resource's metadata path.
+pub fn resource_metadata<'c>(
+    config: &'c Config,
+    method: &str,
+    raw_path: &str,
+    preflight: bool,
+) -> Option<Result<Metadata<'c>, GatewayError>> {
+    // Every other request pays two scans of its path: a spelling of the well-known path either says
+    // `well-known` or escapes a character.
+    if config.resources.is_empty() || !(raw_path.contains("well-known") || raw_path.contains('%')) {
+        return None;
+    }
+    let path = path::normalize(raw_path).ok()?;
+    let resource = config.resources.iter().find(|r| r.metadata_path == path)?;
+    Some(match method {
+        "GET" | "HEAD" => Ok(Metadata::Document(&resource.document)),
+        "OPTIONS" if preflight => Ok(Metadata::Preflight(vec![
+            ("access-control-allow-origin", "*".to_owned()),
+            ("access-control-allow-methods", "GET, HEAD".to_owned()),
+            ("access-control-allow-headers", "*".to_owned()),
+            ("access-control-max-age", "600".to_owned()),
+        ])),
+        _ => Err(GatewayError::MethodNotAllowed),
+    })
 }
 
 /// Step 2: one credential, with a scheme this mode accepts.
@@ -400,15 +506,38 @@ async fn check_replay(
     }
 }
 
-/// Step 7: the granted scopes satisfy the rule (RFC 6750 section 3.1 `insufficient_scope`).
-fn check_scopes(rule: &RouteRule, scheme: Scheme, claims: &Claims) -> Result<(), GatewayError> {
-    if rule.allows(&claims.scopes) {
+/// Step 7, on a POST to a route with JSON-RPC rules: the body is JSON-RPC 2.0, the `Mcp-*` headers agree
+/// with it, and the scopes of every entry that matches one of its messages (README "MCP servers").
+fn jsonrpc_scopes<'c>(
+    rule: &'c RouteRule,
+    req: &RequestFacts<'_>,
+    bytes: &[u8],
+) -> Result<Vec<&'c str>, GatewayError> {
+    let parsed = jsonrpc::parse(bytes).map_err(GatewayError::InvalidJsonRpc)?;
+    jsonrpc::check_headers(&parsed, req.mcp_method, req.mcp_name)
+        .map_err(GatewayError::InvalidJsonRpc)?;
+    Ok(jsonrpc::matching_scopes(&rule.jsonrpc, &parsed))
+}
+
+/// Step 8: the granted scopes satisfy the rule and include those its JSON-RPC entries add (RFC 6750
+/// section 3.1 `insufficient_scope`, naming every scope the request needs).
+fn check_scopes(
+    rule: &RouteRule,
+    scheme: Scheme,
+    claims: &Claims,
+    jsonrpc_scopes: &[&str],
+) -> Result<(), GatewayError> {
+    let granted = |scope: &&str| claims.scopes.iter().any(|g| g == scope);
+    if rule.allows(&claims.scopes) && jsonrpc_scopes.iter().all(granted) {
         return Ok(());
     }
-    Err(GatewayError::InsufficientScope {
-        scheme,
-        required: rule.required_scopes().to_vec(),
-    })
+    let mut required = rule.required_scopes().to_vec();
+    for scope in jsonrpc_scopes {
+        if !required.iter().any(|r| r == scope) {
+            required.push((*scope).to_owned());
+        }
+    }
+    Err(GatewayError::InsufficientScope { scheme, required })
 }
 
 #[cfg(test)]
@@ -508,6 +637,9 @@ mod tests {
             path,
             authorization,
             dpop,
+            origin: None,
+            mcp_method: None,
+            mcp_name: None,
             url: &url,
         };
         let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
@@ -527,10 +659,70 @@ mod tests {
             keys,
             replay,
             tokens,
+            &Body::new(b""),
             NOW,
             &mut Trace::default(),
         ))
         .map(|a| a.identity)
+    }
+
+    /// One GET through `authorize` with fresh replay and token caches, keeping the whole outcome and trace.
+    fn authorize_once<'c>(
+        config: &'c Config,
+        keys: &FixedKeys,
+        path: &str,
+        authorization: &str,
+        dpop: Option<&str>,
+        trace: &mut Trace<'c>,
+    ) -> Result<Authorized, GatewayError> {
+        let url = format!("https://api.example.com{path}");
+        let req = RequestFacts {
+            method: "GET",
+            path,
+            authorization: Some(authorization),
+            dpop,
+            origin: None,
+            mcp_method: None,
+            mcp_name: None,
+            url: &url,
+        };
+        let replay = RefCell::new(ReplayCache::new(10));
+        let tokens = RefCell::new(TokenCache::new(10, 1 << 20));
+        block_on(authorize(
+            config,
+            &req,
+            keys,
+            &replay,
+            &tokens,
+            &Body::new(b""),
+            NOW,
+            trace,
+        ))
+    }
+
+    /// A request body that counts its reads, to prove which requests never read it.
+    struct Body {
+        bytes: Vec<u8>,
+        reads: Cell<u32>,
+    }
+
+    impl Body {
+        fn new(bytes: &[u8]) -> Self {
+            Self {
+                bytes: bytes.to_vec(),
+                reads: Cell::new(0),
+            }
+        }
+    }
+
+    impl BodySource for Body {
+        async fn read(&self, limit: usize) -> Result<Vec<u8>, BodyError> {
+            self.reads.set(self.reads.get() + 1);
+            if self.bytes.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            Ok(self.bytes.clone())
+        }
     }
 
     #[test]
@@ -545,6 +737,9 @@ mod tests {
             path: "/api/private",
             authorization: Some(&bearer),
             dpop: None,
+            origin: None,
+            mcp_method: None,
+            mcp_name: None,
             url: "https://api.example.com/api/private",
         };
         assert!(run_full(&c, &k, &replay, &tokens, &req).is_ok());
@@ -627,6 +822,9 @@ mod tests {
                 path,
                 authorization: Some(auth),
                 dpop: None,
+                origin: None,
+                mcp_method: None,
+                mcp_name: None,
                 url: &url,
             };
             run_full(&c, &k, &replay, &tokens, &req).map(|_| ())
@@ -641,6 +839,243 @@ mod tests {
         assert_eq!(call("/b", &for_b), Ok(()));
         assert_eq!(call("/a", &for_b), mismatch(Scheme::Bearer));
         assert_eq!(call("/b", &for_b), Ok(()));
+    }
+
+    fn resource_config() -> Config {
+        Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "CORS_ALLOWED_ORIGINS" => Some("https://app.example.com".into()),
+            "RESOURCES" => Some(
+                r#"[{"resource": "https://mcp.example.com/mcp"},
+                    {"resource": "https://mcp.example.com/b", "audience": "https://b"}]"#
+                    .into(),
+            ),
+            "ROUTES" => Some(
+                r#"[{"path": "/mcp", "scopes": ["mcp:use"], "resource": "https://mcp.example.com/mcp"},
+                    {"path": "/b", "auth": "required", "resource": "https://mcp.example.com/b"},
+                    {"path": "/a", "auth": "required"}]"#
+                    .into(),
+            ),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn resource_routes_take_the_resource_audience_and_check_origin_first() {
+        let (c, k) = (resource_config(), keys());
+        let replay = RefCell::new(ReplayCache::new(100));
+        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let call = |path: &str, auth: Option<&str>, origin: Option<&str>| {
+            let url = format!("https://mcp.example.com{path}");
+            let req = RequestFacts {
+                method: "POST",
+                path,
+                authorization: auth,
+                dpop: None,
+                origin,
+                mcp_method: None,
+                mcp_name: None,
+                url: &url,
+            };
+            let mut trace = Trace::default();
+            let body = Body::new(b"");
+            let result = block_on(authorize(
+                &c, &req, &k, &replay, &tokens, &body, NOW, &mut trace,
+            ));
+            (result.map(|_| ()), trace.resource)
+        };
+        let for_mcp = format!(
+            "Bearer {}",
+            token(json!({"aud": ["https://mcp.example.com/mcp"], "scope": "mcp:use"}))
+        );
+        let for_api = format!("Bearer {}", token(json!({"scope": "mcp:use"})));
+        let for_b = format!("Bearer {}", token(json!({"aud": "https://b"})));
+        assert_eq!(call("/mcp", Some(&for_mcp), None).0, Ok(()));
+        assert_eq!(
+            call("/mcp", Some(&for_mcp), Some("https://app.example.com")).0,
+            Ok(())
+        );
+        let mismatch = Err(GatewayError::InvalidToken(
+            Scheme::Bearer,
+            TokenError::AudMismatch,
+        ));
+        assert_eq!(call("/mcp", Some(&for_api), None).0, mismatch);
+        assert_eq!(call("/b", Some(&for_mcp), None).0, mismatch);
+        assert_eq!(call("/b", Some(&for_b), None).0, Ok(()));
+        assert_eq!(call("/a", Some(&for_api), None).0, Ok(()));
+        // A foreign Origin is refused before any credential or token work.
+        let lookups = k.lookups.get();
+        for origin in ["https://evil.example.com", "null", ""] {
+            let (result, resource) = call("/mcp", Some("Bearer x"), Some(origin));
+            assert_eq!(result, Err(GatewayError::ForbiddenOrigin), "{origin}");
+            assert_eq!(
+                resource,
+                Some(ResourceChallenge {
+                    metadata_url:
+                        "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
+                    scopes: &["mcp:use".to_owned()],
+                })
+            );
+        }
+        assert_eq!(k.lookups.get(), lookups);
+        // Routes of no resource ignore Origin, and carry no resource challenge.
+        let (result, resource) = call("/a", Some(&for_api), Some("https://evil.example.com"));
+        assert_eq!((result, resource), (Ok(()), None));
+    }
+
+    #[test]
+    fn jsonrpc_bodies_are_read_after_the_token_and_add_their_scopes() {
+        let c = Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "ROUTES" => Some(
+                r#"[{"path": "/mcp", "scopes": ["mcp"], "jsonrpc": [
+                       {"method": "tools/call", "name": "delete_*", "scopes": ["admin"]},
+                       {"method": "prompts/*", "scopes": ["prompts", "mcp"]}]}]"#
+                    .into(),
+            ),
+            _ => None,
+        })
+        .unwrap();
+        let k = keys();
+        let replay = RefCell::new(ReplayCache::new(100));
+        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let user = format!("Bearer {}", token(json!({"scope": "mcp"})));
+        let admin = format!("Bearer {}", token(json!({"scope": "admin mcp"})));
+        let call =
+            |method: &str, auth: &str, body: &Body, headers: (Option<&str>, Option<&str>)| {
+                let req = RequestFacts {
+                    method,
+                    path: "/mcp",
+                    authorization: Some(auth),
+                    dpop: None,
+                    origin: None,
+                    mcp_method: headers.0,
+                    mcp_name: headers.1,
+                    url: "https://api.example.com/mcp",
+                };
+                let mut trace = Trace::default();
+                block_on(authorize(
+                    &c, &req, &k, &replay, &tokens, body, NOW, &mut trace,
+                ))
+            };
+        let tool = |name: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{name}"}}}}"#
+            )
+        };
+        let no_headers = (None, None);
+        let needs = |scopes: &[&str]| {
+            Err(GatewayError::InsufficientScope {
+                scheme: Scheme::Bearer,
+                required: scopes.iter().map(|s| s.to_string()).collect(),
+            })
+        };
+        // An allowed call: the very bytes come back, to be forwarded.
+        let body = Body::new(tool("search").as_bytes());
+        let ok = call("POST", &user, &body, (Some("tools/call"), Some("search"))).unwrap();
+        assert_eq!(ok.body.as_deref(), Some(tool("search").as_bytes()));
+        // A guarded tool needs the route's scopes and the entry's, and the refusal names them all.
+        let guarded = Body::new(tool("delete_repo").as_bytes());
+        assert_eq!(
+            call("POST", &user, &guarded, no_headers).map(|_| ()),
+            needs(&["mcp", "admin"])
+        );
+        assert!(call("POST", &admin, &guarded, no_headers).is_ok());
+        // Hidden in a batch, with a prompt: every matching entry counts.
+        let batch = format!(
+            r#"[{{"jsonrpc":"2.0","id":2,"method":"prompts/get","params":{{"name":"p"}}}},{}]"#,
+            tool("delete_all")
+        );
+        assert_eq!(
+            call("POST", &admin, &Body::new(batch.as_bytes()), no_headers).map(|_| ()),
+            needs(&["mcp", "admin", "prompts"])
+        );
+        // Lying headers, bad JSON, oversized bodies.
+        assert_eq!(
+            call(
+                "POST",
+                &admin,
+                &guarded,
+                (Some("tools/call"), Some("search"))
+            )
+            .map(|_| ()),
+            Err(GatewayError::InvalidJsonRpc(JsonRpcError::HeaderMismatch))
+        );
+        assert_eq!(
+            call("POST", &admin, &Body::new(b"{"), no_headers).map(|_| ()),
+            Err(GatewayError::InvalidJsonRpc(JsonRpcError::NotJson))
+        );
+        let huge = Body::new(&vec![b' '; jsonrpc::MAX_BODY_BYTES + 1]);
+        assert_eq!(
+            call("POST", &admin, &huge, no_headers).map(|_| ()),
+            Err(GatewayError::PayloadTooLarge)
+        );
+        // No body is read before the token is good, nor on other methods.
+        let unread = Body::new(b"{");
+        let expired = format!("Bearer {}", token(json!({"exp": NOW - 1})));
+        assert!(call("POST", &expired, &unread, no_headers).is_err());
+        assert_eq!(
+            call("POST", "Bearer", &unread, no_headers)
+                .unwrap_err()
+                .code(),
+            "invalid_request"
+        );
+        let get = call("GET", &user, &unread, no_headers).unwrap();
+        assert!(get.body.is_none());
+        assert_eq!(unread.reads.get(), 0);
+    }
+
+    #[test]
+    fn metadata_documents_are_served_by_path_and_method() {
+        let c = resource_config();
+        let doc = |method, path, preflight| resource_metadata(&c, method, path, preflight);
+        let Some(Ok(Metadata::Document(text))) =
+            doc("GET", "/.well-known/oauth-protected-resource/mcp", false)
+        else {
+            panic!("no document")
+        };
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(value["resource"], "https://mcp.example.com/mcp");
+        assert_eq!(value["scopes_supported"], json!(["mcp:use"]));
+        assert!(matches!(
+            doc("HEAD", "/.well-known/oauth-protected-resource/%62", false),
+            Some(Ok(Metadata::Document(t))) if t.contains("https://mcp.example.com/b")
+        ));
+        assert!(matches!(
+            doc("GET", "/.well-%6Bnown/oauth-protected-resource/mcp", false),
+            Some(Ok(Metadata::Document(_)))
+        ));
+        assert!(matches!(
+            doc("OPTIONS", "/.well-known/oauth-protected-resource/mcp", true),
+            Some(Ok(Metadata::Preflight(_)))
+        ));
+        for method in ["POST", "DELETE", "OPTIONS"] {
+            assert_eq!(
+                doc(method, "/.well-known/oauth-protected-resource/mcp", false),
+                Some(Err(GatewayError::MethodNotAllowed))
+            );
+        }
+        for path in [
+            "/.well-known/oauth-protected-resource",
+            "/.well-known/oauth-protected-resource/mcp/x",
+            "/mcp",
+            "/.well-known/oauth-protected-resource/../mcp",
+            "/.well-knowN/oauth-protected-resource/mcp",
+        ] {
+            assert_eq!(doc("GET", path, false), None, "{path}");
+        }
+        assert_eq!(
+            resource_metadata(
+                &config("allowed"),
+                "GET",
+                "/.well-known/oauth-protected-resource",
+                false
+            ),
+            None
+        );
     }
 
     #[test]
@@ -854,26 +1289,8 @@ mod tests {
         .unwrap();
         let k = keys();
         let call = |path: &str, token: &str| {
-            let url = format!("https://api.example.com{path}");
             let authorization = format!("Bearer {token}");
-            let req = RequestFacts {
-                method: "GET",
-                path,
-                authorization: Some(&authorization),
-                dpop: None,
-                url: &url,
-            };
-            let replay = RefCell::new(ReplayCache::new(10));
-            let tokens = RefCell::new(TokenCache::new(10, 1 << 20));
-            block_on(authorize(
-                &c,
-                &req,
-                &k,
-                &replay,
-                &tokens,
-                NOW,
-                &mut Trace::default(),
-            ))
+            authorize_once(&c, &k, path, &authorization, None, &mut Trace::default())
             .map(|a| a.limit_key)
         };
         assert_eq!(
@@ -922,18 +1339,8 @@ mod tests {
             ("/api/private", "Bearer a.b".into(), None),
         ];
         for (path, authorization, dpop) in &calls {
-            let url = format!("https://api.example.com{path}");
-            let req = RequestFacts {
-                method: "GET",
-                path,
-                authorization: Some(authorization),
-                dpop: *dpop,
-                url: &url,
-            };
-            let replay = RefCell::new(ReplayCache::new(10));
-            let tokens = RefCell::new(TokenCache::new(10, 1 << 20));
             let mut trace = Trace::default();
-            let outcome = block_on(authorize(&c, &req, &k, &replay, &tokens, NOW, &mut trace));
+            let outcome = authorize_once(&c, &k, path, authorization, *dpop, &mut trace);
             let reason = outcome.as_ref().err().map(|e| e.description());
             let observation = metrics::Observation {
                 method: "GET",

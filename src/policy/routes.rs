@@ -5,6 +5,8 @@
 use serde::Deserialize;
 
 use super::claims::{ClaimRule, RawClaimRule};
+use super::jsonrpc::{JsonRpcRule, RawJsonRpcRule};
+use super::resources::Resource;
 use crate::http::path;
 
 /// How a rule's path matches.
@@ -76,6 +78,10 @@ pub struct RouteRule {
     /// `"rate_limit": true`: authorised requests count against the caller's budget in the `RATE_LIMITER`
     /// binding (README "Rate limits").
     pub rate_limit: bool,
+    /// The protected resource this route belongs to (README "MCP servers"): an index into `RESOURCES`.
+    pub resource: Option<usize>,
+    /// Scopes per JSON-RPC method and name, matched against the body of a POST (README "MCP servers").
+    pub jsonrpc: Vec<JsonRpcRule>,
 }
 
 impl RouteRule {
@@ -100,6 +106,20 @@ impl RouteRule {
             Access::Public | Access::Optional => &[],
             Access::Token { scopes, .. } => scopes,
         }
+    }
+
+    /// Every scope a request on this route can be asked for, for the resource's `scopes_supported`.
+    pub fn all_scopes(&self) -> impl Iterator<Item = &str> {
+        let jsonrpc = self.jsonrpc.iter().flat_map(|entry| &entry.scopes);
+        self.required_scopes()
+            .iter()
+            .chain(jsonrpc)
+            .map(String::as_str)
+    }
+
+    /// Whether a request with this method has its body read and matched against the JSON-RPC rules.
+    pub fn reads_jsonrpc(&self, method: &str) -> bool {
+        method == "POST" && !self.jsonrpc.is_empty()
     }
 
     /// Whether a token on this route is checked against `AUTH0_AUDIENCE` (no audience of its own).
@@ -135,6 +155,8 @@ struct RawRule {
     audience: Option<OneOrMany>,
     claims: Option<Vec<RawClaimRule>>,
     rate_limit: Option<bool>,
+    resource: Option<String>,
+    jsonrpc: Option<Vec<RawJsonRpcRule>>,
 }
 
 /// A string or an array of strings.
@@ -153,6 +175,11 @@ impl RouteTable {
 
     /// Parses and validates `ROUTES`: a JSON array of rules. Errors name the rule.
     pub fn from_json(json: &str) -> Result<Self, String> {
+        Self::with_resources(json, &[])
+    }
+
+    /// Parses and validates `ROUTES`, whose rules may join one of `resources` (README "MCP servers").
+    pub fn with_resources(json: &str, resources: &[Resource]) -> Result<Self, String> {
         // Each rule is decoded on its own, so that every error names the rule it is about.
         let raw = match crate::jose::json::parse_strict(json.as_bytes()) {
             Ok(serde_json::Value::Array(rules)) => rules,
@@ -170,7 +197,7 @@ impl RouteTable {
             };
             let rule = serde_json::from_value::<RawRule>(value)
                 .map_err(|e| e.to_string())
-                .and_then(validate_rule)
+                .and_then(|raw| validate_rule(raw, resources))
                 .map_err(|reason| format!("{name}: {reason}"))?;
             rules.push(rule);
         }
@@ -202,6 +229,11 @@ impl RouteTable {
     pub fn rules(&self) -> &[RouteRule] {
         &self.rules
     }
+
+    /// Whether any rule has JSON-RPC rules (only then are the `Mcp-*` headers read).
+    pub fn has_jsonrpc(&self) -> bool {
+        self.rules.iter().any(|r| !r.jsonrpc.is_empty())
+    }
 }
 
 const DEMO_ROUTES: &str = r#"[
@@ -210,11 +242,31 @@ const DEMO_ROUTES: &str = r#"[
   {"path": "/api/private-scoped", "methods": ["GET"], "scopes": ["read:messages"]}
 ]"#;
 
-fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
+fn validate_rule(raw: RawRule, resources: &[Resource]) -> Result<RouteRule, String> {
     let path = pattern_path(&raw.path)?;
     let methods = raw.methods.map(rule_methods).transpose()?;
     let access = access(raw.auth.as_deref(), raw.scopes, raw.match_mode.as_deref())?;
-    let audiences = raw.audience.map(audiences).transpose()?;
+    let mut audiences = raw.audience.map(audiences).transpose()?;
+    let resource = match raw.resource {
+        None => None,
+        Some(_) if audiences.is_some() => {
+            return Err(
+                "has both audience and resource (the resource's audience applies: RESOURCES)"
+                    .into(),
+            )
+        }
+        Some(url) => {
+            let index = resources
+                .iter()
+                .position(|r| r.url == url)
+                .ok_or_else(|| format!("resource {url:?} is not declared in RESOURCES"))?;
+            // RFC 8707: on a resource's routes the token must be issued for that resource.
+            if access != Access::Public {
+                audiences = Some(vec![resources[index].audience.clone()]);
+            }
+            Some(index)
+        }
+    };
     let claims = raw
         .claims
         .unwrap_or_default()
@@ -231,6 +283,10 @@ fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
             "rate_limit: auth \"none\" reads no token, so there is no identity to limit".into(),
         );
     }
+    let jsonrpc = raw
+        .jsonrpc
+        .map(|list| jsonrpc(list, &access, &methods))
+        .transpose()?;
     Ok(RouteRule {
         pattern: raw.path,
         path,
@@ -239,7 +295,41 @@ fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
         audiences,
         claims,
         rate_limit,
+        resource,
+        jsonrpc: jsonrpc.unwrap_or_default(),
     })
+}
+
+/// A rule's `jsonrpc` entries: they need a token (their scopes are checked against it) and a rule that
+/// covers POST. Errors name the entry.
+fn jsonrpc(
+    list: Vec<RawJsonRpcRule>,
+    access: &Access,
+    methods: &Option<Vec<String>>,
+) -> Result<Vec<JsonRpcRule>, String> {
+    if list.is_empty() {
+        return Err("jsonrpc must not be empty (omit it)".into());
+    }
+    if !matches!(access, Access::Token { .. }) {
+        return Err(
+            "jsonrpc rules need auth \"required\" (their scopes are checked against a token)"
+                .into(),
+        );
+    }
+    if methods
+        .as_ref()
+        .is_some_and(|m| !m.iter().any(|m| m == "POST"))
+    {
+        return Err("jsonrpc rules apply to POST bodies, and methods does not include POST".into());
+    }
+    list.into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            entry
+                .validate()
+                .map_err(|reason| format!("jsonrpc entry {}: {reason}", i + 1))
+        })
+        .collect()
 }
 
 fn pattern_path(raw: &str) -> Result<PathPattern, String> {
@@ -280,6 +370,12 @@ fn rule_scopes(list: Vec<String>) -> Result<Vec<String>, String> {
     if list.is_empty() {
         return Err("scopes must not be empty (omit it, or use auth \"required\")".into());
     }
+    scope_names(list)
+}
+
+/// A list of scope names: each non-empty, without spaces, quotes, backslashes or controls (they go into a
+/// quoted challenge parameter).
+pub(super) fn scope_names(list: Vec<String>) -> Result<Vec<String>, String> {
     if let Some(bad) = list.iter().find(|s| {
         s.is_empty()
             || s.chars()
@@ -404,6 +500,22 @@ mod tests {
             t.find("GET", "/c").unwrap().audiences.as_deref(),
             Some(&["https://c".to_owned()][..])
         );
+    }
+
+    #[test]
+    fn jsonrpc_rules_add_their_scopes() {
+        let t = table(
+            r#"[{"path": "/mcp", "scopes": ["mcp"], "jsonrpc": [
+                   {"method": "tools/call", "name": "delete_*", "scopes": ["admin", "mcp"]}]}]"#,
+        );
+        let rule = t.find("POST", "/mcp").unwrap();
+        assert_eq!(rule.jsonrpc.len(), 1);
+        assert_eq!(
+            rule.all_scopes().collect::<Vec<_>>(),
+            ["mcp", "admin", "mcp"]
+        );
+        assert!(rule.reads_jsonrpc("POST"));
+        assert!(!rule.reads_jsonrpc("GET") && !rule.reads_jsonrpc("DELETE"));
     }
 
     #[test]
@@ -597,6 +709,26 @@ mod tests {
             (
                 r#"[{"path": "/a", "auth": "required", "rate_limit": "yes"}]"#,
                 "rule 1 (/a): invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "jsonrpc": []}]"#,
+                "rule 1 (/a): jsonrpc must not be empty",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "optional", "jsonrpc": [{"method": "m", "scopes": ["s"]}]}]"#,
+                "rule 1 (/a): jsonrpc rules need auth \"required\"",
+            ),
+            (
+                r#"[{"path": "/a", "methods": ["GET"], "auth": "required", "jsonrpc": [{"method": "m", "scopes": ["s"]}]}]"#,
+                "methods does not include POST",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "jsonrpc": [{"method": "m", "scopes": ["s"]}, {"name": "n", "scopes": ["s"]}]}]"#,
+                "rule 1 (/a): missing field `method`",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "jsonrpc": [{"method": "m", "scopes": ["s"]}, {"method": "a*b", "scopes": ["s"]}]}]"#,
+                "rule 1 (/a): jsonrpc entry 2: method may only use * at its end",
             ),
         ] {
             let err = RouteTable::from_json(json).unwrap_err();

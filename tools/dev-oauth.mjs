@@ -117,9 +117,10 @@ export function authorizationServer({ issuer, mint, sub = 'dev-user', expiresIn 
     authorization_response_iss_parameter_supported: true,
   });
 
-  function client(clientId) {
+  // 401 at the token endpoint (RFC 6749 section 5.2); 400 at the authorization endpoint, shown to the user.
+  function client(clientId, status = 401) {
     const c = clientId === undefined ? undefined : clients.get(clientId);
-    if (!c) throw new OAuthError(401, 'invalid_client', 'unknown client_id');
+    if (!c) throw new OAuthError(status, 'invalid_client', 'unknown client_id');
     return c;
   }
 
@@ -132,7 +133,7 @@ export function authorizationServer({ issuer, mint, sub = 'dev-user', expiresIn 
     let c;
     let redirectUri;
     try {
-      c = client(single(p, 'client_id'));
+      c = client(single(p, 'client_id'), 400);
       redirectUri = single(p, 'redirect_uri');
       if (redirectUri === undefined) {
         if (c.redirect_uris.length !== 1) throw new OAuthError(400, 'invalid_request', 'redirect_uri is required');

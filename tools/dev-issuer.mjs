@@ -513,7 +513,10 @@ const USAGE = `usage:
                                  [--permissions a,b] [--audience URL] [--expires-in 3600] [--cnf-jkt THUMBPRINT]
                                  [--claim name=value]... [--typ at+jwt] [--alg PS256]
     --claim sets any claim, the value read as JSON when it is JSON: --claim org_id=org_1
-    --claim https://example.com/roles='["admin"]' --claim iat=1700000000 --claim client_id=cli`;
+    --claim https://example.com/roles='["admin"]' --claim iat=1700000000 --claim client_id=cli
+  As an authorization server (for MCP clients): metadata at /.well-known/oauth-authorization-server,
+    registration at /oidc/register (public clients), /authorize (code + PKCE S256, approved at once for
+    dev-user) and /oauth/token (form-encoded grants; a resource parameter becomes the token's aud).`;
 
 async function cliServe(argv) {
   const a = parseArgs(argv, ['port', 'host', 'audience', 'key-dir', 'max-age', 'jwk-alg']);

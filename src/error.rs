@@ -55,6 +55,11 @@ pub enum GatewayError {
     },
     /// The origin could not be reached in proxy mode.
     BadGateway(OriginError),
+    /// On a protected resource's route, an `Origin` that is not an allowed CORS origin (README "MCP
+    /// servers": DNS rebinding).
+    ForbiddenOrigin,
+    /// A method other than GET or HEAD on a resource metadata document.
+    MethodNotAllowed,
 }
 
 /// Why the gateway cannot decide now; the client may retry (503).
@@ -90,10 +95,20 @@ pub struct ErrorResponse {
 
 /// What the challenge depends on besides the error itself.
 #[derive(Debug, Clone, Copy)]
-pub struct ChallengeContext {
+pub struct ChallengeContext<'a> {
     pub mode: DpopMode,
     /// Value of the `algs` parameter of the DPoP challenge, e.g. `ES256`.
     pub dpop_algs: &'static str,
+    /// On a protected resource's route: what its challenges add (README "MCP servers").
+    pub resource: Option<ResourceChallenge<'a>>,
+}
+
+/// The parameters a protected resource's route adds to each challenge of a 401 or 403: `resource_metadata`
+/// (RFC 9728 section 5.1) and, on a 401, the route's scopes in `scope` (MCP authorization, scope selection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceChallenge<'a> {
+    pub metadata_url: &'a str,
+    pub scopes: &'a [String],
 }
 
 impl GatewayError {
@@ -119,6 +134,8 @@ impl GatewayError {
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
             Self::BadGateway(_) => "bad_gateway",
+            Self::ForbiddenOrigin => "forbidden_origin",
+            Self::MethodNotAllowed => "method_not_allowed",
         }
     }
 
@@ -133,7 +150,8 @@ impl GatewayError {
             | Self::ClaimRule { .. }
             | Self::InvalidDpopProof(_)
             | Self::UseDpopNonce(_) => 401,
-            Self::InsufficientScope { .. } => 403,
+            Self::InsufficientScope { .. } | Self::ForbiddenOrigin => 403,
+            Self::MethodNotAllowed => 405,
             Self::TemporarilyUnavailable { .. } => 503,
             Self::BadGateway(_) => 502,
         }
@@ -159,6 +177,10 @@ impl GatewayError {
             Self::InsufficientScope { required, .. } => {
                 Cow::Owned(format!("requires scope: {}", required.join(" ")))
             }
+            Self::ForbiddenOrigin => {
+                Cow::Borrowed("the Origin header names an origin that is not allowed")
+            }
+            Self::MethodNotAllowed => Cow::Borrowed("resource metadata is read with GET or HEAD"),
         }
     }
 
@@ -182,6 +204,7 @@ impl GatewayError {
                 headers.push(("retry-after", retry_after.to_string()));
             }
             Self::UseDpopNonce(nonce) => headers.push(("dpop-nonce", nonce.clone())),
+            Self::MethodNotAllowed => headers.push(("allow", "GET, HEAD".to_owned())),
             _ => {}
         }
         ErrorResponse {
@@ -200,19 +223,24 @@ impl GatewayError {
             Self::InvalidToken(scheme, _) | Self::ClaimRule { scheme, .. } => {
                 Challenge::Error(*scheme)
             }
-            Self::InsufficientScope { scheme, required } => {
-                return Some(insufficient_scope_challenge(ctx, *scheme, required));
-            }
+            Self::InsufficientScope { scheme, required } => Challenge::Scope(*scheme, required),
             Self::InvalidDpopProof(_) | Self::UseDpopNonce(_) => Challenge::Error(Scheme::Dpop),
             _ => return None,
         };
-        let dpop_plain = format!("DPoP algs=\"{}\"", ctx.dpop_algs);
-        let bearer_plain = "Bearer realm=\"api\"".to_owned();
+        let extra = self.resource_params(ctx);
+        let bearer = |params: &str| match params {
+            "" => format!("Bearer realm=\"api\"{extra}"),
+            _ => format!("Bearer realm=\"api\", {params}{extra}"),
+        };
+        let dpop = |params: &str| match params {
+            "" => format!("DPoP algs=\"{}\"{extra}", ctx.dpop_algs),
+            _ => format!("DPoP {params}, algs=\"{}\"{extra}", ctx.dpop_algs),
+        };
         Some(match params {
             Challenge::Plain => match ctx.mode {
-                DpopMode::Allowed => format!("{bearer_plain}, {dpop_plain}"),
-                DpopMode::Required => dpop_plain,
-                DpopMode::Disabled => bearer_plain,
+                DpopMode::Allowed => format!("{}, {}", bearer(""), dpop("")),
+                DpopMode::Required => dpop(""),
+                DpopMode::Disabled => bearer(""),
             },
             Challenge::Error(scheme) => {
                 let error = format!(
@@ -223,42 +251,50 @@ impl GatewayError {
                 // A DPoP-scheme error is answered with the DPoP challenge alone (RFC 9449 section 7.1);
                 // a Bearer-scheme error with the Bearer challenge, plus the plain DPoP one when allowed.
                 match (scheme, ctx.mode) {
-                    (Scheme::Dpop, DpopMode::Disabled) | (Scheme::Bearer, DpopMode::Disabled) => {
-                        format!("{bearer_plain}, {error}")
-                    }
-                    (Scheme::Dpop, _) | (Scheme::Bearer, DpopMode::Required) => {
-                        format!("DPoP {error}, algs=\"{}\"", ctx.dpop_algs)
-                    }
+                    (_, DpopMode::Disabled) => bearer(&error),
+                    (Scheme::Dpop, _) | (Scheme::Bearer, DpopMode::Required) => dpop(&error),
                     (Scheme::Bearer, DpopMode::Allowed) => {
-                        format!("{bearer_plain}, {error}, {dpop_plain}")
+                        format!("{}, {}", bearer(&error), dpop(""))
                     }
+                }
+            }
+            Challenge::Scope(scheme, required) => {
+                let scope = header_safe(&required.join(" "));
+                let params = format!("error=\"insufficient_scope\", scope=\"{scope}\"");
+                match (scheme, ctx.mode) {
+                    (Scheme::Dpop, DpopMode::Allowed | DpopMode::Required)
+                    | (Scheme::Bearer, DpopMode::Required) => dpop(&params),
+                    _ => bearer(&params),
                 }
             }
         })
     }
+
+    /// `, resource_metadata="..."` on a 401 or 403 of a resource's route, and `, scope="..."` on a 401
+    /// when the route requires scopes (a 403 names them already); empty elsewhere.
+    fn resource_params(&self, ctx: ChallengeContext) -> String {
+        let Some(resource) = ctx.resource else {
+            return String::new();
+        };
+        let status = self.status();
+        if status != 401 && status != 403 {
+            return String::new();
+        }
+        let mut params = format!(", resource_metadata=\"{}\"", resource.metadata_url);
+        if status == 401 && !resource.scopes.is_empty() {
+            params.push_str(&format!(
+                ", scope=\"{}\"",
+                header_safe(&resource.scopes.join(" "))
+            ));
+        }
+        params
+    }
 }
 
-enum Challenge {
+enum Challenge<'e> {
     Plain,
     Error(Scheme),
-}
-
-fn insufficient_scope_challenge(
-    ctx: ChallengeContext,
-    scheme: Scheme,
-    required: &[String],
-) -> String {
-    let scope = header_safe(&required.join(" "));
-    match (scheme, ctx.mode) {
-        (Scheme::Dpop, DpopMode::Allowed | DpopMode::Required)
-        | (Scheme::Bearer, DpopMode::Required) => {
-            format!(
-                "DPoP error=\"insufficient_scope\", scope=\"{scope}\", algs=\"{}\"",
-                ctx.dpop_algs
-            )
-        }
-        _ => format!("Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"{scope}\""),
-    }
+    Scope(Scheme, &'e [String]),
 }
 
 /// Makes text safe inside a quoted header parameter: no CR, LF or other controls, `"` and `\` replaced.
@@ -285,10 +321,11 @@ impl std::error::Error for GatewayError {}
 mod tests {
     use super::*;
 
-    fn ctx(mode: DpopMode) -> ChallengeContext {
+    fn ctx(mode: DpopMode) -> ChallengeContext<'static> {
         ChallengeContext {
             mode,
             dpop_algs: "ES256",
+            resource: None,
         }
     }
 
@@ -374,6 +411,72 @@ mod tests {
         assert_eq!(
             header(&dpop.render(ctx(DpopMode::Allowed)), "www-authenticate"),
             Some("DPoP error=\"insufficient_scope\", scope=\"read:messages\", algs=\"ES256\"")
+        );
+    }
+
+    #[test]
+    fn resource_routes_add_metadata_and_scope_to_every_challenge() {
+        let scopes = ["mcp:use".to_owned(), "mcp:admin".to_owned()];
+        let on_resource = |mode| ChallengeContext {
+            resource: Some(ResourceChallenge {
+                metadata_url: "https://h/.well-known/oauth-protected-resource/mcp",
+                scopes: &scopes,
+            }),
+            ..ctx(mode)
+        };
+        let meta = "resource_metadata=\"https://h/.well-known/oauth-protected-resource/mcp\"";
+        let www = |e: &GatewayError, mode| {
+            header(&e.render(on_resource(mode)), "www-authenticate").map(str::to_owned)
+        };
+        let missing = GatewayError::Unauthorized(CredentialsError::Missing);
+        assert_eq!(
+            www(&missing, DpopMode::Allowed).unwrap(),
+            format!("Bearer realm=\"api\", {meta}, scope=\"mcp:use mcp:admin\", DPoP algs=\"ES256\", {meta}, scope=\"mcp:use mcp:admin\"")
+        );
+        assert_eq!(
+            www(&missing, DpopMode::Disabled).unwrap(),
+            format!("Bearer realm=\"api\", {meta}, scope=\"mcp:use mcp:admin\"")
+        );
+        let expired = GatewayError::InvalidToken(Scheme::Dpop, TokenError::Expired);
+        assert_eq!(
+            www(&expired, DpopMode::Allowed).unwrap(),
+            format!("DPoP error=\"invalid_token\", error_description=\"exp: the token has expired\", algs=\"ES256\", {meta}, scope=\"mcp:use mcp:admin\"")
+        );
+        // A 403 names every needed scope in its own scope parameter, and the metadata.
+        let scope = GatewayError::InsufficientScope {
+            scheme: Scheme::Bearer,
+            required: vec!["mcp:use".into(), "repo:admin".into()],
+        };
+        assert_eq!(
+            www(&scope, DpopMode::Allowed).unwrap(),
+            format!("Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"mcp:use repo:admin\", {meta}")
+        );
+        // A 400 is not a challenge to authenticate: unchanged.
+        let malformed =
+            GatewayError::InvalidRequest(Scheme::Bearer, CredentialsError::SeveralTokens);
+        assert!(!www(&malformed, DpopMode::Allowed)
+            .unwrap()
+            .contains("resource_metadata"));
+        // Without scopes on the route, a 401 has no scope parameter.
+        let bare = ChallengeContext {
+            resource: Some(ResourceChallenge {
+                metadata_url: "https://h/m",
+                scopes: &[],
+            }),
+            ..ctx(DpopMode::Required)
+        };
+        assert_eq!(
+            header(&missing.render(bare), "www-authenticate"),
+            Some("DPoP algs=\"ES256\", resource_metadata=\"https://h/m\"")
+        );
+        // No challenge at all on a refused Origin or a wrong method on a metadata document.
+        let origin = GatewayError::ForbiddenOrigin.render(on_resource(DpopMode::Allowed));
+        assert_eq!((origin.status, origin.code), (403, "forbidden_origin"));
+        assert_eq!(header(&origin, "www-authenticate"), None);
+        let method = GatewayError::MethodNotAllowed.render(ctx(DpopMode::Allowed));
+        assert_eq!(
+            (method.status, header(&method, "allow")),
+            (405, Some("GET, HEAD"))
         );
     }
 

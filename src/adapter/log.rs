@@ -63,6 +63,11 @@ impl<'a> RequestLog<'a> {
         self.key_fetches = report.fetches;
     }
 
+    /// A resource metadata document was asked for.
+    pub(super) fn metadata(&mut self) {
+        self.route = Some(crate::policy::resources::WELL_KNOWN);
+    }
+
     pub(super) fn preflight(&mut self) {
         self.decision = "preflight";
     }

@@ -15,8 +15,8 @@ use worker::{event, Context, Env, Headers, Response, Result};
 
 use crate::config::{Config, RequestLogs};
 use crate::demo::demo_response;
-use crate::error::GatewayError;
-use crate::gateway::{self, Authorized, RequestFacts, Trace};
+use crate::error::{GatewayError, ResourceChallenge};
+use crate::gateway::{self, Authorized, Metadata, RequestFacts, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
 use crate::idp::key_cache::KeyCache;
@@ -113,7 +113,10 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<Respons
             let error = GatewayError::Configuration(reason.clone());
             log.refused(&error);
             // A configuration error is always logged: nothing else tells the operator.
-            (response::error(&error, DpopMode::Allowed), RequestLogs::All)
+            (
+                response::error(&error, DpopMode::Allowed, None),
+                RequestLogs::All,
+            )
         }
     };
     log.emit(started, wanted);
@@ -183,6 +186,20 @@ async fn handle<'c>(
         .as_deref()
         .and_then(|o| config.cors.as_ref().and_then(|cors| cors.response(o)));
 
+    if let Some(answer) =
+        gateway::resource_metadata(config, &method, path, incoming.preflight_method.is_some())
+    {
+        log.metadata();
+        return match answer {
+            Ok(Metadata::Document(doc)) => response::metadata(doc, &method),
+            Ok(Metadata::Preflight(headers)) => response::empty(204, &headers),
+            Err(error) => {
+                log.refused(&error);
+                response::error(&error, config.dpop_mode, None)
+            }
+        };
+    }
+    let mut resource = None;
     let outcome = match preflight(config, &method, path, &incoming) {
         Some(answer) => answer,
         None => {
@@ -191,6 +208,7 @@ async fn handle<'c>(
                 path,
                 authorization: incoming.authorization.as_deref(),
                 dpop: incoming.dpop.as_deref(),
+                origin: incoming.origin.as_deref(),
                 url: &incoming.htu_url,
             };
             let keys = IdpKeys::new(config, &isolate.keys);
@@ -209,6 +227,7 @@ async fn handle<'c>(
                 &mut trace,
             )
             .await;
+            resource = trace.resource;
             log.trace(config, trace, keys.report());
             match decision {
                 Ok(authorized) => serve(req, config, authorized, query).await?,
@@ -216,7 +235,7 @@ async fn handle<'c>(
             }
         }
     };
-    respond(outcome, config, cors.unwrap_or_default(), log)
+    respond(outcome, config, cors.unwrap_or_default(), log, resource)
 }
 
 /// CORS preflights from allowed origins are answered here, without a token.
@@ -271,6 +290,7 @@ fn respond(
     config: &Config,
     mut extra: Vec<(&'static str, String)>,
     log: &mut RequestLog<'_>,
+    resource: Option<ResourceChallenge<'_>>,
 ) -> Result<Response> {
     match outcome {
         Outcome::Preflight(headers) => {
@@ -288,7 +308,8 @@ fn respond(
         }
         Outcome::Refused(error) => {
             log.refused(&error);
-            response::with_headers(response::error(&error, config.dpop_mode)?, &extra)
+            let response = response::error(&error, config.dpop_mode, resource)?;
+            response::with_headers(response, &extra)
         }
     }
 }

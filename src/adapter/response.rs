@@ -3,7 +3,8 @@
 use serde_json::Value;
 use worker::{Headers, Response, ResponseBuilder, Result};
 
-use crate::error::{ChallengeContext, GatewayError};
+use crate::error::{ChallengeContext, GatewayError, ResourceChallenge};
+use crate::gateway::METADATA_HEADERS;
 use crate::http::authorization::DpopMode;
 use crate::jose::dpop::PROOF_ALGS;
 
@@ -24,10 +25,27 @@ pub(super) fn empty(status: u16, headers: &[(&'static str, String)]) -> Result<R
     Ok(builder.empty())
 }
 
-pub(super) fn error(error: &GatewayError, mode: DpopMode) -> Result<Response> {
+/// A resource metadata document (README "MCP servers"); a HEAD gets the headers alone.
+pub(super) fn metadata(document: &str, method: &str) -> Result<Response> {
+    let mut builder = ResponseBuilder::new().with_status(200);
+    for (name, value) in METADATA_HEADERS {
+        builder = builder.with_header(name, value)?;
+    }
+    Ok(match method {
+        "HEAD" => builder.empty(),
+        _ => builder.fixed(document.as_bytes().to_vec()),
+    })
+}
+
+pub(super) fn error(
+    error: &GatewayError,
+    mode: DpopMode,
+    resource: Option<ResourceChallenge<'_>>,
+) -> Result<Response> {
     let rendered = error.render(ChallengeContext {
         mode,
         dpop_algs: PROOF_ALGS,
+        resource,
     });
     let mut builder = ResponseBuilder::new().with_status(rendered.status);
     for (name, value) in &rendered.headers {

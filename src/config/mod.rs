@@ -11,6 +11,7 @@ mod dpop;
 mod idp;
 pub mod names;
 mod proxy;
+mod resources;
 mod settings;
 
 use std::fmt;
@@ -23,7 +24,7 @@ use crate::idp::Issuer;
 use crate::jose::dpop::ProofWindow;
 use crate::jose::nonce::NonceKey;
 use crate::jose::token::TokenProfile;
-use crate::policy::RouteTable;
+use crate::policy::{Resource, RouteTable};
 use crate::state::replay::ReplayStoreKind;
 
 use settings::Settings;
@@ -61,6 +62,8 @@ pub struct Config {
     pub audience: Option<String>,
     pub dpop_mode: DpopMode,
     pub routes: RouteTable,
+    /// `RESOURCES`: the protected resources, with their metadata documents (README "MCP servers").
+    pub resources: Vec<Resource>,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     pub clock_leeway: u64,
     pub token_profile: TokenProfile,
@@ -109,12 +112,13 @@ impl Config {
             return Err(invalid(names::AUTH0_AUDIENCE, "is not set"));
         }
         let dpop_mode = dpop::mode(&s)?;
+        let mut resources = resources::resources(&s)?;
         let routes = match s.optional(names::ROUTES) {
             None => RouteTable::demo(),
-            Some(json) => {
-                RouteTable::from_json(&json).map_err(|reason| invalid(names::ROUTES, reason))?
-            }
+            Some(json) => RouteTable::with_resources(&json, &resources)
+                .map_err(|reason| invalid(names::ROUTES, reason))?,
         };
+        resources::render_documents(&mut resources, &issuers, dpop_mode, &routes);
         if audience.is_none() {
             if let Some(rule) = routes.rules().iter().find(|r| r.uses_default_audience()) {
                 return Err(invalid(
@@ -155,6 +159,7 @@ impl Config {
             audience,
             dpop_mode,
             routes,
+            resources,
             clock_leeway,
             token_profile,
             max_token_age,

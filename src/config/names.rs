@@ -4,6 +4,7 @@ pub const AUTH0_DOMAIN: &str = "AUTH0_DOMAIN";
 pub const AUTH0_AUDIENCE: &str = "AUTH0_AUDIENCE";
 pub const DPOP_MODE: &str = "DPOP_MODE";
 pub const ROUTES: &str = "ROUTES";
+pub const RESOURCES: &str = "RESOURCES";
 pub const ORIGIN_URL: &str = "ORIGIN_URL";
 pub const CLOCK_LEEWAY_SECONDS: &str = "CLOCK_LEEWAY_SECONDS";
 pub const CACHE_MAX_TTL_SECONDS: &str = "CACHE_MAX_TTL_SECONDS";
@@ -32,11 +33,12 @@ pub const TOKEN_ALGORITHMS: &str = "TOKEN_ALGORITHMS";
 pub const MAX_TOKEN_AGE_SECONDS: &str = "MAX_TOKEN_AGE_SECONDS";
 
 /// Every setting, for tooling and tests that must know them all.
-pub const ALL: [&str; 30] = [
+pub const ALL: [&str; 31] = [
     AUTH0_DOMAIN,
     AUTH0_AUDIENCE,
     DPOP_MODE,
     ROUTES,
+    RESOURCES,
     ORIGIN_URL,
     CLOCK_LEEWAY_SECONDS,
     CACHE_MAX_TTL_SECONDS,

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::error::{GatewayError, Unavailable};
+use crate::error::{GatewayError, ResourceChallenge, Unavailable};
 use crate::http::authorization::{
     parse_authorization, Credentials, CredentialsError, DpopMode, Scheme,
 };
@@ -34,6 +34,8 @@ pub struct RequestFacts<'a> {
     pub authorization: Option<&'a str>,
     /// The `DPoP` header; several headers arrive comma-joined.
     pub dpop: Option<&'a str>,
+    /// The `Origin` header.
+    pub origin: Option<&'a str>,
     /// The URL as the client addressed it, for the proof's `htu` (behind a trusted proxy, rebuilt from
     /// `X-Forwarded-*`).
     pub url: &'a str,
@@ -44,6 +46,8 @@ pub struct RequestFacts<'a> {
 pub struct Trace<'c> {
     /// The matched rule's pattern.
     pub route: Option<&'c str>,
+    /// What the challenges of a protected resource's route add (README "MCP servers").
+    pub resource: Option<ResourceChallenge<'c>>,
     /// Index of the token's issuer.
     pub issuer: Option<usize>,
     pub kid: Option<String>,
@@ -103,6 +107,13 @@ pub async fn authorize<'c>(
 ) -> Result<Authorized, GatewayError> {
     let (path, rule) = route(config, req.method, req.path)?;
     trace.route = Some(&rule.pattern);
+    if let Some(index) = rule.resource {
+        trace.resource = Some(ResourceChallenge {
+            metadata_url: &config.resources[index].metadata_url,
+            scopes: rule.required_scopes(),
+        });
+        check_origin(config, req.origin)?;
+    }
     let anonymous = match rule.access {
         Access::Public => true,
         Access::Optional => req.authorization.is_none_or(|a| a.trim().is_empty()),
@@ -179,6 +190,61 @@ fn route<'c>(
         .find(method, &path)
         .ok_or(GatewayError::NotFound)?;
     Ok((path, rule))
+}
+
+/// Step 1b, on a protected resource's route: a browser's `Origin` must be an allowed CORS origin, so that
+/// a page on another site (or a rebound DNS name) cannot drive a local MCP server (MCP, streamable HTTP
+/// transport). Requests without `Origin` are not from a browser page and pass.
+fn check_origin(config: &Config, origin: Option<&str>) -> Result<(), GatewayError> {
+    match origin {
+        Some(origin) if !config.cors.as_ref().is_some_and(|cors| cors.allows(origin)) => {
+            Err(GatewayError::ForbiddenOrigin)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The answer to a request for a resource metadata document.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Metadata<'c> {
+    /// GET or HEAD: the document, sent with [`METADATA_HEADERS`].
+    Document(&'c str),
+    /// A CORS preflight: these headers, with 204.
+    Preflight(Vec<(&'static str, String)>),
+}
+
+/// Headers of a metadata document: readable by any page, as browser-based MCP clients fetch it
+/// cross-origin; it holds nothing but configuration.
+pub const METADATA_HEADERS: [(&str, &str); 3] = [
+    ("content-type", "application/json"),
+    ("access-control-allow-origin", "*"),
+    ("cache-control", "public, max-age=300"),
+];
+
+/// Answers a request for a resource's metadata document (RFC 9728 section 3), with no token: the
+/// document for GET or HEAD, a preflight for OPTIONS with `Access-Control-Request-Method`, 405 for
+/// anything else. `None` when the path is no resource's metadata path.
+pub fn resource_metadata<'c>(
+    config: &'c Config,
+    method: &str,
+    raw_path: &str,
+    preflight: bool,
+) -> Option<Result<Metadata<'c>, GatewayError>> {
+    if config.resources.is_empty() {
+        return None;
+    }
+    let path = path::normalize(raw_path).ok()?;
+    let resource = config.resources.iter().find(|r| r.metadata_path == path)?;
+    Some(match method {
+        "GET" | "HEAD" => Ok(Metadata::Document(&resource.document)),
+        "OPTIONS" if preflight => Ok(Metadata::Preflight(vec![
+            ("access-control-allow-origin", "*".to_owned()),
+            ("access-control-allow-methods", "GET, HEAD".to_owned()),
+            ("access-control-allow-headers", "*".to_owned()),
+            ("access-control-max-age", "600".to_owned()),
+        ])),
+        _ => Err(GatewayError::MethodNotAllowed),
+    })
 }
 
 /// Step 2: one credential, with a scheme this mode accepts.
@@ -496,6 +562,7 @@ mod tests {
             path,
             authorization,
             dpop,
+            origin: None,
             url: &url,
         };
         let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
@@ -533,6 +600,7 @@ mod tests {
             path: "/api/private",
             authorization: Some(&bearer),
             dpop: None,
+            origin: None,
             url: "https://api.example.com/api/private",
         };
         assert!(run_full(&c, &k, &replay, &tokens, &req).is_ok());
@@ -615,6 +683,7 @@ mod tests {
                 path,
                 authorization: Some(auth),
                 dpop: None,
+                origin: None,
                 url: &url,
             };
             run_full(&c, &k, &replay, &tokens, &req).map(|_| ())
@@ -629,6 +698,130 @@ mod tests {
         assert_eq!(call("/b", &for_b), Ok(()));
         assert_eq!(call("/a", &for_b), mismatch(Scheme::Bearer));
         assert_eq!(call("/b", &for_b), Ok(()));
+    }
+
+    fn resource_config() -> Config {
+        Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "CORS_ALLOWED_ORIGINS" => Some("https://app.example.com".into()),
+            "RESOURCES" => Some(
+                r#"[{"resource": "https://mcp.example.com/mcp"},
+                    {"resource": "https://mcp.example.com/b", "audience": "https://b"}]"#
+                    .into(),
+            ),
+            "ROUTES" => Some(
+                r#"[{"path": "/mcp", "scopes": ["mcp:use"], "resource": "https://mcp.example.com/mcp"},
+                    {"path": "/b", "auth": "required", "resource": "https://mcp.example.com/b"},
+                    {"path": "/a", "auth": "required"}]"#
+                    .into(),
+            ),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn resource_routes_take_the_resource_audience_and_check_origin_first() {
+        let (c, k) = (resource_config(), keys());
+        let replay = RefCell::new(ReplayCache::new(100));
+        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let call = |path: &str, auth: Option<&str>, origin: Option<&str>| {
+            let url = format!("https://mcp.example.com{path}");
+            let req = RequestFacts {
+                method: "POST",
+                path,
+                authorization: auth,
+                dpop: None,
+                origin,
+                url: &url,
+            };
+            let mut trace = Trace::default();
+            let result = block_on(authorize(&c, &req, &k, &replay, &tokens, NOW, &mut trace));
+            (result.map(|_| ()), trace.resource)
+        };
+        let for_mcp = format!(
+            "Bearer {}",
+            token(json!({"aud": ["https://mcp.example.com/mcp"], "scope": "mcp:use"}))
+        );
+        let for_api = format!("Bearer {}", token(json!({"scope": "mcp:use"})));
+        let for_b = format!("Bearer {}", token(json!({"aud": "https://b"})));
+        assert_eq!(call("/mcp", Some(&for_mcp), None).0, Ok(()));
+        assert_eq!(
+            call("/mcp", Some(&for_mcp), Some("https://app.example.com")).0,
+            Ok(())
+        );
+        let mismatch = Err(GatewayError::InvalidToken(
+            Scheme::Bearer,
+            TokenError::AudMismatch,
+        ));
+        assert_eq!(call("/mcp", Some(&for_api), None).0, mismatch);
+        assert_eq!(call("/b", Some(&for_mcp), None).0, mismatch);
+        assert_eq!(call("/b", Some(&for_b), None).0, Ok(()));
+        assert_eq!(call("/a", Some(&for_api), None).0, Ok(()));
+        // A foreign Origin is refused before any credential or token work.
+        let lookups = k.lookups.get();
+        for origin in ["https://evil.example.com", "null", ""] {
+            let (result, resource) = call("/mcp", Some("Bearer x"), Some(origin));
+            assert_eq!(result, Err(GatewayError::ForbiddenOrigin), "{origin}");
+            assert_eq!(
+                resource,
+                Some(ResourceChallenge {
+                    metadata_url:
+                        "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
+                    scopes: &["mcp:use".to_owned()],
+                })
+            );
+        }
+        assert_eq!(k.lookups.get(), lookups);
+        // Routes of no resource ignore Origin, and carry no resource challenge.
+        let (result, resource) = call("/a", Some(&for_api), Some("https://evil.example.com"));
+        assert_eq!((result, resource), (Ok(()), None));
+    }
+
+    #[test]
+    fn metadata_documents_are_served_by_path_and_method() {
+        let c = resource_config();
+        let doc = |method, path, preflight| resource_metadata(&c, method, path, preflight);
+        let Some(Ok(Metadata::Document(text))) =
+            doc("GET", "/.well-known/oauth-protected-resource/mcp", false)
+        else {
+            panic!("no document")
+        };
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(value["resource"], "https://mcp.example.com/mcp");
+        assert_eq!(value["scopes_supported"], json!(["mcp:use"]));
+        assert!(matches!(
+            doc("HEAD", "/.well-known/oauth-protected-resource/%62", false),
+            Some(Ok(Metadata::Document(t))) if t.contains("https://mcp.example.com/b")
+        ));
+        assert!(matches!(
+            doc("OPTIONS", "/.well-known/oauth-protected-resource/mcp", true),
+            Some(Ok(Metadata::Preflight(_)))
+        ));
+        for method in ["POST", "DELETE", "OPTIONS"] {
+            assert_eq!(
+                doc(method, "/.well-known/oauth-protected-resource/mcp", false),
+                Some(Err(GatewayError::MethodNotAllowed))
+            );
+        }
+        for path in [
+            "/.well-known/oauth-protected-resource",
+            "/.well-known/oauth-protected-resource/mcp/x",
+            "/mcp",
+            "/.well-known/oauth-protected-resource/../mcp",
+        ] {
+            assert_eq!(doc("GET", path, false), None, "{path}");
+        }
+        assert_eq!(
+            resource_metadata(
+                &config("allowed"),
+                "GET",
+                "/.well-known/oauth-protected-resource",
+                false
+            ),
+            None
+        );
     }
 
     #[test]

@@ -72,7 +72,8 @@ impl CorsPolicy {
         })
     }
 
-    fn allows(&self, origin: &str) -> bool {
+    /// Whether `origin` is one of the allowed origins (any, with `*`).
+    pub fn allows(&self, origin: &str) -> bool {
         match &self.origins {
             None => true,
             Some(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),

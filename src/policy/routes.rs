@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::claims::{ClaimRule, RawClaimRule};
+use super::resources::Resource;
 use crate::http::path;
 
 /// How a rule's path matches.
@@ -73,6 +74,8 @@ pub struct RouteRule {
     pub audiences: Option<Vec<String>>,
     /// Claim rules a token must satisfy on this route.
     pub claims: Vec<ClaimRule>,
+    /// The protected resource this route belongs to (README "MCP servers"): an index into `RESOURCES`.
+    pub resource: Option<usize>,
 }
 
 impl RouteRule {
@@ -97,6 +100,11 @@ impl RouteRule {
             Access::Public | Access::Optional => &[],
             Access::Token { scopes, .. } => scopes,
         }
+    }
+
+    /// Every scope a request on this route can be asked for, for the resource's `scopes_supported`.
+    pub fn all_scopes(&self) -> impl Iterator<Item = &str> {
+        self.required_scopes().iter().map(String::as_str)
     }
 
     /// Whether a token on this route is checked against `AUTH0_AUDIENCE` (no audience of its own).
@@ -131,6 +139,7 @@ struct RawRule {
     match_mode: Option<String>,
     audience: Option<OneOrMany>,
     claims: Option<Vec<RawClaimRule>>,
+    resource: Option<String>,
 }
 
 /// A string or an array of strings.
@@ -149,6 +158,11 @@ impl RouteTable {
 
     /// Parses and validates `ROUTES`: a JSON array of rules. Errors name the rule.
     pub fn from_json(json: &str) -> Result<Self, String> {
+        Self::with_resources(json, &[])
+    }
+
+    /// Parses and validates `ROUTES`, whose rules may join one of `resources` (README "MCP servers").
+    pub fn with_resources(json: &str, resources: &[Resource]) -> Result<Self, String> {
         // Each rule is decoded on its own, so that every error names the rule it is about.
         let raw = match crate::jose::json::parse_strict(json.as_bytes()) {
             Ok(serde_json::Value::Array(rules)) => rules,
@@ -166,7 +180,7 @@ impl RouteTable {
             };
             let rule = serde_json::from_value::<RawRule>(value)
                 .map_err(|e| e.to_string())
-                .and_then(validate_rule)
+                .and_then(|raw| validate_rule(raw, resources))
                 .map_err(|reason| format!("{name}: {reason}"))?;
             rules.push(rule);
         }
@@ -206,11 +220,31 @@ const DEMO_ROUTES: &str = r#"[
   {"path": "/api/private-scoped", "methods": ["GET"], "scopes": ["read:messages"]}
 ]"#;
 
-fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
+fn validate_rule(raw: RawRule, resources: &[Resource]) -> Result<RouteRule, String> {
     let path = pattern_path(&raw.path)?;
     let methods = raw.methods.map(rule_methods).transpose()?;
     let access = access(raw.auth.as_deref(), raw.scopes, raw.match_mode.as_deref())?;
-    let audiences = raw.audience.map(audiences).transpose()?;
+    let mut audiences = raw.audience.map(audiences).transpose()?;
+    let resource = match raw.resource {
+        None => None,
+        Some(_) if audiences.is_some() => {
+            return Err(
+                "has both audience and resource (the resource's audience applies: RESOURCES)"
+                    .into(),
+            )
+        }
+        Some(url) => {
+            let index = resources
+                .iter()
+                .position(|r| r.url == url)
+                .ok_or_else(|| format!("resource {url:?} is not declared in RESOURCES"))?;
+            // RFC 8707: on a resource's routes the token must be issued for that resource.
+            if access != Access::Public {
+                audiences = Some(vec![resources[index].audience.clone()]);
+            }
+            Some(index)
+        }
+    };
     let claims = raw
         .claims
         .unwrap_or_default()
@@ -227,6 +261,7 @@ fn validate_rule(raw: RawRule) -> Result<RouteRule, String> {
         access,
         audiences,
         claims,
+        resource,
     })
 }
 
@@ -268,6 +303,12 @@ fn rule_scopes(list: Vec<String>) -> Result<Vec<String>, String> {
     if list.is_empty() {
         return Err("scopes must not be empty (omit it, or use auth \"required\")".into());
     }
+    scope_names(list)
+}
+
+/// A list of scope names: each non-empty, without spaces, quotes, backslashes or controls (they go into a
+/// quoted challenge parameter).
+pub(super) fn scope_names(list: Vec<String>) -> Result<Vec<String>, String> {
     if let Some(bad) = list.iter().find(|s| {
         s.is_empty()
             || s.chars()

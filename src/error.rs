@@ -14,6 +14,7 @@ use crate::http::path::PathError;
 use crate::http::proxy::OriginError;
 use crate::jose::dpop::ProofError;
 use crate::jose::token::TokenError;
+use crate::policy::jsonrpc::JsonRpcError;
 use crate::policy::ClaimFailure;
 
 /// A refused request or a failure of the gateway itself.
@@ -60,6 +61,11 @@ pub enum GatewayError {
     ForbiddenOrigin,
     /// A method other than GET or HEAD on a resource metadata document.
     MethodNotAllowed,
+    /// A body on a route with JSON-RPC rules is longer than the gateway reads (README "MCP servers").
+    PayloadTooLarge,
+    /// A body on a route with JSON-RPC rules is no JSON-RPC 2.0 message, or the `Mcp-*` headers disagree
+    /// with it.
+    InvalidJsonRpc(JsonRpcError),
 }
 
 /// Why the gateway cannot decide now; the client may retry (503).
@@ -126,7 +132,9 @@ impl GatewayError {
         match self {
             Self::Configuration(_) => "configuration_error",
             Self::NotFound => "not_found",
-            Self::BadPath(_) | Self::InvalidRequest(..) => "invalid_request",
+            Self::BadPath(_) | Self::InvalidRequest(..) | Self::InvalidJsonRpc(_) => {
+                "invalid_request"
+            }
             Self::Unauthorized(_) => "unauthorized",
             Self::InvalidToken(..) | Self::ClaimRule { .. } => "invalid_token",
             Self::InvalidDpopProof(_) => "invalid_dpop_proof",
@@ -136,6 +144,7 @@ impl GatewayError {
             Self::BadGateway(_) => "bad_gateway",
             Self::ForbiddenOrigin => "forbidden_origin",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
         }
     }
 
@@ -144,7 +153,7 @@ impl GatewayError {
         match self {
             Self::Configuration(_) => 500,
             Self::NotFound => 404,
-            Self::BadPath(_) | Self::InvalidRequest(..) => 400,
+            Self::BadPath(_) | Self::InvalidRequest(..) | Self::InvalidJsonRpc(_) => 400,
             Self::Unauthorized(_)
             | Self::InvalidToken(..)
             | Self::ClaimRule { .. }
@@ -152,6 +161,7 @@ impl GatewayError {
             | Self::UseDpopNonce(_) => 401,
             Self::InsufficientScope { .. } | Self::ForbiddenOrigin => 403,
             Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
             Self::TemporarilyUnavailable { .. } => 503,
             Self::BadGateway(_) => 502,
         }
@@ -181,6 +191,8 @@ impl GatewayError {
                 Cow::Borrowed("the Origin header names an origin that is not allowed")
             }
             Self::MethodNotAllowed => Cow::Borrowed("resource metadata is read with GET or HEAD"),
+            Self::PayloadTooLarge => Cow::Borrowed("body: longer than 1 MiB"),
+            Self::InvalidJsonRpc(reason) => Cow::Borrowed(reason.description()),
         }
     }
 

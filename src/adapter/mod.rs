@@ -130,6 +130,9 @@ struct Incoming {
     preflight_method: Option<String>,
     authorization: Option<String>,
     dpop: Option<String>,
+    /// `Mcp-Method` and `Mcp-Name`, read only when some route has JSON-RPC rules.
+    mcp_method: Option<String>,
+    mcp_name: Option<String>,
     /// The URL a DPoP proof's `htu` is compared with.
     htu_url: String,
 }
@@ -147,7 +150,14 @@ impl Incoming {
         } else {
             url.clone()
         };
+        let (mcp_method, mcp_name) = if config.routes.has_jsonrpc() {
+            (headers.get("mcp-method")?, headers.get("mcp-name")?)
+        } else {
+            (None, None)
+        };
         Ok(Self {
+            mcp_method,
+            mcp_name,
             origin: headers.get("origin")?,
             preflight_method: headers.get("access-control-request-method")?,
             authorization: headers.get("authorization")?,
@@ -209,6 +219,8 @@ async fn handle<'c>(
                 authorization: incoming.authorization.as_deref(),
                 dpop: incoming.dpop.as_deref(),
                 origin: incoming.origin.as_deref(),
+                mcp_method: incoming.mcp_method.as_deref(),
+                mcp_name: incoming.mcp_name.as_deref(),
                 url: &incoming.htu_url,
             };
             let keys = IdpKeys::new(config, &isolate.keys);
@@ -223,6 +235,7 @@ async fn handle<'c>(
                 &keys,
                 &replay,
                 &isolate.tokens,
+                &forward::RequestBody(req),
                 now_secs(),
                 &mut trace,
             )

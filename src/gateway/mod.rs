@@ -21,6 +21,7 @@ use crate::http::proxy::OriginIdentity;
 use crate::idp::{KeyError, KeySource};
 use crate::jose::dpop::{self, ProofError, ProofTarget, VerifiedProof};
 use crate::jose::token::{self, ClaimRules, Claims, TokenError, UnverifiedToken};
+use crate::policy::jsonrpc::{self, JsonRpcError};
 use crate::policy::{Access, RouteRule};
 use crate::state::replay::{ReplayError, ReplayStore};
 use crate::state::token_cache::{CachedToken, TokenCache};
@@ -36,6 +37,9 @@ pub struct RequestFacts<'a> {
     pub dpop: Option<&'a str>,
     /// The `Origin` header.
     pub origin: Option<&'a str>,
+    /// The `Mcp-Method` and `Mcp-Name` headers (MCP streamable HTTP transport).
+    pub mcp_method: Option<&'a str>,
+    pub mcp_name: Option<&'a str>,
     /// The URL as the client addressed it, for the proof's `htu` (behind a trusted proxy, rebuilt from
     /// `X-Forwarded-*`).
     pub url: &'a str,
@@ -79,6 +83,22 @@ pub struct Authorized {
     pub path: String,
     /// `None` on public routes.
     pub identity: Option<Identity>,
+    /// The body, when the gateway read it to match JSON-RPC rules: forwarded as these bytes.
+    pub body: Option<Vec<u8>>,
+}
+
+/// The request body, read only when a route's JSON-RPC rules need it.
+#[allow(async_fn_in_trait)] // Workers run one thread per isolate; futures need not be Send.
+pub trait BodySource {
+    /// The whole body; `Err(TooLarge)` as soon as it is known to exceed `limit` bytes.
+    async fn read(&self, limit: usize) -> Result<Vec<u8>, BodyError>;
+}
+
+/// Why a body could not be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge,
+    Unreadable,
 }
 
 /// Answers a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) without a
@@ -95,13 +115,16 @@ pub fn preflight(
     Some(route(config, &method, raw_path).map(|_| headers))
 }
 
-/// Decides whether a request may pass. `now` is seconds since the epoch.
+/// Decides whether a request may pass. `now` is seconds since the epoch; `body` is read only on a route
+/// with JSON-RPC rules, once the token is verified.
+#[allow(clippy::too_many_arguments)]
 pub async fn authorize<'c>(
     config: &'c Config,
     req: &RequestFacts<'_>,
     keys: &impl KeySource,
     replay: &impl ReplayStore,
     tokens: &RefCell<TokenCache>,
+    body: &impl BodySource,
     now: u64,
     trace: &mut Trace<'c>,
 ) -> Result<Authorized, GatewayError> {
@@ -123,6 +146,7 @@ pub async fn authorize<'c>(
         return Ok(Authorized {
             path,
             identity: None,
+            body: None,
         });
     }
     let credentials = credentials(config, req)?;
@@ -170,10 +194,24 @@ pub async fn authorize<'c>(
     if let Some(proof) = &proof {
         check_replay(config, replay, proof, now).await?;
     }
-    check_scopes(rule, scheme, &claims)?;
+    let (body, jsonrpc_scopes) = if rule.reads_jsonrpc(req.method) {
+        let bytes = body
+            .read(jsonrpc::MAX_BODY_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => GatewayError::PayloadTooLarge,
+                BodyError::Unreadable => GatewayError::InvalidJsonRpc(JsonRpcError::Unreadable),
+            })?;
+        let scopes = jsonrpc_scopes(rule, req, &bytes)?;
+        (Some(bytes), scopes)
+    } else {
+        (None, Vec::new())
+    };
+    check_scopes(rule, scheme, &claims, &jsonrpc_scopes)?;
     Ok(Authorized {
         path,
         identity: Some(Identity { scheme, claims }),
+        body,
     })
 }
 
@@ -454,15 +492,38 @@ async fn check_replay(
     }
 }
 
-/// Step 7: the granted scopes satisfy the rule (RFC 6750 section 3.1 `insufficient_scope`).
-fn check_scopes(rule: &RouteRule, scheme: Scheme, claims: &Claims) -> Result<(), GatewayError> {
-    if rule.allows(&claims.scopes) {
+/// Step 7, on a POST to a route with JSON-RPC rules: the body is JSON-RPC 2.0, the `Mcp-*` headers agree
+/// with it, and the scopes of every entry that matches one of its messages (README "MCP servers").
+fn jsonrpc_scopes<'c>(
+    rule: &'c RouteRule,
+    req: &RequestFacts<'_>,
+    bytes: &[u8],
+) -> Result<Vec<&'c str>, GatewayError> {
+    let parsed = jsonrpc::parse(bytes).map_err(GatewayError::InvalidJsonRpc)?;
+    jsonrpc::check_headers(&parsed, req.mcp_method, req.mcp_name)
+        .map_err(GatewayError::InvalidJsonRpc)?;
+    Ok(jsonrpc::matching_scopes(&rule.jsonrpc, &parsed))
+}
+
+/// Step 8: the granted scopes satisfy the rule and include those its JSON-RPC entries add (RFC 6750
+/// section 3.1 `insufficient_scope`, naming every scope the request needs).
+fn check_scopes(
+    rule: &RouteRule,
+    scheme: Scheme,
+    claims: &Claims,
+    jsonrpc_scopes: &[&str],
+) -> Result<(), GatewayError> {
+    let granted = |scope: &&str| claims.scopes.iter().any(|g| g == scope);
+    if rule.allows(&claims.scopes) && jsonrpc_scopes.iter().all(granted) {
         return Ok(());
     }
-    Err(GatewayError::InsufficientScope {
-        scheme,
-        required: rule.required_scopes().to_vec(),
-    })
+    let mut required = rule.required_scopes().to_vec();
+    for scope in jsonrpc_scopes {
+        if !required.iter().any(|r| r == scope) {
+            required.push((*scope).to_owned());
+        }
+    }
+    Err(GatewayError::InsufficientScope { scheme, required })
 }
 
 #[cfg(test)]
@@ -563,6 +624,8 @@ mod tests {
             authorization,
             dpop,
             origin: None,
+            mcp_method: None,
+            mcp_name: None,
             url: &url,
         };
         let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
@@ -582,10 +645,36 @@ mod tests {
             keys,
             replay,
             tokens,
+            &Body::new(b""),
             NOW,
             &mut Trace::default(),
         ))
         .map(|a| a.identity)
+    }
+
+    /// A request body that counts its reads, to prove which requests never read it.
+    struct Body {
+        bytes: Vec<u8>,
+        reads: Cell<u32>,
+    }
+
+    impl Body {
+        fn new(bytes: &[u8]) -> Self {
+            Self {
+                bytes: bytes.to_vec(),
+                reads: Cell::new(0),
+            }
+        }
+    }
+
+    impl BodySource for Body {
+        async fn read(&self, limit: usize) -> Result<Vec<u8>, BodyError> {
+            self.reads.set(self.reads.get() + 1);
+            if self.bytes.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            Ok(self.bytes.clone())
+        }
     }
 
     #[test]
@@ -601,6 +690,8 @@ mod tests {
             authorization: Some(&bearer),
             dpop: None,
             origin: None,
+            mcp_method: None,
+            mcp_name: None,
             url: "https://api.example.com/api/private",
         };
         assert!(run_full(&c, &k, &replay, &tokens, &req).is_ok());
@@ -684,6 +775,8 @@ mod tests {
                 authorization: Some(auth),
                 dpop: None,
                 origin: None,
+                mcp_method: None,
+                mcp_name: None,
                 url: &url,
             };
             run_full(&c, &k, &replay, &tokens, &req).map(|_| ())
@@ -734,10 +827,15 @@ mod tests {
                 authorization: auth,
                 dpop: None,
                 origin,
+                mcp_method: None,
+                mcp_name: None,
                 url: &url,
             };
             let mut trace = Trace::default();
-            let result = block_on(authorize(&c, &req, &k, &replay, &tokens, NOW, &mut trace));
+            let body = Body::new(b"");
+            let result = block_on(authorize(
+                &c, &req, &k, &replay, &tokens, &body, NOW, &mut trace,
+            ));
             (result.map(|_| ()), trace.resource)
         };
         let for_mcp = format!(
@@ -777,6 +875,109 @@ mod tests {
         // Routes of no resource ignore Origin, and carry no resource challenge.
         let (result, resource) = call("/a", Some(&for_api), Some("https://evil.example.com"));
         assert_eq!((result, resource), (Ok(()), None));
+    }
+
+    #[test]
+    fn jsonrpc_bodies_are_read_after_the_token_and_add_their_scopes() {
+        let c = Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "ROUTES" => Some(
+                r#"[{"path": "/mcp", "scopes": ["mcp"], "jsonrpc": [
+                       {"method": "tools/call", "name": "delete_*", "scopes": ["admin"]},
+                       {"method": "prompts/*", "scopes": ["prompts", "mcp"]}]}]"#
+                    .into(),
+            ),
+            _ => None,
+        })
+        .unwrap();
+        let k = keys();
+        let replay = RefCell::new(ReplayCache::new(100));
+        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let user = format!("Bearer {}", token(json!({"scope": "mcp"})));
+        let admin = format!("Bearer {}", token(json!({"scope": "admin mcp"})));
+        let call =
+            |method: &str, auth: &str, body: &Body, headers: (Option<&str>, Option<&str>)| {
+                let req = RequestFacts {
+                    method,
+                    path: "/mcp",
+                    authorization: Some(auth),
+                    dpop: None,
+                    origin: None,
+                    mcp_method: headers.0,
+                    mcp_name: headers.1,
+                    url: "https://api.example.com/mcp",
+                };
+                let mut trace = Trace::default();
+                block_on(authorize(
+                    &c, &req, &k, &replay, &tokens, body, NOW, &mut trace,
+                ))
+            };
+        let tool = |name: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{name}"}}}}"#
+            )
+        };
+        let no_headers = (None, None);
+        let needs = |scopes: &[&str]| {
+            Err(GatewayError::InsufficientScope {
+                scheme: Scheme::Bearer,
+                required: scopes.iter().map(|s| s.to_string()).collect(),
+            })
+        };
+        // An allowed call: the very bytes come back, to be forwarded.
+        let body = Body::new(tool("search").as_bytes());
+        let ok = call("POST", &user, &body, (Some("tools/call"), Some("search"))).unwrap();
+        assert_eq!(ok.body.as_deref(), Some(tool("search").as_bytes()));
+        // A guarded tool needs the route's scopes and the entry's, and the refusal names them all.
+        let guarded = Body::new(tool("delete_repo").as_bytes());
+        assert_eq!(
+            call("POST", &user, &guarded, no_headers).map(|_| ()),
+            needs(&["mcp", "admin"])
+        );
+        assert!(call("POST", &admin, &guarded, no_headers).is_ok());
+        // Hidden in a batch, with a prompt: every matching entry counts.
+        let batch = format!(
+            r#"[{{"jsonrpc":"2.0","id":2,"method":"prompts/get","params":{{"name":"p"}}}},{}]"#,
+            tool("delete_all")
+        );
+        assert_eq!(
+            call("POST", &admin, &Body::new(batch.as_bytes()), no_headers).map(|_| ()),
+            needs(&["mcp", "admin", "prompts"])
+        );
+        // Lying headers, bad JSON, oversized bodies.
+        assert_eq!(
+            call(
+                "POST",
+                &admin,
+                &guarded,
+                (Some("tools/call"), Some("search"))
+            )
+            .map(|_| ()),
+            Err(GatewayError::InvalidJsonRpc(JsonRpcError::HeaderMismatch))
+        );
+        assert_eq!(
+            call("POST", &admin, &Body::new(b"{"), no_headers).map(|_| ()),
+            Err(GatewayError::InvalidJsonRpc(JsonRpcError::NotJson))
+        );
+        let huge = Body::new(&vec![b' '; jsonrpc::MAX_BODY_BYTES + 1]);
+        assert_eq!(
+            call("POST", &admin, &huge, no_headers).map(|_| ()),
+            Err(GatewayError::PayloadTooLarge)
+        );
+        // No body is read before the token is good, nor on other methods.
+        let unread = Body::new(b"{");
+        let expired = format!("Bearer {}", token(json!({"exp": NOW - 1})));
+        assert!(call("POST", &expired, &unread, no_headers).is_err());
+        assert_eq!(
+            call("POST", "Bearer", &unread, no_headers)
+                .unwrap_err()
+                .code(),
+            "invalid_request"
+        );
+        let get = call("GET", &user, &unread, no_headers).unwrap();
+        assert!(get.body.is_none());
+        assert_eq!(unread.reads.get(), 0);
     }
 
     #[test]

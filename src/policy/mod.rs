@@ -1,6 +1,7 @@
 //! Route policy: which requests need a token, and what it must carry: scopes, an audience, claims.
 
 pub mod claims;
+pub mod jsonrpc;
 pub mod resources;
 pub mod routes;
 

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::claims::{ClaimRule, RawClaimRule};
+use super::jsonrpc::{JsonRpcRule, RawJsonRpcRule};
 use super::resources::Resource;
 use crate::http::path;
 
@@ -76,6 +77,8 @@ pub struct RouteRule {
     pub claims: Vec<ClaimRule>,
     /// The protected resource this route belongs to (README "MCP servers"): an index into `RESOURCES`.
     pub resource: Option<usize>,
+    /// Scopes per JSON-RPC method and name, matched against the body of a POST (README "MCP servers").
+    pub jsonrpc: Vec<JsonRpcRule>,
 }
 
 impl RouteRule {
@@ -104,7 +107,16 @@ impl RouteRule {
 
     /// Every scope a request on this route can be asked for, for the resource's `scopes_supported`.
     pub fn all_scopes(&self) -> impl Iterator<Item = &str> {
-        self.required_scopes().iter().map(String::as_str)
+        let jsonrpc = self.jsonrpc.iter().flat_map(|entry| &entry.scopes);
+        self.required_scopes()
+            .iter()
+            .chain(jsonrpc)
+            .map(String::as_str)
+    }
+
+    /// Whether a request with this method has its body read and matched against the JSON-RPC rules.
+    pub fn reads_jsonrpc(&self, method: &str) -> bool {
+        method == "POST" && !self.jsonrpc.is_empty()
     }
 
     /// Whether a token on this route is checked against `AUTH0_AUDIENCE` (no audience of its own).
@@ -140,6 +152,7 @@ struct RawRule {
     audience: Option<OneOrMany>,
     claims: Option<Vec<RawClaimRule>>,
     resource: Option<String>,
+    jsonrpc: Option<Vec<RawJsonRpcRule>>,
 }
 
 /// A string or an array of strings.
@@ -212,6 +225,11 @@ impl RouteTable {
     pub fn rules(&self) -> &[RouteRule] {
         &self.rules
     }
+
+    /// Whether any rule has JSON-RPC rules (only then are the `Mcp-*` headers read).
+    pub fn has_jsonrpc(&self) -> bool {
+        self.rules.iter().any(|r| !r.jsonrpc.is_empty())
+    }
 }
 
 const DEMO_ROUTES: &str = r#"[
@@ -254,6 +272,10 @@ fn validate_rule(raw: RawRule, resources: &[Resource]) -> Result<RouteRule, Stri
     if access == Access::Public && (audiences.is_some() || !claims.is_empty()) {
         return Err("auth \"none\" reads no token, so it cannot have an audience or claims".into());
     }
+    let jsonrpc = raw
+        .jsonrpc
+        .map(|list| jsonrpc(list, &access, &methods))
+        .transpose()?;
     Ok(RouteRule {
         pattern: raw.path,
         path,
@@ -262,7 +284,40 @@ fn validate_rule(raw: RawRule, resources: &[Resource]) -> Result<RouteRule, Stri
         audiences,
         claims,
         resource,
+        jsonrpc: jsonrpc.unwrap_or_default(),
     })
+}
+
+/// A rule's `jsonrpc` entries: they need a token (their scopes are checked against it) and a rule that
+/// covers POST. Errors name the entry.
+fn jsonrpc(
+    list: Vec<RawJsonRpcRule>,
+    access: &Access,
+    methods: &Option<Vec<String>>,
+) -> Result<Vec<JsonRpcRule>, String> {
+    if list.is_empty() {
+        return Err("jsonrpc must not be empty (omit it)".into());
+    }
+    if !matches!(access, Access::Token { .. }) {
+        return Err(
+            "jsonrpc rules need auth \"required\" (their scopes are checked against a token)"
+                .into(),
+        );
+    }
+    if methods
+        .as_ref()
+        .is_some_and(|m| !m.iter().any(|m| m == "POST"))
+    {
+        return Err("jsonrpc rules apply to POST bodies, and methods does not include POST".into());
+    }
+    list.into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            entry
+                .validate()
+                .map_err(|reason| format!("jsonrpc entry {}: {reason}", i + 1))
+        })
+        .collect()
 }
 
 fn pattern_path(raw: &str) -> Result<PathPattern, String> {
@@ -430,6 +485,22 @@ mod tests {
             t.find("GET", "/c").unwrap().audiences.as_deref(),
             Some(&["https://c".to_owned()][..])
         );
+    }
+
+    #[test]
+    fn jsonrpc_rules_add_their_scopes() {
+        let t = table(
+            r#"[{"path": "/mcp", "scopes": ["mcp"], "jsonrpc": [
+                   {"method": "tools/call", "name": "delete_*", "scopes": ["admin", "mcp"]}]}]"#,
+        );
+        let rule = t.find("POST", "/mcp").unwrap();
+        assert_eq!(rule.jsonrpc.len(), 1);
+        assert_eq!(
+            rule.all_scopes().collect::<Vec<_>>(),
+            ["mcp", "admin", "mcp"]
+        );
+        assert!(rule.reads_jsonrpc("POST"));
+        assert!(!rule.reads_jsonrpc("GET") && !rule.reads_jsonrpc("DELETE"));
     }
 
     #[test]
@@ -615,6 +686,26 @@ mod tests {
             (
                 r#"[{"path": "/a", "path": "/b", "auth": "none"}]"#,
                 "duplicate member name",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "jsonrpc": []}]"#,
+                "rule 1 (/a): jsonrpc must not be empty",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "optional", "jsonrpc": [{"method": "m", "scopes": ["s"]}]}]"#,
+                "rule 1 (/a): jsonrpc rules need auth \"required\"",
+            ),
+            (
+                r#"[{"path": "/a", "methods": ["GET"], "auth": "required", "jsonrpc": [{"method": "m", "scopes": ["s"]}]}]"#,
+                "methods does not include POST",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "jsonrpc": [{"method": "m", "scopes": ["s"]}, {"name": "n", "scopes": ["s"]}]}]"#,
+                "rule 1 (/a): missing field `method`",
+            ),
+            (
+                r#"[{"path": "/a", "auth": "required", "jsonrpc": [{"method": "m", "scopes": ["s"]}, {"method": "a*b", "scopes": ["s"]}]}]"#,
+                "rule 1 (/a): jsonrpc entry 2: method may only use * at its end",
             ),
         ] {
             let err = RouteTable::from_json(json).unwrap_err();

@@ -3,9 +3,9 @@
 // listed, an allowed tool called, a guarded tool refused before the origin and granted with its scope,
 // progress streamed over SSE), hostile requests (a batch hiding the guarded call, lying Mcp-Method/Mcp-Name
 // headers, an oversized body, a foreign Origin) refused before the origin, RFC 9728 discovery by the SDK and
-// by oauth4webapi, and the SDK client's own
-// OAuth flow (discovery, dynamic registration, authorization code with PKCE, resource indicator, step-up on
-// insufficient_scope) against the development issuer acting as the authorization server.
+// by oauth4webapi, and the SDK client's own OAuth flow (discovery, dynamic registration, authorization code
+// with PKCE, resource indicator, step-up on insufficient_scope) against the development issuer acting as the
+// authorization server.
 //
 //   bash scripts/build.sh && node --test tests/e2e/mcp.test.mjs
 import { after, before, describe, test } from 'node:test';

@@ -284,6 +284,7 @@ impl<'de> Visitor<'de> for Top<'_> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Body<'de>, A::Error> {
         let call = Message {
             reason: self.reason,
+            depth: 1,
         }
         .visit_map(map)?;
         Ok(Body {
@@ -296,6 +297,7 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut calls = Vec::new();
         while let Some(call) = seq.next_element_seed(Message {
             reason: self.reason,
+            depth: 2,
         })? {
             calls.push(call);
         }
@@ -308,9 +310,10 @@ impl<'de> Visitor<'de> for Top<'_> {
     refuse_scalars!(Body<'de>, JsonRpcError::NotAMessage);
 }
 
-/// One message object (JSON-RPC 2.0 sections 4, 5).
+/// One message object (JSON-RPC 2.0 sections 4, 5), at `depth` (1 alone, 2 in a batch).
 struct Message<'c> {
     reason: Reason<'c>,
+    depth: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for Message<'_> {
@@ -361,7 +364,7 @@ impl<'de> Visitor<'de> for Message<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Call<'de>, A::Error> {
-        let reason = self.reason;
+        let (reason, depth) = (self.reason, self.depth + 1);
         let mut seen = 0u8;
         let mut method = None;
         let mut params = Params::default();
@@ -387,9 +390,9 @@ impl<'de> Visitor<'de> for Message<'_> {
                 }
                 METHOD => method = Some(map.next_value::<Text<'de>>()?.0),
                 ID => map.next_value_seed(Id { reason })?,
-                PARAMS => params = map.next_value_seed(ParamsSeed { reason })?,
-                RESULT => map.next_value_seed(Skip { reason, depth: 2 })?,
-                _ => map.next_value_seed(ErrorObject { reason })?,
+                PARAMS => params = map.next_value_seed(ParamsSeed { reason, depth })?,
+                RESULT => map.next_value_seed(Skip { reason, depth })?,
+                _ => map.next_value_seed(ErrorObject { reason, depth })?,
             }
         }
         if seen & JSONRPC == 0 {
@@ -471,6 +474,7 @@ impl<'de> Visitor<'de> for Id<'_> {
 /// `error` of a response: an object (its members are checked and skipped like any value).
 struct ErrorObject<'c> {
     reason: Reason<'c>,
+    depth: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for ErrorObject<'_> {
@@ -478,7 +482,7 @@ impl<'de> DeserializeSeed<'de> for ErrorObject<'_> {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(Skip {
             reason: self.reason,
-            depth: 2,
+            depth: self.depth,
         })
     }
 }
@@ -490,9 +494,10 @@ struct Params<'de> {
     uri: Option<Cow<'de, str>>,
 }
 
-/// `params`: an object or an array (JSON-RPC 2.0 section 4.2).
+/// `params`: an object or an array (JSON-RPC 2.0 section 4.2), at `depth`.
 struct ParamsSeed<'c> {
     reason: Reason<'c>,
+    depth: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for ParamsSeed<'_> {
@@ -512,14 +517,17 @@ impl<'de> Visitor<'de> for ParamsSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Params<'de>, A::Error> {
         Skip {
             reason: self.reason,
-            depth: 2,
+            depth: self.depth,
         }
         .visit_seq(seq)?;
         Ok(Params::default())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
-        let reason = self.reason;
+        let (reason, depth) = (self.reason, self.depth + 1);
+        if self.depth > MAX_DEPTH {
+            return Err(fail(reason, JsonRpcError::TooDeep));
+        }
         let mut params = Params::default();
         let mut keys = Keys::default();
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
@@ -532,8 +540,8 @@ impl<'de> Visitor<'de> for ParamsSeed<'_> {
                 return Err(fail(reason, JsonRpcError::DuplicateMember));
             }
             match slot {
-                Some(slot) => *slot = map.next_value_seed(MaybeText { reason, depth: 3 })?,
-                None => map.next_value_seed(Skip { reason, depth: 3 })?,
+                Some(slot) => *slot = map.next_value_seed(MaybeText { reason, depth })?,
+                None => map.next_value_seed(Skip { reason, depth })?,
             }
         }
         Ok(params)
@@ -882,8 +890,12 @@ mod tests {
         ] {
             assert_eq!(refused(body), reason, "{body}");
         }
-        assert!(parse(deep(MAX_DEPTH - 3).as_bytes()).is_ok());
-        assert_eq!(refused(&deep(MAX_DEPTH)), JsonRpcError::TooDeep);
+        // The message is at depth 1 and params at 2: arrays fill depths 3 to n + 2.
+        assert!(parse(deep(MAX_DEPTH - 2).as_bytes()).is_ok());
+        assert_eq!(refused(&deep(MAX_DEPTH - 1)), JsonRpcError::TooDeep);
+        let batch = |n: usize| format!("[{}]", deep(n));
+        assert!(parse(batch(MAX_DEPTH - 3).as_bytes()).is_ok());
+        assert_eq!(refused(&batch(MAX_DEPTH - 2)), JsonRpcError::TooDeep);
         // Far deeper than serde_json's own limit: still the typed reason, and no stack overflow.
         assert_eq!(refused(&deep(100_000)), JsonRpcError::TooDeep);
         // Invalid UTF-8 inside a skipped string.

@@ -41,7 +41,7 @@ wait "$wbc"
 
 # npm ci is skipped when node_modules already matches package-lock.json.
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.setup-lock; then
-  log "installing npm packages (wrangler, binaryen, esbuild)"
+  log "installing npm packages (wrangler, binaryen, esbuild; the MCP SDK and oauth4webapi for the tests)"
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.setup-lock
 fi

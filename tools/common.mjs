@@ -1,4 +1,4 @@
-// Helpers shared by the development tools (dev-issuer, dpop-client). Node built-ins only.
+// Helpers shared by the development tools (dev-issuer, dpop-client, mcp-demo-server). Node built-ins only.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -25,4 +25,23 @@ export function mergeDeleting(base, extra) {
     else out[k] = v;
   }
   return out;
+}
+
+/** The body of a node:http request as UTF-8; rejects (and drops the connection) past `maxBytes`. */
+export function readBody(req, maxBytes = 1024 * 1024) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > maxBytes) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // A local development OIDC issuer: discovery, JWKS and a token endpoint on loopback, so the gateway can be
-// run and tested end to end without an Auth0 tenant. Usable as a library (startIssuer) and as a CLI:
+// run and tested end to end without an Auth0 tenant. It is also a minimal OAuth authorization server
+// (./dev-oauth.mjs: RFC 8414 metadata, dynamic client registration, authorization code with PKCE approved at
+// once, resource indicators), so that an MCP client completes its own flow. Usable as a library (startIssuer)
+// and as a CLI:
 //
 //   node tools/dev-issuer.mjs [--port 8788] [--host 127.0.0.1] [--audience https://api.example.local] [--key-dir .dev-issuer]
 //   node tools/dev-issuer.mjs mint --issuer-url http://127.0.0.1:8788 [--sub ..] [--scope ".."] [--permissions a,b]
@@ -11,10 +14,10 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { b64url, isMain, mergeDeleting } from './common.mjs';
+import { b64url, isMain, mergeDeleting, readBody } from './common.mjs';
+import { authorizationServer } from './dev-oauth.mjs';
 
 const SLOW_DELAY_MS = 10_000;
-const MAX_BODY_BYTES = 1024 * 1024;
 const MODES = new Set(['ok', 'down', 'garbage', 'slow']);
 const ENDPOINTS = new Set(['discovery', 'jwks']);
 const GARBAGE_VARIANTS = new Set(['not-json', 'no-keys', 'empty-keys', 'unusable-keys']);
@@ -120,24 +123,6 @@ function signWith(alg, key, signingInput) {
 
 function segment(part) {
   return typeof part === 'string' ? b64url(part) : b64url(JSON.stringify(part));
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on('data', (c) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error('body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /** Validates a /oauth/token body; returns mint() options or throws Error(message). */
@@ -268,6 +253,8 @@ export async function startIssuer(opts = {}) {
     token_endpoint: `${issuer}oauth/token`,
     id_token_signing_alg_values_supported: ['RS256'],
     dpop_signing_alg_values_supported: ['ES256'],
+    // The authorization server's endpoints too, for clients that read OpenID discovery only.
+    ...oauth.metadata(),
   });
   const withAlg = (jwk) => mergeDeleting(jwk, { alg: jwkAlg ?? undefined });
   const jwksDoc = () => ({ keys: [...published.map((k) => withAlg(k.publicJwk)), ...extraJwks.map((k) => ({ ...k }))] });
@@ -318,9 +305,12 @@ export async function startIssuer(opts = {}) {
     return next.kid;
   }
 
+  const oauth = authorizationServer({ issuer: () => issuer, mint });
+
   async function handle(req, res) {
     const url = new URL(req.url, 'http://localhost');
     const p = url.pathname;
+    if (await oauth.handle(req, res, url, send)) return undefined;
     if (p === '/.well-known/openid-configuration' && (req.method === 'GET' || req.method === 'HEAD')) {
       counts.discovery++;
       return serveMetadata(res, discoveryDoc, 'discovery');
@@ -523,7 +513,10 @@ const USAGE = `usage:
                                  [--permissions a,b] [--audience URL] [--expires-in 3600] [--cnf-jkt THUMBPRINT]
                                  [--claim name=value]... [--typ at+jwt] [--alg PS256]
     --claim sets any claim, the value read as JSON when it is JSON: --claim org_id=org_1
-    --claim https://example.com/roles='["admin"]' --claim iat=1700000000 --claim client_id=cli`;
+    --claim https://example.com/roles='["admin"]' --claim iat=1700000000 --claim client_id=cli
+  As an authorization server (for MCP clients): metadata at /.well-known/oauth-authorization-server,
+    registration at /oidc/register (public clients), /authorize (code + PKCE S256, approved at once for
+    dev-user) and /oauth/token (form-encoded grants; a resource parameter becomes the token's aud).`;
 
 async function cliServe(argv) {
   const a = parseArgs(argv, ['port', 'host', 'audience', 'key-dir', 'max-age', 'jwk-alg']);

@@ -30,9 +30,10 @@ pub const REQUEST_LOGS: &str = "REQUEST_LOGS";
 pub const TOKEN_PROFILE: &str = "TOKEN_PROFILE";
 pub const TOKEN_ALGORITHMS: &str = "TOKEN_ALGORITHMS";
 pub const MAX_TOKEN_AGE_SECONDS: &str = "MAX_TOKEN_AGE_SECONDS";
+pub const KEYS_REFRESH_AHEAD_PERCENT: &str = "KEYS_REFRESH_AHEAD_PERCENT";
 
 /// Every setting, for tooling and tests that must know them all.
-pub const ALL: [&str; 30] = [
+pub const ALL: [&str; 31] = [
     AUTH0_DOMAIN,
     AUTH0_AUDIENCE,
     DPOP_MODE,
@@ -63,4 +64,5 @@ pub const ALL: [&str; 30] = [
     TOKEN_PROFILE,
     TOKEN_ALGORITHMS,
     MAX_TOKEN_AGE_SECONDS,
+    KEYS_REFRESH_AHEAD_PERCENT,
 ];

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
-use worker::{event, Context, Env, Headers, Response, Result};
+use worker::{event, Context, Env, Headers, Response, Result, ScheduleContext, ScheduledEvent};
 
 use crate::config::{Config, RequestLogs};
 use crate::demo::demo_response;
@@ -19,7 +19,7 @@ use crate::error::GatewayError;
 use crate::gateway::{self, Authorized, RequestFacts, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
-use crate::idp::key_cache::KeyCache;
+use crate::idp::key_cache::{KeyCache, RefreshReason};
 use crate::jose::dpop::public_url;
 use crate::state::replay::{ReplayCache, ReplayStoreKind};
 use crate::state::token_cache::TokenCache;
@@ -100,13 +100,13 @@ pub(crate) fn now_secs() -> u64 {
 /// `request.cf` on every request, which makes the runtime build that object (27-31 µs per request under
 /// `wrangler dev`, measured with `benches/compare.mjs`) for data the gateway never uses.
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
     let started = js_sys::Date::now();
     let isolate = isolate(&env);
     let mut log = RequestLog::new(req.method());
     let (response, wanted) = match &isolate.config {
         Ok(config) => (
-            handle(&req, &env, &isolate, config, &mut log).await,
+            handle(&req, &env, &ctx, &isolate, config, &mut log).await,
             config.request_logs,
         ),
         Err(reason) => {
@@ -118,6 +118,45 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<Respons
     };
     log.emit(started, wanted);
     response
+}
+
+/// The Cron Trigger (README "Key lifecycle"): refreshes the discovery document and JWKS of every
+/// accepted issuer into the Cache API and KV, one log line per issuer. Never fails.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let isolate = isolate(&env);
+    match &isolate.config {
+        Ok(config) => {
+            for issuer in 0..config.issuers.len() {
+                idp::refresh_issuer(
+                    config,
+                    &isolate.keys,
+                    &env,
+                    issuer,
+                    RefreshReason::Scheduled,
+                )
+                .await;
+            }
+        }
+        Err(reason) => {
+            let mut log = RequestLog::new("SCHEDULED".into());
+            log.refused(&GatewayError::Configuration(reason.clone()));
+            log.emit(js_sys::Date::now(), RequestLogs::All);
+        }
+    }
+}
+
+/// Refreshes the keys of `issuers` after the response is sent (`waitUntil`).
+fn refresh_in_background(ctx: &Context, env: &Env, isolate: &Rc<Isolate>, issuers: Vec<usize>) {
+    for issuer in issuers {
+        let (env, isolate) = (env.clone(), isolate.clone());
+        ctx.wait_until(async move {
+            if let Ok(config) = &isolate.config {
+                idp::refresh_issuer(config, &isolate.keys, &env, issuer, RefreshReason::Ahead)
+                    .await;
+            }
+        });
+    }
 }
 
 /// The headers the gateway reads, read once.
@@ -170,7 +209,8 @@ enum Outcome {
 async fn handle<'c>(
     req: &web_sys::Request,
     env: &Env,
-    isolate: &'c Isolate,
+    ctx: &Context,
+    isolate: &'c Rc<Isolate>,
     config: &'c Config,
     log: &mut RequestLog<'c>,
 ) -> Result<Response> {
@@ -193,7 +233,7 @@ async fn handle<'c>(
                 dpop: incoming.dpop.as_deref(),
                 url: &incoming.htu_url,
             };
-            let keys = IdpKeys::new(config, &isolate.keys);
+            let keys = IdpKeys::new(config, &isolate.keys, env);
             let replay = match config.dpop.replay {
                 ReplayStoreKind::Isolate { .. } => WorkerReplayStore::Isolate(&isolate.replay),
                 ReplayStoreKind::DurableObject => WorkerReplayStore::DurableObject(env),
@@ -210,6 +250,7 @@ async fn handle<'c>(
             )
             .await;
             log.trace(config, trace, keys.report());
+            refresh_in_background(ctx, env, isolate, keys.background_refreshes());
             match decision {
                 Ok(authorized) => serve(req, config, authorized, query).await?,
                 Err(error) => Outcome::Refused(error),

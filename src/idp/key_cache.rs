@@ -47,7 +47,7 @@ pub enum Lookup {
     /// Verify with this key.
     Key(Arc<VerifyingKey>),
     /// Verify with this key, and refresh the set in the background: it is in the last share of its
-    /// freshness, or past it but still usable (README "Key lifecycle").
+    /// freshness, or past it but still usable while the IdP fails (README "Key lifecycle").
     KeyAndRefresh(Arc<VerifyingKey>),
     /// Another request of this isolate is fetching the keys: wait until [`KeyCache::waiting`] says it
     /// is over, then look up again (single flight).
@@ -155,10 +155,13 @@ impl KeyCache {
         };
         let fresh = now < entry.fresh_until;
         let usable = now < entry.fresh_until.saturating_add(policy.stale_if_error);
+        // Past its freshness, a set serves while it is refreshed only when the IdP failed last: while it
+        // answers, a key it dropped stops verifying when the freshness it granted ends.
+        let serves = fresh || (usable && self.last_failure.is_some());
         match entry.keys.get(kid) {
-            // Near or past the end of its freshness, a usable set still serves while it is refreshed in
-            // the background, one refresh at a time and within the cooldown.
-            Some(key) if usable => {
+            // Near the end of its freshness, or stale while the IdP fails, a set still serves while it is
+            // refreshed in the background, one refresh at a time and within the cooldown.
+            Some(key) if serves => {
                 let background = self.background_until.is_some_and(|t| now < t);
                 if can_refresh && !background && !in_flight {
                     Lookup::KeyAndRefresh(key.clone())
@@ -172,7 +175,8 @@ impl KeyCache {
             } else {
                 RefreshReason::Expired
             }),
-            // A refresh was tried or failed recently: serve what is known while it may be served.
+            // Refreshed recently: serve what is known while it may be served.
+            Some(key) if usable => Lookup::Key(key.clone()),
             _ if usable => Lookup::UnknownKid,
             _ => Lookup::Unavailable {
                 retry_after: self.retry_after(now, policy),
@@ -394,7 +398,7 @@ mod tests {
             cache.lookup("a", 1_491, &eager),
             Lookup::KeyAndRefresh(_)
         ));
-        // Off: a fresh set never refreshes; an expired one still does, in the background.
+        // Off: a fresh set never refreshes; an expired one waits for the refresh.
         let off = CachePolicy {
             refresh_ahead_percent: 0,
             ..POLICY
@@ -404,7 +408,7 @@ mod tests {
         assert!(is_key(&cache.lookup("a", 1_599, &off), "a"));
         assert!(matches!(
             cache.lookup("a", 1_600, &off),
-            Lookup::KeyAndRefresh(_)
+            Lookup::Refresh(RefreshReason::Expired)
         ));
         assert_eq!(POLICY.refresh_from(1_000, 10), 1_008);
         assert_eq!(POLICY.refresh_from(1_000, 0), 1_000);
@@ -453,13 +457,9 @@ mod tests {
     fn expired_keys_refresh_and_serve_stale_when_the_idp_fails() {
         let mut cache = KeyCache::default();
         cache.store(keys(&["a"]), 0, 600, &POLICY);
-        // A usable set serves while it is refreshed in the background; a kid it lacks waits for a fetch.
+        // Past its freshness, with the IdP healthy, the next request waits for the refresh.
         assert!(matches!(
             cache.lookup("a", 600, &POLICY),
-            Lookup::KeyAndRefresh(_)
-        ));
-        assert!(matches!(
-            cache.lookup("b", 600, &POLICY),
             Lookup::Refresh(RefreshReason::Expired)
         ));
         cache.refresh_started(RefreshReason::Expired, 600, &POLICY);
@@ -471,10 +471,15 @@ mod tests {
             KeyError::UnknownKid
         );
         assert!(is_key(&cache.lookup("a", 629, &POLICY), "a"));
-        // Once the cooldown has passed, the next request tries again: recovery is automatic.
+        // Once the cooldown has passed, the next request tries again in the background, answered with
+        // the stale keys: recovery is automatic. A kid they lack waits for the fetch.
         assert!(matches!(
             cache.lookup("a", 630, &POLICY),
             Lookup::KeyAndRefresh(_)
+        ));
+        assert!(matches!(
+            cache.lookup("b", 630, &POLICY),
+            Lookup::Refresh(RefreshReason::Expired)
         ));
         cache.refresh_started(RefreshReason::Expired, 630, &POLICY);
         cache.store(keys(&["a"]), 630, 600, &POLICY);

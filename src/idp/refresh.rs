@@ -703,20 +703,30 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_copy_serves_while_refreshed_only_a_missing_or_unusable_one_waits() {
+    fn an_expired_copy_waits_while_the_idp_answers_and_serves_while_it_fails() {
         let mut world = World::new();
         let mut isolate = warmed(&mut world, 1_000);
-        // Expired at 1060 but usable: answered, refreshed in the background.
-        assert_eq!(world.key(&mut isolate, "a", 1_100), Ok("a".into()));
-        assert!(world.background);
-        // A kid the expired set lacks cannot be answered from it: the request waits for the refresh.
-        let mut isolate = warmed(&mut world, 1_000);
-        world.serve_jwks(jwks_body(&["a", "b"]));
-        assert_eq!(world.key(&mut isolate, "b", 1_100), Ok("b".into()));
+        // The IdP answered last time: a key it dropped must stop verifying when the copy expires.
+        world.serve_jwks(jwks_body(&["b"]));
+        assert_eq!(
+            world.key(&mut isolate, "a", 1_060),
+            Err(KeyError::UnknownKid)
+        );
         assert!(!world.background);
         assert_eq!(world.io, ["shared jwks", "idp jwks", &put(JWKS_URI)]);
+        // Once a fetch failed, the stale copy serves while later tries run in the background.
+        let mut world = World::new();
+        let mut isolate = warmed(&mut world, 1_000);
+        world.idp_down();
+        assert_eq!(world.key(&mut isolate, "a", 1_060), Ok("a".into()));
+        assert!(!world.background);
+        assert_eq!(
+            steady_traffic(&mut world, &mut isolate, 1_061, 1_100),
+            [1_090]
+        );
         // Past the stale window nothing usable is held: the request waits.
-        let end = 1_100 + 60 + POLICY.stale_if_error;
+        let end = 1_060 + POLICY.stale_if_error;
+        world.idp = World::new().idp;
         assert_eq!(world.key(&mut isolate, "a", end), Ok("a".into()));
         assert!(!world.background);
         assert!(!world.io.is_empty());

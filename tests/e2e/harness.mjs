@@ -93,7 +93,9 @@ process.on('exit', () => {
  * `--env-file` is passed too, so that a developer's `.dev.vars` or `.env` never leaks into a test.
  * The log level is `log` (wrangler's default): `--log-level info` hides the worker's console.log lines.
  *
- * @param {{vars?: Record<string,string>, port?: number, logLevel?: string, readyPath?: string, readyTimeoutMs?: number}} [opts]
+ * `persistTo` reuses a persistence dir (KV, Cache API) across gateways; it is then left in place on stop().
+ *
+ * @param {{vars?: Record<string,string>, port?: number, logLevel?: string, readyPath?: string, readyTimeoutMs?: number, persistTo?: string}} [opts]
  */
 export async function startGateway(options = {}) {
   // Free ports are picked, released, then bound by wrangler; with several gateways starting at once, another
@@ -107,12 +109,12 @@ export async function startGateway(options = {}) {
   }
 }
 
-async function startGatewayOnce({ vars = {}, port, logLevel = 'log', readyPath = '/api/public', readyTimeoutMs = 120_000, extraArgs = [] } = {}) {
+async function startGatewayOnce({ vars = {}, port, logLevel = 'log', readyPath = '/api/public', readyTimeoutMs = 120_000, extraArgs = [], persistTo } = {}) {
   const [gwPort, inspectorPort] = port
     ? [port, (await distinctFreePorts(2)).find((p) => p !== port)]
     : await distinctFreePorts(2);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-e2e-'));
-  const persistDir = path.join(tmp, 'state');
+  const persistDir = persistTo ?? path.join(tmp, 'state');
   const envFile = path.join(tmp, 'empty.env');
   fs.writeFileSync(envFile, '');
 

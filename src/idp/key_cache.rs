@@ -155,14 +155,14 @@ impl KeyCache {
         };
         let fresh = now < entry.fresh_until;
         let usable = now < entry.fresh_until.saturating_add(policy.stale_if_error);
-        // Past its freshness, a set serves while it is refreshed only when the IdP failed last: while it
-        // answers, a key it dropped stops verifying when the freshness it granted ends.
-        let serves = fresh || (usable && self.last_failure.is_some());
+        let background = self.background_until.is_some_and(|t| now < t);
+        // Past its freshness, a set serves only until the background refresh under way ends, or while the
+        // IdP fails: while it answers, a key it dropped stops verifying when the freshness it granted ends.
+        let serves = fresh || (usable && (background || self.last_failure.is_some()));
         match entry.keys.get(kid) {
             // Near the end of its freshness, or stale while the IdP fails, a set still serves while it is
             // refreshed in the background, one refresh at a time and within the cooldown.
             Some(key) if serves => {
-                let background = self.background_until.is_some_and(|t| now < t);
                 if can_refresh && !background && !in_flight {
                     Lookup::KeyAndRefresh(key.clone())
                 } else {
@@ -398,6 +398,18 @@ mod tests {
             cache.lookup("a", 1_491, &eager),
             Lookup::KeyAndRefresh(_)
         ));
+        // A set that expires while its background refresh runs serves until the refresh ends.
+        let mut short = KeyCache::default();
+        short.store(keys(&["a"]), 1_000, 8, &POLICY);
+        assert!(matches!(
+            short.lookup("a", 1_006, &POLICY),
+            Lookup::KeyAndRefresh(_)
+        ));
+        short.refresh_started(RefreshReason::Ahead, 1_006, &POLICY);
+        assert!(is_key(&short.lookup("a", 1_008, &POLICY), "a"));
+        short.store(keys(&["a"]), 1_009, 8, &POLICY);
+        short.refresh_ended(RefreshReason::Ahead);
+        assert!(is_key(&short.lookup("a", 1_009, &POLICY), "a"));
         // Off: a fresh set never refreshes; an expired one waits for the refresh.
         let off = CachePolicy {
             refresh_ahead_percent: 0,

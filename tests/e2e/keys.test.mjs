@@ -50,13 +50,14 @@ async function settle(gw, n) {
 
 /**
  * One request every `gapMs` for `seconds`, each with a fresh token (by `key` when given): every one must be
- * answered 200 well before the IdP could have answered. Returns the responses.
+ * answered 200 well before the IdP could have answered. Returns the responses, each with its `sentAt`.
  */
 async function steadyTraffic(gw, issuer, label, seconds, { gapMs = 150, key } = {}) {
   const results = [];
   const until = Date.now() + seconds * 1000;
   for (let i = 0; Date.now() < until; i++) {
-    results.push(await call(gw, issuer, `${label}-${i}`, key));
+    const sentAt = Date.now();
+    results.push({ sentAt, ...(await call(gw, issuer, `${label}-${i}`, key)) });
     await sleep(gapMs);
   }
   const slowest = Math.max(...results.map((r) => r.ms));
@@ -99,10 +100,15 @@ describe('single flight and refresh ahead', () => {
   test('steady traffic never waits for a slow IdP, which sees the background refreshes', async () => {
     const mark = requestLines(gw).length;
     issuer.resetStats();
-    await steadyTraffic(gw, issuer, 'steady', 16);
+    const results = await steadyTraffic(gw, issuer, 'steady', 16);
     const lines = (await settle(gw, mark)).slice(mark);
     const fetches = issuer.history();
-    console.log(`# steady: IdP fetches ${JSON.stringify(issuer.stats())}`);
+    // Latency of the requests sent while the IdP was answering a refresh, against the others.
+    const during = (r) => fetches.some((h) => r.sentAt >= h.at && r.sentAt < h.at + IDP_DELAY_MS);
+    const median = (list) => list.map((r) => r.ms).sort((a, b) => a - b)[Math.floor(list.length / 2)]?.toFixed(0);
+    const busy = results.filter(during);
+    console.log(`# steady: IdP fetches ${JSON.stringify(issuer.stats())}; median ${median(results.filter((r) => !during(r)))} ms, ` +
+      `${median(busy)} ms for the ${busy.length} requests sent during a refresh`);
     assert.ok(fetches.filter((h) => h.what === 'jwks').length >= 2, `background refreshes: ${JSON.stringify(fetches)}`);
     assert.deepEqual(lines.filter((l) => l.key_fetches), [], 'no request read keys itself');
     assert.ok(lines.filter((l) => l.background_refresh).length >= 2, 'the requests that started a refresh say so');

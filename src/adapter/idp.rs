@@ -27,7 +27,7 @@ use super::now_secs;
 use crate::config::{Config, RequestLogs};
 use crate::idp::key_cache::{KeyCache, KeyError, Lookup, RefreshReason};
 use crate::idp::refresh::{Document, DocumentKind, Fetched, KeysFrom, RefreshPlan, Step};
-use crate::idp::KeySource;
+use crate::idp::{Issuer, KeySource};
 use crate::jose::jwks::VerifyingKey;
 
 /// The optional KV namespace with the last good discovery document and JWKS of each issuer.
@@ -141,8 +141,23 @@ impl<'a> IdpKeys<'a> {
         });
     }
 
-    /// Performs the steps of a refresh plan until it is done; every decision is the plan's.
-    async fn refresh<'p>(&self, mut plan: RefreshPlan<'p>, held: &IsolateKeys) -> RefreshPlan<'p> {
+    /// Starts a refresh of `held` and performs the steps of its plan until it is done; every decision is
+    /// the plan's.
+    async fn refresh<'p>(
+        &self,
+        held: &IsolateKeys,
+        issuer: &'p Issuer,
+        reason: RefreshReason,
+    ) -> RefreshPlan<'p> {
+        let discovery = held.discovery.borrow().clone();
+        let mut plan = RefreshPlan::start(
+            &mut held.cache.borrow_mut(),
+            issuer,
+            reason,
+            discovery,
+            self.now.get(),
+            self.config.cache,
+        );
         loop {
             match plan.next_step() {
                 Step::ReadShared { kind, url } => {
@@ -348,16 +363,7 @@ pub async fn refresh_issuer(
         return;
     };
     let keys = IdpKeys::new(config, isolate, env);
-    let discovery = held.discovery.borrow().clone();
-    let plan = RefreshPlan::start(
-        &mut held.cache.borrow_mut(),
-        accepted,
-        reason,
-        discovery,
-        keys.now.get(),
-        config.cache,
-    );
-    let plan = keys.refresh(plan, held).await;
+    let plan = keys.refresh(held, accepted, reason).await;
     let from = keys.keys_from(&plan);
     let ok = plan.record(&mut held.cache.borrow_mut());
     let log = RefreshLog {
@@ -426,16 +432,7 @@ impl KeySource for IdpKeys<'_> {
                 Lookup::Refresh(reason) => break reason,
             }
         };
-        let discovery = held.discovery.borrow().clone();
-        let plan = RefreshPlan::start(
-            &mut held.cache.borrow_mut(),
-            accepted,
-            reason,
-            discovery,
-            self.now.get(),
-            policy,
-        );
-        let plan = self.refresh(plan, held).await;
+        let plan = self.refresh(held, accepted, reason).await;
         self.report.borrow_mut().key_source = Some(self.keys_from(&plan));
         plan.finish(&mut held.cache.borrow_mut(), kid)
     }

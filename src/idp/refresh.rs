@@ -589,6 +589,18 @@ mod tests {
         RefreshPlan::start(&mut isolate.cache, issuer, reason, discovery, now, policy)
     }
 
+    /// The I/O of a refresh that reads both documents from the IdP.
+    fn everything_from_the_idp() -> [String; 6] {
+        [
+            "shared discovery".into(),
+            "idp discovery".into(),
+            put(DISCOVERY_URL),
+            "shared jwks".into(),
+            "idp jwks".into(),
+            put(JWKS_URI),
+        ]
+    }
+
     fn put(url: &str) -> String {
         format!("put {url}")
     }
@@ -771,17 +783,7 @@ mod tests {
         let mut isolate = warmed(&mut world, 1_000);
         // Everything is fresh, and still the IdP is asked (for the other data centres, through KV).
         assert!(world.scheduled(&mut isolate, 1_010));
-        assert_eq!(
-            world.io,
-            [
-                "shared discovery",
-                "idp discovery",
-                &put(DISCOVERY_URL),
-                "shared jwks",
-                "idp jwks",
-                &put(JWKS_URI),
-            ]
-        );
+        assert_eq!(world.io, everything_from_the_idp());
         assert!(steady_traffic(&mut world, &mut isolate, 1_011, 1_055).is_empty());
         // An isolate that never served a request is warmed by it.
         let mut cold = Isolate::default();
@@ -816,17 +818,7 @@ mod tests {
     fn a_cold_isolate_fetches_both_documents_and_shares_them() {
         let mut world = World::new();
         let isolate = warmed(&mut world, 1_000);
-        assert_eq!(
-            world.io,
-            [
-                "shared discovery",
-                "idp discovery",
-                &put(DISCOVERY_URL),
-                "shared jwks",
-                "idp jwks",
-                &put(JWKS_URI),
-            ]
-        );
+        assert_eq!(world.io, everything_from_the_idp());
         assert_eq!(
             isolate.discovery.as_ref().map(|d| d.fetched_at),
             Some(1_000)

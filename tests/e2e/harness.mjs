@@ -51,6 +51,21 @@ export function buildWorker() {
   return buildPromise;
 }
 
+/**
+ * Writes a wrangler.toml for the built worker (name, main, compatibility date, then `lines`) in `dir`, or in a
+ * new temp dir; returns its path, for `startGateway({extraArgs: ['--config', file]})`.
+ */
+export function writeWranglerConfig(lines, { name = 'auth0-edge-gateway-test', dir } = {}) {
+  const file = path.join(dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-config-')), 'wrangler.toml');
+  const head = [
+    `name = ${JSON.stringify(name)}`,
+    `main = ${JSON.stringify(path.join(REPO_ROOT, 'build', 'index.js'))}`,
+    'compatibility_date = "2026-04-20"',
+  ];
+  fs.writeFileSync(file, `${[...head, ...lines].join('\n')}\n`);
+  return file;
+}
+
 /** A free TCP port on 127.0.0.1 (bound and released; tiny race accepted). */
 export async function freePort() {
   return new Promise((resolve, reject) => {

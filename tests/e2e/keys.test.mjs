@@ -16,7 +16,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startIssuer } from '../../tools/dev-issuer.mjs';
 import { describeRes } from './contract.mjs';
-import { buildWorker, REPO_ROOT, request, startGateway } from './harness.mjs';
+import { buildWorker, request, startGateway, writeWranglerConfig } from './harness.mjs';
 
 const HOOK_TIMEOUT = 10 * 60_000; // the first before() may build the worker
 const IDP_DELAY_MS = 1_500;
@@ -146,19 +146,7 @@ describe('scheduled refresh and KEYS_KV', () => {
   let gw;
 
   /** A wrangler.toml for the built worker with a KEYS_KV namespace (vars go on the command line). */
-  function kvConfig(dir) {
-    const file = path.join(dir, 'wrangler.toml');
-    const lines = [
-      'name = "auth0-edge-gateway-keys-test"',
-      `main = ${JSON.stringify(path.join(REPO_ROOT, 'build', 'index.js'))}`,
-      'compatibility_date = "2026-04-20"',
-      '[[kv_namespaces]]',
-      'binding = "KEYS_KV"',
-      'id = "keys-kv-test"',
-    ];
-    fs.writeFileSync(file, `${lines.join('\n')}\n`);
-    return file;
-  }
+  const kvConfig = (dir) => writeWranglerConfig(['[[kv_namespaces]]', 'binding = "KEYS_KV"', 'id = "keys-kv-test"'], { dir });
 
   const launch = (config) => startGateway({
     vars: {

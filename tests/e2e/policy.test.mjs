@@ -6,12 +6,9 @@
 //   bash scripts/build.sh && node --test tests/e2e/policy.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startIssuer } from '../../tools/dev-issuer.mjs';
 import { assertError, describeRes } from './contract.mjs';
-import { buildWorker, REPO_ROOT, request, startGateway } from './harness.mjs';
+import { buildWorker, request, startGateway, writeWranglerConfig } from './harness.mjs';
 import { startOrigin } from './origin.mjs';
 
 const AUDIENCE_B = 'https://api-b.policy-tests.example';
@@ -51,18 +48,8 @@ function toml(value) {
 
 /** A wrangler.toml for the built worker with these [vars], the way an operator would write it. */
 function wranglerToml(vars) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-policy-'));
-  const file = path.join(dir, 'wrangler.toml');
-  const lines = [
-    'name = "auth0-edge-gateway-policy-test"',
-    `main = ${JSON.stringify(path.join(REPO_ROOT, 'build', 'index.js'))}`,
-    'compatibility_date = "2026-04-20"',
-    '',
-    '[vars]',
-    ...Object.entries(vars).map(([k, v]) => `${k} = ${toml(v)}`),
-  ];
-  fs.writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
+  const lines = ['', '[vars]', ...Object.entries(vars).map(([k, v]) => `${k} = ${toml(v)}`)];
+  return writeWranglerConfig(lines, { name: 'auth0-edge-gateway-policy-test' });
 }
 
 before(async () => {

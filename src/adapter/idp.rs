@@ -13,18 +13,20 @@
 //! [`KeyCache`] is what keeps an isolate from hammering the IdP.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use worker::{
-    AbortSignal, Cache, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-    Response, ResponseBuilder,
+    event, AbortSignal, Cache, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
+    RequestRedirect, Response, ResponseBuilder, ScheduleContext, ScheduledEvent,
 };
 
-use super::log::RefreshLog;
-use super::now_secs;
+use super::log::{RefreshLog, RequestLog};
+use super::{isolate, now_secs, Isolate};
 use crate::config::{Config, RequestLogs};
+use crate::error::GatewayError;
 use crate::idp::key_cache::{KeyCache, KeyError, Lookup, RefreshReason};
 use crate::idp::refresh::{Document, DocumentKind, Fetched, KeysFrom, RefreshPlan, Step};
 use crate::idp::{Issuer, KeySource};
@@ -435,5 +437,48 @@ impl KeySource for IdpKeys<'_> {
         let plan = self.refresh(held, accepted, reason).await;
         self.report.borrow_mut().key_source = Some(self.keys_from(&plan));
         plan.finish(&mut held.cache.borrow_mut(), kid)
+    }
+}
+
+/// The Cron Trigger (README "Key lifecycle"): refreshes the discovery document and JWKS of every
+/// accepted issuer into the Cache API and KV, one log line per issuer. Never fails.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let isolate = isolate(&env);
+    match &isolate.config {
+        Ok(config) => {
+            for issuer in 0..config.issuers.len() {
+                refresh_issuer(
+                    config,
+                    &isolate.keys,
+                    &env,
+                    issuer,
+                    RefreshReason::Scheduled,
+                )
+                .await;
+            }
+        }
+        Err(reason) => {
+            let mut log = RequestLog::new("SCHEDULED".into());
+            log.refused(&GatewayError::Configuration(reason.clone()));
+            log.emit(js_sys::Date::now(), RequestLogs::All);
+        }
+    }
+}
+
+/// Refreshes the keys of `issuers` after the response is sent (`waitUntil`).
+pub(super) fn refresh_in_background(
+    ctx: &Context,
+    env: &Env,
+    isolate: &Rc<Isolate>,
+    issuers: Vec<usize>,
+) {
+    for issuer in issuers {
+        let (env, isolate) = (env.clone(), isolate.clone());
+        ctx.wait_until(async move {
+            if let Ok(config) = &isolate.config {
+                refresh_issuer(config, &isolate.keys, &env, issuer, RefreshReason::Ahead).await;
+            }
+        });
     }
 }

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
-use worker::{event, Context, Env, Headers, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, Headers, Response, Result};
 
 use crate::config::{Config, RequestLogs};
 use crate::demo::demo_response;
@@ -19,7 +19,7 @@ use crate::error::GatewayError;
 use crate::gateway::{self, Authorized, RequestFacts, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
-use crate::idp::key_cache::{KeyCache, RefreshReason};
+use crate::idp::key_cache::KeyCache;
 use crate::jose::dpop::public_url;
 use crate::state::replay::{ReplayCache, ReplayStoreKind};
 use crate::state::token_cache::TokenCache;
@@ -120,45 +120,6 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response
     response
 }
 
-/// The Cron Trigger (README "Key lifecycle"): refreshes the discovery document and JWKS of every
-/// accepted issuer into the Cache API and KV, one log line per issuer. Never fails.
-#[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let isolate = isolate(&env);
-    match &isolate.config {
-        Ok(config) => {
-            for issuer in 0..config.issuers.len() {
-                idp::refresh_issuer(
-                    config,
-                    &isolate.keys,
-                    &env,
-                    issuer,
-                    RefreshReason::Scheduled,
-                )
-                .await;
-            }
-        }
-        Err(reason) => {
-            let mut log = RequestLog::new("SCHEDULED".into());
-            log.refused(&GatewayError::Configuration(reason.clone()));
-            log.emit(js_sys::Date::now(), RequestLogs::All);
-        }
-    }
-}
-
-/// Refreshes the keys of `issuers` after the response is sent (`waitUntil`).
-fn refresh_in_background(ctx: &Context, env: &Env, isolate: &Rc<Isolate>, issuers: Vec<usize>) {
-    for issuer in issuers {
-        let (env, isolate) = (env.clone(), isolate.clone());
-        ctx.wait_until(async move {
-            if let Ok(config) = &isolate.config {
-                idp::refresh_issuer(config, &isolate.keys, &env, issuer, RefreshReason::Ahead)
-                    .await;
-            }
-        });
-    }
-}
-
 /// The headers the gateway reads, read once.
 struct Incoming {
     url: String,
@@ -250,7 +211,7 @@ async fn handle<'c>(
             )
             .await;
             log.trace(config, trace, keys.report());
-            refresh_in_background(ctx, env, isolate, keys.background_refreshes());
+            idp::refresh_in_background(ctx, env, isolate, keys.background_refreshes());
             match decision {
                 Ok(authorized) => serve(req, config, authorized, query).await?,
                 Err(error) => Outcome::Refused(error),

@@ -8,6 +8,7 @@
 // first.
 import fs from 'node:fs';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 
 /** The value after `--name` on the command line, or `fallback`. */
@@ -17,6 +18,12 @@ export const cliArg = (name, fallback) => {
 };
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The q-quantile (0…1) of xs, nearest rank. */
+export const quantile = (xs, q) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+};
 
 /**
  * The benchmarked paths, each a function of the worker (`{ name, url }`) that returns the request path
@@ -111,17 +118,20 @@ export function workerdProcesses(rootPid) {
 
 /**
  * Sends the batch (request i gets headers(i)) and returns the CPU µs per request of the worker's workerd
- * process and of wrangler's proxy process.
+ * process and of wrangler's proxy process, and each request's latency in ms as the client saw it.
  */
 export async function batch(target, pathname, headers, n) {
   target.processes ??= workerdProcesses(target.pid);
   const { worker, proxy } = target.processes;
   const before = { worker: cpuNs(worker), proxy: cpuNs(proxy) };
   let next = 0;
+  const latencies = [];
   const client = async () => {
     while (next < n) {
       const i = next++;
+      const start = performance.now();
       const status = await get(target.url + pathname, headers(i));
+      latencies.push(performance.now() - start);
       if (status !== 200) throw new Error(`${target.name}: request ${i} to ${pathname} answered ${status}`);
     }
   };
@@ -129,6 +139,7 @@ export async function batch(target, pathname, headers, n) {
   return {
     worker: (cpuNs(worker) - before.worker) / 1000 / n,
     proxy: (cpuNs(proxy) - before.proxy) / 1000 / n,
+    latencies,
   };
 }
 

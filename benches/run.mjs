@@ -10,7 +10,8 @@
 //      read from /proc before and after each fixed batch (benches/load.mjs): a public route (the floor),
 //      Bearer with the same token, Bearer with a new token each time, DPoP with a fresh proof each time;
 //      and the ratio gateway / reference of the cost over the floor;
-//   4. prints the tables (Markdown, for the README).
+//   4. prints the tables (Markdown, for the README), with p50/p99 latency next to CPU, and draws the CPU per
+//      request of every path for both workers as an SVG bar chart (benches/chart.svg, or --chart FILE).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +22,8 @@ import { createRequire } from 'node:module';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { batch, benchPaths, cliArg, closeAgent, CONCURRENCY, median } from './load.mjs';
+import { batch, benchPaths, cliArg, closeAgent, CONCURRENCY, median, quantile } from './load.mjs';
+import { barChart } from './chart.mjs';
 
 const arg = (name, fallback) => Number(cliArg(name, fallback));
 const REQUESTS = arg('requests', 300);
@@ -34,6 +36,8 @@ const PATH_NAMES = {
   dpop: 'DPoP, fresh proof',
 };
 const FLOOR = PATH_NAMES.public;
+// Where the chart of the workerd runs is written (README "Performance" shows it).
+const CHART = path.resolve(cliArg('chart', path.join(REPO_ROOT, 'benches/chart.svg')));
 const WARMUP = 300;
 const PROFILE_TOP = 4;
 // --micro-only: the size and the micro-benchmarks, without the workerd runs (a quick check while working).
@@ -120,9 +124,12 @@ async function profile(n, fn) {
 }
 
 async function micro(mod, issuer) {
-  const jwks = JSON.stringify(issuer.jwks());
+  // The key without its `alg`, so that it verifies RS256 and PS256 tokens alike.
+  const jwks = JSON.stringify({ keys: issuer.jwks().keys.map(({ alg, ...key }) => key) });
   const now = () => Math.floor(Date.now() / 1000);
   const tokens = Array.from({ length: MICRO }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages' }));
+  const orgToken = issuer.mint({ sub: 'user-org', claims: { org_id: 'org_1', 'https://example.com/roles': ['ops', 'admin'] } });
+  const psTokens = Array.from({ length: MICRO }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages', alg: 'PS256' }));
   if (!mod.bench_load(jwks, issuer.domain, issuer.audience)) throw new Error('bench_load failed');
   const key = generateDpopKey();
   const bound = issuer.mint({ cnfJkt: key.jkt });
@@ -130,18 +137,24 @@ async function micro(mod, issuer) {
   const proofs = Array.from({ length: MICRO }, () => makeProof({ key, htm: 'GET', htu: url, accessToken: bound }));
   const operations = {
     'verify a new RS256 token': [MICRO, (i) => mod.bench_verify_token(tokens[i], now())],
-    'a token seen before (cache)': [MICRO * 20, () => mod.bench_verify_cached(tokens[0], now())],
+    'verify a new PS256 token': [MICRO, (i) => mod.bench_verify_token(psTokens[i], now())],
+    'a token seen before (cache)': [MICRO * 20, () => mod.bench_verify_cached(orgToken, now())],
+    'a token seen before, route with audiences and claim rules': [MICRO * 20, () => mod.bench_verify_cached_with_policy(orgToken, now())],
     'verify a DPoP proof (ES256)': [MICRO, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now())],
     'parse a JWKS (1 RSA key)': [MICRO, () => mod.bench_parse_jwks(jwks) === 1],
   };
   const times = {};
   const profiles = {};
   // A whole round first (V8 compiles hot wasm functions with its optimising tier in the background,
-  // which takes a while for large ones), then the median of five rounds.
-  for (const [name, [n, fn]] of Object.entries(operations)) {
-    time(n, fn);
-    times[name] = median(Array.from({ length: 5 }, () => time(n, fn)));
+  // which takes a while for large ones), then the median of seven rounds.
+  // Rounds go through every operation in turn, so that drift on a busy machine hits all of them alike.
+  const entries = Object.entries(operations);
+  for (const [, [n, fn]] of entries) time(n, fn);
+  const samples = Object.fromEntries(entries.map(([name]) => [name, []]));
+  for (let round = 0; round < 7; round++) {
+    for (const [name, [n, fn]] of entries) samples[name].push(time(n, fn));
   }
+  for (const [name] of entries) times[name] = median(samples[name]);
   for (const [name, [n, fn]] of Object.entries(operations)) profiles[name] = await profile(n, fn);
   return { times, profiles };
 }
@@ -201,11 +214,15 @@ async function macro(issuer) {
       const runs = samples.get(`${target.name}/${name}`);
       const floors = samples.get(`${target.name}/${FLOOR}`);
       const over = runs.map((r, i) => r.worker - floors[i].worker);
+      const latencies = runs.flatMap((r) => r.latencies);
       return {
         worker: median(runs.map((r) => r.worker)),
+        workerSpread: quartiles(runs.map((r) => r.worker)),
         proxy: median(runs.map((r) => r.proxy)),
         over: median(over),
         spread: quartiles(over),
+        p50: quantile(latencies, 0.5),
+        p99: quantile(latencies, 0.99),
       };
     };
     return {
@@ -248,14 +265,25 @@ try {
   }
   const floor = macroResults.paths.find((p) => p.name === FLOOR);
   lines.push('');
-  lines.push('| path | gateway µs/request | reference (jose) µs/request | gateway over floor (spread) | reference over floor (spread) | ratio over floor |');
-  lines.push('|---|---|---|---|---|---|');
+  lines.push('| path | gateway µs/request | reference (jose) µs/request | gateway over floor (spread) | reference over floor (spread) | ratio over floor | latency p50 / p99 ms, gateway | reference |');
+  lines.push('|---|---|---|---|---|---|---|---|');
+  const ms = (x) => x.toFixed(2);
   for (const { name, gateway: g, reference: r } of macroResults.paths) {
     const cells = name === FLOOR
       ? ['—', '—', '—']
       : [`${fmt(g.over)} (${spread(g.spread)})`, `${fmt(r.over)} (${spread(r.spread)})`, (g.over / r.over).toFixed(2)];
-    lines.push(`| ${name} | ${fmt(g.worker)} | ${fmt(r.worker)} | ${cells.join(' | ')} |`);
+    const latency = [`${ms(g.p50)} / ${ms(g.p99)}`, `${ms(r.p50)} / ${ms(r.p99)}`];
+    lines.push(`| ${name} | ${fmt(g.worker)} | ${fmt(r.worker)} | ${cells.join(' | ')} | ${latency.join(' | ')} |`);
   }
+  const bar = ({ worker, workerSpread: [low, high] }) => ({ value: worker, low, high });
+  fs.writeFileSync(CHART, barChart({
+    title: `CPU per request under wrangler dev (workerd), ${new Date().toISOString().slice(0, 10)}, ${cpu}`,
+    unit: 'µs of CPU per request',
+    series: [{ name: 'gateway (Rust/wasm)', color: '#f38020' }, { name: 'reference (jose, WebCrypto)', color: '#4a6fa5' }],
+    groups: macroResults.paths.map(({ name, gateway: g, reference: r }) => ({ label: name, bars: [bar(g), bar(r)] })),
+  }));
+  lines.push('');
+  lines.push(`![CPU per request, gateway and reference](${path.relative(REPO_ROOT, CHART)}) (bars: medians of the rounds; whiskers: interquartile range; latency: as the load generator on the same machine saw it, ${CONCURRENCY} in flight, wrangler's dev proxy included)`);
   lines.push('');
   lines.push(`The gateway rows are with REQUEST_LOGS=off, as the reference logs nothing; with the default REQUEST_LOGS=all the floor is ${fmt(macroResults.logging.worker)} µs/request, so the JSON log line costs about ${fmt(macroResults.logging.worker - floor.gateway.worker)} µs under wrangler dev. Not counted above: wrangler's dev proxy, a second workerd process that forwards each request under \`wrangler dev\` only, spent a median ${fmt(floor.gateway.proxy)} µs per gateway request and ${fmt(floor.reference.proxy)} µs per reference request on the floor path.`);
   console.log(lines.join('\n'));

@@ -8,17 +8,22 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::idp::{parse_issuer, Issuer};
 use crate::jose::dpop::{self, ProofTarget, ProofWindow};
-use crate::jose::jwa::Algorithms;
+use crate::jose::jwa::{Algorithm, Algorithms};
 use crate::jose::jwks::{parse_jwks, KeySet};
 use crate::jose::token::{self, ClaimRules, TokenProfile};
+use crate::policy::RouteTable;
 use crate::state::token_cache::{CachedToken, TokenCache};
 
 /// Keys, accepted issuers and audience loaded by [`bench_load`].
 type Loaded = (Arc<KeySet>, Vec<Issuer>, String);
 
+/// The benchmarks verify RS256 and PS256 tokens (README "Performance": PS256 against RS256).
+const ALGORITHMS: [Algorithm; 2] = [Algorithm::Rs256, Algorithm::Ps256];
+
 thread_local! {
     static KEYS: RefCell<Option<Loaded>> = const { RefCell::new(None) };
     static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::new(10_000, 8 << 20));
+    static ROUTES: RefCell<Option<RouteTable>> = const { RefCell::new(None) };
 }
 
 /// Parses a JWKS document; returns the number of usable keys.
@@ -31,17 +36,32 @@ pub fn bench_parse_jwks(jwks: &str) -> usize {
 #[wasm_bindgen]
 pub fn bench_load(jwks: &str, domain: &str, audience: &str) -> bool {
     match (
-        parse_jwks(jwks.as_bytes(), Algorithms::DEFAULT),
+        parse_jwks(jwks.as_bytes(), Algorithms::new(&ALGORITHMS)),
         parse_issuer(domain),
     ) {
         (Ok(keys), Ok(issuer)) => {
             KEYS.with(|k| {
                 *k.borrow_mut() = Some((Arc::new(keys), vec![issuer], audience.to_owned()))
             });
+            ROUTES.with(|r| *r.borrow_mut() = policy_route(audience));
             true
         }
         _ => false,
     }
+}
+
+/// A route with two audiences (the benchmark's second) and three claim rules.
+fn policy_route(audience: &str) -> Option<RouteTable> {
+    let rules = serde_json::json!([{
+        "path": "/api/orgs", "auth": "required",
+        "audience": ["https://other.example.com", audience],
+        "claims": [
+            {"claim": "org_id", "equals": "org_1"},
+            {"claim": "https://example.com/roles", "includes": ["admin"]},
+            {"claim": "sub", "not_prefix": "anon@"},
+        ],
+    }]);
+    RouteTable::from_json(&rules.to_string()).ok()
 }
 
 /// Parses and verifies a token with the loaded keys: what a request pays for a token never seen.
@@ -51,7 +71,7 @@ fn verify(token: &str, now: f64) -> Option<CachedToken> {
         let (keys, issuers, audience) = guard.as_ref()?;
         let rules = ClaimRules {
             issuers,
-            algorithms: Algorithms::DEFAULT,
+            algorithms: Algorithms::new(&ALGORITHMS),
             leeway: 0,
             profile: TokenProfile::Standard,
             max_age: None,
@@ -69,7 +89,7 @@ fn verify(token: &str, now: f64) -> Option<CachedToken> {
     })
 }
 
-/// Full validation of a token never seen: parse, claims, RS256 signature.
+/// Full validation of a token never seen: parse, claims, RS256 or PS256 signature.
 #[wasm_bindgen]
 pub fn bench_verify_token(token: &str, now: f64) -> bool {
     verify(token, now).is_some()
@@ -78,17 +98,38 @@ pub fn bench_verify_token(token: &str, now: f64) -> bool {
 /// A token seen before: the verified-token cache path (hash, lookup, expiry check).
 #[wasm_bindgen]
 pub fn bench_verify_cached(token: &str, now: f64) -> bool {
+    cached(token, now).is_some()
+}
+
+/// A token seen before on a route with its own audiences and claim rules, which are checked again on
+/// every request (README "Policy"): what that re-check adds to [`bench_verify_cached`].
+#[wasm_bindgen]
+pub fn bench_verify_cached_with_policy(token: &str, now: f64) -> bool {
+    let Some(entry) = cached(token, now) else {
+        return false;
+    };
+    ROUTES.with(|routes| {
+        let routes = routes.borrow();
+        let Some(rule) = routes.as_ref().and_then(|r| r.find("GET", "/api/orgs")) else {
+            return false;
+        };
+        let audiences = rule.audiences.as_deref().unwrap_or_default();
+        token::check_audience(&entry.claims, audiences).is_ok()
+            && rule
+                .claims
+                .iter()
+                .all(|c| c.check(&entry.claims.all).is_ok())
+    })
+}
+
+fn cached(token: &str, now: f64) -> Option<Arc<CachedToken>> {
     let id = TokenCache::key_of(token);
-    if TOKENS.with(|t| t.borrow_mut().get(&id, now as u64, 0).is_some()) {
-        return true;
+    if let Some(entry) = TOKENS.with(|t| t.borrow_mut().get(&id, now as u64, 0)) {
+        return Some(entry);
     }
-    match verify(token, now) {
-        Some(entry) => {
-            TOKENS.with(|t| t.borrow_mut().insert(id, entry, token.len(), now as u64));
-            true
-        }
-        None => false,
-    }
+    let entry = verify(token, now)?;
+    TOKENS.with(|t| t.borrow_mut().insert(id, entry, token.len(), now as u64));
+    TOKENS.with(|t| t.borrow_mut().get(&id, now as u64, 0))
 }
 
 /// A DPoP proof: parse, claims against the request, ES256 signature.

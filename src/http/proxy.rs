@@ -130,14 +130,11 @@ impl ProxySettings {
                 out.push((ISSUER_HEADER.into(), header_value(iss)));
             }
             for (claim, header) in &self.claim_headers {
+                // Strings as they are; numbers, booleans, arrays and objects as compact JSON, so an
+                // array of roles stays unambiguous (README "Proxy mode").
                 let value = match identity.claims.get(claim) {
                     None | Some(Value::Null) => continue,
                     Some(Value::String(s)) => s.clone(),
-                    Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(" "),
                     Some(other) => other.to_string(),
                 };
                 out.push((header.clone(), header_value(&value)));
@@ -183,6 +180,8 @@ mod tests {
             claim_headers: vec![
                 ("email".into(), "x-auth-email".into()),
                 ("org_id".into(), "x-auth-org".into()),
+                ("https://example.com/roles".into(), "x-auth-roles".into()),
+                ("meta".into(), "x-auth-meta".into()),
             ],
             forward_credentials: false,
             shared_secret: Some(("x-gateway-secret".into(), "s3cret".into())),
@@ -192,7 +191,8 @@ mod tests {
     fn claims() -> Map<String, Value> {
         let all = json!({
             "iss": "https://tenant.auth0.com/", "sub": "auth0|alice", "email": "alicé@example.com",
-            "org_id": 42, "scope": "read:messages",
+            "org_id": 42, "scope": "read:messages", "https://example.com/roles": ["admin", "ops é"],
+            "meta": {"tier": "gold", "n": 1},
         });
         all.as_object().unwrap().clone()
     }
@@ -275,6 +275,8 @@ mod tests {
         assert!(get(&out, "x_auth-scopes").is_empty());
         assert_eq!(get(&out, "x-auth-email"), ["alic%C3%A9@example.com"]);
         assert_eq!(get(&out, "x-auth-org"), ["42"]);
+        assert_eq!(get(&out, "x-auth-roles"), [r#"["admin","ops %C3%A9"]"#]);
+        assert_eq!(get(&out, "x-auth-meta"), [r#"{"n":1,"tier":"gold"}"#]);
         assert_eq!(get(&out, "x-auth-issuer"), ["https://tenant.auth0.com/"]);
         assert_eq!(get(&out, "x-gateway-secret"), ["s3cret"]);
         assert_eq!(get(&out, "accept"), ["application/json"]);

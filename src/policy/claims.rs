@@ -75,9 +75,15 @@ fn includes(value: &Value, wanted: &[String]) -> bool {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawClaimRule {
     claim: String,
+    #[serde(default, deserialize_with = "present")]
     equals: Option<Value>,
     includes: Option<Vec<String>>,
     not_prefix: Option<String>,
+}
+
+/// `equals: null` is a condition (the claim is present and null), not an absent key.
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(value).map(Some)
 }
 
 impl RawClaimRule {
@@ -151,6 +157,11 @@ mod tests {
             n.check(&claims(json!({"tier": "3"}))),
             Err(ClaimFailure::Unexpected)
         );
+        // `equals: null` is a condition of its own (found by tests/fuzz_claims.rs): present and null.
+        let null = rule(json!({"claim": "tier", "equals": null})).unwrap();
+        assert_eq!(null.check(&claims(json!({"tier": null}))), Ok(()));
+        assert_eq!(null.check(&claims(json!({}))), Err(ClaimFailure::Missing));
+        assert!(rule(json!({"claim": "a", "equals": null, "not_prefix": "x"})).is_err());
     }
 
     #[test]

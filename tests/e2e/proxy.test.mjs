@@ -529,7 +529,7 @@ describe('request forwarding (main gateway)', () => {
     assert.deepEqual([...list].sort(), ['extra:scope', 'openid', 'read:messages', 'write:messages'], `x-auth-scopes: ${scopes[0]}`);
   });
 
-  test('claim headers: strings as is, numbers and objects as JSON, string arrays space-joined, unsafe bytes percent-encoded, absent claims absent', async () => {
+  test('claim headers: strings as is, numbers, arrays and objects as compact JSON, unsafe bytes percent-encoded, absent claims absent', async () => {
     const token = tokenA({
       sub: 'auth0|zoë',
       scope: 'read:messages',
@@ -546,7 +546,7 @@ describe('request forwarding (main gateway)', () => {
     assert.deepEqual(atOrigin(rec, 'x-auth-sub'), ['auth0|zo%C3%AB']);
     assert.deepEqual(atOrigin(rec, 'x-auth-email'), ['alice@example.com']);
     assert.deepEqual(atOrigin(rec, 'x-auth-org'), ['42']);
-    assert.deepEqual(atOrigin(rec, 'x-auth-roles'), ['admin editor']);
+    assert.deepEqual(atOrigin(rec, 'x-auth-roles'), ['["admin","editor"]']);
     assert.deepEqual(atOrigin(rec, 'x-auth-name'), ['Zo%C3%AB 100%25%0D%0AX-Evil: 1']);
     const meta = atOrigin(rec, 'x-auth-meta');
     assert.equal(meta.length, 1, `x-auth-meta: ${JSON.stringify(meta)}`);

@@ -107,7 +107,7 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct KeyCache {
     entry: Option<Entry>,
-    /// When the last refresh for an unknown `kid` or an expired set started (cooldown clock).
+    /// When the last refresh started, except one of an empty cache (cooldown clock).
     last_refresh: Option<u64>,
     /// When the last fetch failed; retried only once the cooldown has passed.
     last_failure: Option<u64>,

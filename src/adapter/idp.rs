@@ -3,24 +3,42 @@
 //! to use, what to keep and what counts as a failure is decided by [`RefreshPlan`]; this file only
 //! performs its steps.
 //!
+//! When the Cache API has no copy, the optional KV namespace `KEYS_KV` is read before the IdP; every
+//! document fetched from the IdP is written to both (README "Key lifecycle").
+//!
 //! Each request does its own I/O: no fetch or other I/O object is shared across requests (workerd
-//! forbids it). The cooldown in [`KeyCache`] is what keeps an isolate from hammering the IdP.
+//! forbids it). Requests that wait for another one's fetch (single flight) therefore share its result
+//! through the isolate's [`KeyCache`] and poll it on a timer of their own, rather than await the other
+//! request's future (whose wake-up would run them in the other request's context). The cooldown in
+//! [`KeyCache`] is what keeps an isolate from hammering the IdP.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use worker::{
-    AbortSignal, Cache, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
-    ResponseBuilder,
+    event, AbortSignal, Cache, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
+    RequestRedirect, Response, ResponseBuilder, ScheduleContext, ScheduledEvent,
 };
 
-use super::now_secs;
-use crate::config::Config;
-use crate::idp::key_cache::{KeyCache, KeyError, Lookup};
-use crate::idp::refresh::{Document, Fetched, RefreshPlan, Step};
-use crate::idp::KeySource;
+use super::log::{RefreshLog, RequestLog};
+use super::{isolate, now_secs, Isolate};
+use crate::config::{Config, RequestLogs};
+use crate::error::GatewayError;
+use crate::idp::key_cache::{KeyCache, KeyError, Lookup, RefreshReason};
+use crate::idp::refresh::{Document, DocumentKind, Fetched, KeysFrom, RefreshPlan, Step};
+use crate::idp::{Issuer, KeySource};
 use crate::jose::jwks::VerifyingKey;
+
+/// The optional KV namespace with the last good discovery document and JWKS of each issuer.
+const KEYS_KV: &str = "KEYS_KV";
+/// How often a request that waits for another one's fetch looks whether it is over.
+const WAIT_POLL: Duration = Duration::from_millis(10);
+/// Lookups of one request for one key: a wait for another request's fetch can be followed by at most
+/// this many more before the request takes what the key cache has.
+const MAX_LOOKUPS: usize = 3;
 
 /// Key state of one isolate.
 pub struct IsolateKeys {
@@ -31,9 +49,15 @@ pub struct IsolateKeys {
 /// What a request's key lookup did, for its log line.
 #[derive(Default, Clone, Serialize)]
 pub struct FetchReport {
-    /// Where the key came from: `memory`, or `refreshed` after a fetch.
+    /// Where the key set came from: `memory` (the isolate), `cache` (Cache API), `kv` or `idp`.
     #[serde(skip)]
     pub key_source: Option<&'static str>,
+    /// How long the request waited for another request's fetch (single flight).
+    #[serde(skip)]
+    pub waited_ms: Option<f64>,
+    /// Whether the request started a background refresh.
+    #[serde(skip)]
+    pub background: bool,
     pub fetches: Vec<FetchRecord>,
 }
 
@@ -41,7 +65,7 @@ pub struct FetchReport {
 #[derive(Clone, Serialize)]
 pub struct FetchRecord {
     pub what: &'static str,
-    /// `cache` (Workers Cache API) or `idp`.
+    /// `cache` (Workers Cache API), `kv` or `idp`.
     pub from: &'static str,
     pub ok: bool,
     pub ms: f64,
@@ -49,9 +73,10 @@ pub struct FetchRecord {
     pub error: Option<&'static str>,
 }
 
-/// The key source of one request.
+/// The key source of one request (or of one background refresh).
 pub struct IdpKeys<'a> {
     config: &'a Config,
+    env: &'a Env,
     /// Key state per accepted issuer, in the order of `Config::issuers`.
     isolate: &'a [IsolateKeys],
     /// Seconds since the epoch: read once per request, then again after each IdP fetch, the one await
@@ -59,20 +84,53 @@ pub struct IdpKeys<'a> {
     /// after a failure count from when the answer came. Cache API reads are local and quick.
     now: Cell<u64>,
     report: RefCell<FetchReport>,
+    /// Where the last JWKS read from a shared store came from: `cache` or `kv`.
+    shared_jwks_from: Cell<&'static str>,
+    /// Issuers whose keys are to be refreshed in the background once the request is answered.
+    background: RefCell<Vec<usize>>,
 }
 
 impl<'a> IdpKeys<'a> {
-    pub fn new(config: &'a Config, isolate: &'a [IsolateKeys]) -> Self {
+    pub fn new(config: &'a Config, isolate: &'a [IsolateKeys], env: &'a Env) -> Self {
         Self {
             config,
+            env,
             isolate,
             now: Cell::new(now_secs()),
             report: RefCell::default(),
+            shared_jwks_from: Cell::new("cache"),
+            background: RefCell::default(),
         }
     }
 
     pub fn report(&self) -> FetchReport {
         self.report.borrow().clone()
+    }
+
+    /// The issuers to refresh in the background (see [`refresh_issuer`]), each once.
+    pub fn background_refreshes(&self) -> Vec<usize> {
+        std::mem::take(&mut self.background.borrow_mut())
+    }
+
+    /// Where the keys a finished plan keeps came from, for the log.
+    fn keys_from(&self, plan: &RefreshPlan<'_>) -> &'static str {
+        match plan.keys_from() {
+            Some(KeysFrom::Idp) => "idp",
+            Some(KeysFrom::Shared) => self.shared_jwks_from.get(),
+            None => "memory",
+        }
+    }
+
+    /// Waits, on a timer of this request, until the fetch of another request is over.
+    async fn wait_for_flight(&self, held: &IsolateKeys, ticket: u64) {
+        let started = js_sys::Date::now();
+        while held.cache.borrow().waiting(ticket, now_secs()) {
+            Delay::from(WAIT_POLL).await;
+        }
+        self.now.set(now_secs());
+        let waited = js_sys::Date::now() - started;
+        let mut report = self.report.borrow_mut();
+        report.waited_ms = Some(report.waited_ms.unwrap_or(0.0) + waited);
     }
 
     fn record(&self, what: &'static str, from: &'static str, ms: f64, error: Option<&'static str>) {
@@ -85,12 +143,27 @@ impl<'a> IdpKeys<'a> {
         });
     }
 
-    /// Performs the steps of a refresh plan until it is done; every decision is the plan's.
-    async fn refresh<'p>(&self, mut plan: RefreshPlan<'p>, held: &IsolateKeys) -> RefreshPlan<'p> {
+    /// Starts a refresh of `held` and performs the steps of its plan until it is done; every decision is
+    /// the plan's.
+    async fn refresh<'p>(
+        &self,
+        held: &IsolateKeys,
+        issuer: &'p Issuer,
+        reason: RefreshReason,
+    ) -> RefreshPlan<'p> {
+        let discovery = held.discovery.borrow().clone();
+        let mut plan = RefreshPlan::start(
+            &mut held.cache.borrow_mut(),
+            issuer,
+            reason,
+            discovery,
+            self.now.get(),
+            self.config.cache,
+        );
         loop {
             match plan.next_step() {
                 Step::ReadShared { kind, url } => {
-                    plan.shared_read(self.cache_get(kind.name(), &url).await);
+                    plan.shared_read(self.shared_get(kind, &url).await);
                 }
                 Step::Fetch { kind, url } => {
                     let started = js_sys::Date::now();
@@ -100,7 +173,10 @@ impl<'a> IdpKeys<'a> {
                     let error = plan.fetched(answer, self.now.get()).err();
                     self.record(kind.name(), "idp", ended - started, error);
                 }
-                Step::PutShared { url, doc } => self.cache_put(&url, &doc).await,
+                Step::PutShared { url, doc } => {
+                    self.cache_put(&url, &doc).await;
+                    self.kv_put(&url, &doc).await;
+                }
                 Step::KeepDiscovery(doc) => *held.discovery.borrow_mut() = Some(doc),
                 Step::Done => return plan,
             }
@@ -149,6 +225,69 @@ impl<'a> IdpKeys<'a> {
             body,
             cache_control,
         })
+    }
+
+    /// Reads a document from the Cache API, or from KV when the Cache API has none.
+    async fn shared_get(&self, kind: DocumentKind, url: &str) -> Option<Document> {
+        let (found, from) = match self.cache_get(kind.name(), url).await {
+            Some(doc) => (Some(doc), "cache"),
+            None => (self.kv_get(kind.name(), url).await, "kv"),
+        };
+        if kind == DocumentKind::Jwks {
+            self.shared_jwks_from.set(from);
+        }
+        found
+    }
+
+    /// Reads the last good copy of a document from KV (when bound), with its timing in the metadata.
+    async fn kv_get(&self, what: &'static str, url: &str) -> Option<Document> {
+        let kv = self.env.kv(KEYS_KV).ok()?;
+        let started = js_sys::Date::now();
+        let read = kv.get(url).bytes_with_metadata::<KvTiming>().await;
+        let ms = js_sys::Date::now() - started;
+        let (body, timing) = match read {
+            Ok((Some(body), Some(timing))) => (body, timing),
+            Ok((None, _)) => {
+                self.record(what, "kv", ms, Some("miss"));
+                return None;
+            }
+            Ok((Some(_), None)) => {
+                self.record(what, "kv", ms, Some("entry without timing"));
+                return None;
+            }
+            Err(_) => {
+                self.record(what, "kv", ms, Some("read failed"));
+                return None;
+            }
+        };
+        self.record(what, "kv", ms, None);
+        Some(Document {
+            body,
+            fetched_at: timing.fetched_at,
+            ttl: timing.ttl,
+        })
+    }
+
+    /// Writes a document fetched from the IdP to KV (when bound), kept for its freshness plus the stale
+    /// window (KV keeps an entry at least 60 s).
+    async fn kv_put(&self, url: &str, doc: &Document) {
+        let Ok(kv) = self.env.kv(KEYS_KV) else {
+            return;
+        };
+        let lifetime = doc
+            .ttl
+            .saturating_add(self.config.cache.stale_if_error)
+            .max(60);
+        let timing = KvTiming {
+            fetched_at: doc.fetched_at,
+            ttl: doc.ttl,
+        };
+        if let Ok(put) = kv.put_bytes(url, &doc.body) {
+            if let Ok(put) = put.expiration_ttl(lifetime).metadata(timing) {
+                // A failed write only costs a later fetch.
+                let _ = put.execute().await;
+            }
+        }
     }
 
     /// Reads a document from the Workers Cache API; absent, unreadable or older than the stale window
@@ -204,38 +343,142 @@ impl<'a> IdpKeys<'a> {
 const FETCHED_AT: &str = "x-gateway-fetched-at";
 const TTL: &str = "x-gateway-ttl";
 
+/// The metadata of a KV entry: when the document was fetched and how long it is fresh.
+#[derive(Serialize, Deserialize)]
+struct KvTiming {
+    fetched_at: u64,
+    ttl: u64,
+}
+
+/// Refreshes the keys of the accepted issuer at index `issuer` outside any request: in the background
+/// after a request found them near their end (`Ahead`), or from the Cron Trigger (`Scheduled`). Logs
+/// one line; never fails.
+pub async fn refresh_issuer(
+    config: &Config,
+    isolate: &[IsolateKeys],
+    env: &Env,
+    issuer: usize,
+    reason: RefreshReason,
+) {
+    let started = js_sys::Date::now();
+    let (Some(held), Some(accepted)) = (isolate.get(issuer), config.issuers.get(issuer)) else {
+        return;
+    };
+    let keys = IdpKeys::new(config, isolate, env);
+    let plan = keys.refresh(held, accepted, reason).await;
+    let from = keys.keys_from(&plan);
+    let ok = plan.record(&mut held.cache.borrow_mut());
+    let log = RefreshLog {
+        refresh: match reason {
+            RefreshReason::Scheduled => "scheduled",
+            _ => "background",
+        },
+        issuer: &accepted.url,
+        ok,
+        keys: from,
+        key_fetches: keys.report().fetches,
+        ms: 0.0,
+    };
+    // The Cron Trigger's line is its only trace: it is kept unless logs are off.
+    let wanted = match reason {
+        RefreshReason::Scheduled if config.request_logs != RequestLogs::Off => RequestLogs::All,
+        _ => config.request_logs,
+    };
+    log.emit(started, wanted);
+}
+
 impl KeySource for IdpKeys<'_> {
     async fn key(&self, issuer: usize, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
         let policy = self.config.cache;
-        let (Some(held), Some(issuer)) =
+        let (Some(held), Some(accepted)) =
             (self.isolate.get(issuer), self.config.issuers.get(issuer))
         else {
             return Err(KeyError::UnknownKid);
         };
-        let now = self.now.get();
-        let lookup = held.cache.borrow().lookup(kid, now, &policy);
-        let reason = match lookup {
-            Lookup::Key(key) => {
-                self.report.borrow_mut().key_source = Some("memory");
-                return Ok(key);
+        let mut lookups = 0;
+        let reason = loop {
+            lookups += 1;
+            let now = self.now.get();
+            let lookup = held.cache.borrow().lookup(kid, now, &policy);
+            match lookup {
+                Lookup::Key(key) => {
+                    self.report.borrow_mut().key_source = Some("memory");
+                    return Ok(key);
+                }
+                Lookup::KeyAndRefresh(key) => {
+                    // Claimed now, so that the requests before the background task starts do not
+                    // start one too (the plan marks it again when it starts).
+                    held.cache
+                        .borrow_mut()
+                        .refresh_started(RefreshReason::Ahead, now, &policy);
+                    let mut background = self.background.borrow_mut();
+                    if !background.contains(&issuer) {
+                        background.push(issuer);
+                    }
+                    let mut report = self.report.borrow_mut();
+                    report.key_source = Some("memory");
+                    report.background = true;
+                    return Ok(key);
+                }
+                Lookup::Wait { ticket } if lookups < MAX_LOOKUPS => {
+                    self.wait_for_flight(held, ticket).await;
+                }
+                Lookup::Wait { .. } => {
+                    self.report.borrow_mut().key_source = Some("memory");
+                    return held.cache.borrow().after_refresh(kid, now, &policy);
+                }
+                Lookup::UnknownKid => return Err(KeyError::UnknownKid),
+                Lookup::Unavailable { retry_after } => {
+                    return Err(KeyError::Unavailable { retry_after })
+                }
+                Lookup::Refresh(reason) => break reason,
             }
-            Lookup::UnknownKid => return Err(KeyError::UnknownKid),
-            Lookup::Unavailable { retry_after } => {
-                return Err(KeyError::Unavailable { retry_after })
-            }
-            Lookup::Refresh(reason) => reason,
         };
-        let discovery = held.discovery.borrow().clone();
-        let plan = RefreshPlan::start(
-            &mut held.cache.borrow_mut(),
-            issuer,
-            reason,
-            discovery,
-            now,
-            policy,
-        );
-        let plan = self.refresh(plan, held).await;
-        self.report.borrow_mut().key_source = Some("refreshed");
+        let plan = self.refresh(held, accepted, reason).await;
+        self.report.borrow_mut().key_source = Some(self.keys_from(&plan));
         plan.finish(&mut held.cache.borrow_mut(), kid)
+    }
+}
+
+/// The Cron Trigger (README "Key lifecycle"): refreshes the discovery document and JWKS of every
+/// accepted issuer into the Cache API and KV, one log line per issuer. Never fails.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let isolate = isolate(&env);
+    match &isolate.config {
+        Ok(config) => {
+            for issuer in 0..config.issuers.len() {
+                refresh_issuer(
+                    config,
+                    &isolate.keys,
+                    &env,
+                    issuer,
+                    RefreshReason::Scheduled,
+                )
+                .await;
+            }
+        }
+        Err(reason) => {
+            let mut log = RequestLog::new("SCHEDULED".into());
+            log.refused(&GatewayError::Configuration(reason.clone()));
+            log.emit(js_sys::Date::now(), RequestLogs::All);
+        }
+    }
+}
+
+/// Refreshes the keys of `issuers` after the response is sent (`waitUntil`).
+pub(super) fn refresh_in_background(
+    ctx: &Context,
+    env: &Env,
+    isolate: &Rc<Isolate>,
+    issuers: Vec<usize>,
+) {
+    for issuer in issuers {
+        let (env, isolate) = (env.clone(), isolate.clone());
+        ctx.wait_until(async move {
+            if let Ok(config) = &isolate.config {
+                refresh_issuer(config, &isolate.keys, &env, issuer, RefreshReason::Ahead).await;
+            }
+        });
     }
 }

@@ -25,9 +25,15 @@ pub(super) struct RequestLog<'a> {
     kid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
-    /// Where the key came from: `memory`, or `refreshed` after a fetch.
+    /// Where the key set came from: `memory`, `cache`, `kv` or `idp`.
     #[serde(skip_serializing_if = "Option::is_none")]
     keys: Option<&'static str>,
+    /// How long the request waited for another request's key fetch (single flight).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys_waited_ms: Option<f64>,
+    /// The request started a background refresh of the keys (README "Key lifecycle").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    background_refresh: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     key_fetches: Vec<FetchRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,6 +55,8 @@ impl<'a> RequestLog<'a> {
             kid: None,
             sub: None,
             keys: None,
+            keys_waited_ms: None,
+            background_refresh: false,
             key_fetches: Vec::new(),
             origin_status: None,
             ms: 0.0,
@@ -67,6 +75,8 @@ impl<'a> RequestLog<'a> {
         self.sub = trace.sub;
         self.scheme = trace.scheme;
         self.keys = report.key_source;
+        self.keys_waited_ms = report.waited_ms;
+        self.background_refresh = report.background;
         self.key_fetches = report.fetches;
     }
 
@@ -110,14 +120,40 @@ impl<'a> RequestLog<'a> {
     /// Prints the line as `REQUEST_LOGS` asks; `started` is the request's start in milliseconds.
     pub(super) fn emit(mut self, started: f64, wanted: RequestLogs) {
         let allowed = matches!(self.decision, "allow" | "preflight");
-        match wanted {
-            RequestLogs::Off => return,
-            RequestLogs::Denied if allowed => return,
-            _ => {}
-        }
         self.ms = js_sys::Date::now() - started;
-        if let Ok(line) = serde_json::to_string(&self) {
-            worker::console_log!("{line}");
-        }
+        print(&self, allowed, wanted);
+    }
+}
+
+/// The one log line of a key refresh outside any request: in the background or from the Cron Trigger.
+#[derive(Serialize)]
+pub(super) struct RefreshLog<'a> {
+    /// `background` or `scheduled`.
+    pub refresh: &'static str,
+    pub issuer: &'a str,
+    pub ok: bool,
+    /// Where the key set kept came from: `cache`, `kv`, `idp`, or `memory` when the held one stays.
+    pub keys: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_fetches: Vec<FetchRecord>,
+    pub ms: f64,
+}
+
+impl RefreshLog<'_> {
+    /// Prints the line as `REQUEST_LOGS` asks (a failed refresh counts as denied).
+    pub(super) fn emit(mut self, started: f64, wanted: RequestLogs) {
+        self.ms = js_sys::Date::now() - started;
+        print(&self, self.ok, wanted);
+    }
+}
+
+fn print(line: &impl Serialize, allowed: bool, wanted: RequestLogs) {
+    match wanted {
+        RequestLogs::Off => return,
+        RequestLogs::Denied if allowed => return,
+        _ => {}
+    }
+    if let Ok(line) = serde_json::to_string(line) {
+        worker::console_log!("{line}");
     }
 }

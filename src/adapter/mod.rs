@@ -111,13 +111,13 @@ pub(crate) fn now_secs() -> u64 {
 /// `request.cf` on every request, which makes the runtime build that object (27-31 µs per request under
 /// `wrangler dev`, measured with `benches/compare.mjs`) for data the gateway never uses.
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
     let started = js_sys::Date::now();
     let isolate = isolate(&env);
     let mut log = RequestLog::new(req.method());
     let (response, wanted, metrics) = match &isolate.config {
         Ok(config) => (
-            handle(&req, &env, &isolate, config, &mut log).await,
+            handle(&req, &env, &ctx, &isolate, config, &mut log).await,
             config.request_logs,
             config.metrics,
         ),
@@ -200,7 +200,8 @@ enum Outcome {
 async fn handle<'c>(
     req: &web_sys::Request,
     env: &Env,
-    isolate: &'c Isolate,
+    ctx: &Context,
+    isolate: &'c Rc<Isolate>,
     config: &'c Config,
     log: &mut RequestLog<'c>,
 ) -> Result<Response> {
@@ -240,7 +241,7 @@ async fn handle<'c>(
                 mcp_name: incoming.mcp_name.as_deref(),
                 url: &incoming.htu_url,
             };
-            let keys = IdpKeys::new(config, &isolate.keys);
+            let keys = IdpKeys::new(config, &isolate.keys, env);
             let replay = match config.dpop.replay {
                 ReplayStoreKind::Isolate { .. } => WorkerReplayStore::Isolate(&isolate.replay),
                 ReplayStoreKind::DurableObject => WorkerReplayStore::DurableObject(env),
@@ -259,6 +260,7 @@ async fn handle<'c>(
             .await;
             resource = trace.resource;
             log.trace(config, trace, keys.report());
+            idp::refresh_in_background(ctx, env, isolate, keys.background_refreshes());
             match decision {
                 Ok(authorized) => match over_limit(env, config, &authorized).await {
                     Some(error) => Outcome::Refused(error),

@@ -39,6 +39,7 @@ pub(super) fn cache_policy(s: &Settings) -> Result<CachePolicy, ConfigError> {
         cooldown: s.number(names::JWKS_COOLDOWN_SECONDS, 30, 0..=3_600)?,
         stale_if_error: s.number(names::STALE_IF_ERROR_SECONDS, 86_400, 0..=7 * 86_400)?,
         fetch_timeout_ms: s.number(names::FETCH_TIMEOUT_MS, 5_000, 1..=60_000)?,
+        refresh_ahead_percent: s.number(names::KEYS_REFRESH_AHEAD_PERCENT, 25, 0..=100)?,
         algorithms: token_algorithms(s)?,
     })
 }
@@ -118,5 +119,18 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push(("FETCH_TIMEOUT_MS", "1"));
         assert_eq!(config(&vars).unwrap().cache.fetch_timeout_ms, 1);
+    }
+
+    #[test]
+    fn refresh_ahead_is_a_percentage() {
+        let mut vars = BASE.to_vec();
+        vars.push(("KEYS_REFRESH_AHEAD_PERCENT", "101"));
+        assert_eq!(
+            config(&vars).unwrap_err().to_string(),
+            "KEYS_REFRESH_AHEAD_PERCENT must be a whole number from 0 to 100"
+        );
+        let mut vars = BASE.to_vec();
+        vars.push(("KEYS_REFRESH_AHEAD_PERCENT", "0"));
+        assert_eq!(config(&vars).unwrap().cache.refresh_ahead_percent, 0);
     }
 }

@@ -301,6 +301,7 @@ mod tests {
                 cooldown: 30,
                 stale_if_error: 86_400,
                 fetch_timeout_ms: 5_000,
+                refresh_ahead_percent: 25,
                 algorithms: Algorithms::DEFAULT,
             }
         );

@@ -33,6 +33,7 @@ pub const TOKEN_ALGORITHMS: &str = "TOKEN_ALGORITHMS";
 pub const MAX_TOKEN_AGE_SECONDS: &str = "MAX_TOKEN_AGE_SECONDS";
 pub const RATE_LIMIT_PERIOD_SECONDS: &str = "RATE_LIMIT_PERIOD_SECONDS";
 pub const METRICS_INCLUDE_SUB: &str = "METRICS_INCLUDE_SUB";
+pub const KEYS_REFRESH_AHEAD_PERCENT: &str = "KEYS_REFRESH_AHEAD_PERCENT";
 
 // Bindings (README "Operations"): declared in wrangler.toml, not set as strings, so not in `ALL`.
 pub const RATE_LIMITER: &str = "RATE_LIMITER";
@@ -40,7 +41,7 @@ pub const METRICS: &str = "METRICS";
 pub const ORIGIN_SERVICE: &str = "ORIGIN_SERVICE";
 
 /// Every setting, for tooling and tests that must know them all.
-pub const ALL: [&str; 33] = [
+pub const ALL: [&str; 34] = [
     AUTH0_DOMAIN,
     AUTH0_AUDIENCE,
     DPOP_MODE,
@@ -74,4 +75,5 @@ pub const ALL: [&str; 33] = [
     MAX_TOKEN_AGE_SECONDS,
     RATE_LIMIT_PERIOD_SECONDS,
     METRICS_INCLUDE_SUB,
+    KEYS_REFRESH_AHEAD_PERCENT,
 ];

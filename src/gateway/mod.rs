@@ -1291,7 +1291,7 @@ mod tests {
         let call = |path: &str, token: &str| {
             let authorization = format!("Bearer {token}");
             authorize_once(&c, &k, path, &authorization, None, &mut Trace::default())
-            .map(|a| a.limit_key)
+                .map(|a| a.limit_key)
         };
         assert_eq!(
             call("/limited", &token(json!({}))).unwrap().as_deref(),

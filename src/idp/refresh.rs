@@ -33,6 +33,24 @@ impl Document {
         }
     }
 
+    /// Whether a refresh for `reason` may take this copy as it is, rather than ask the IdP.
+    fn is_current(
+        &self,
+        kind: DocumentKind,
+        reason: RefreshReason,
+        now: u64,
+        policy: &CachePolicy,
+    ) -> bool {
+        match reason {
+            RefreshReason::Empty | RefreshReason::Expired => self.is_fresh(now),
+            // The shared copy of the JWKS may predate the rotation.
+            RefreshReason::UnknownKid => kind == DocumentKind::Discovery && self.is_fresh(now),
+            // A copy as near its end as the one being refreshed would only be refreshed again.
+            RefreshReason::Ahead => now < policy.refresh_from(self.fetched_at, self.ttl),
+            RefreshReason::Scheduled => false,
+        }
+    }
+
     pub fn is_fresh(&self, now: u64) -> bool {
         now < self.fetched_at.saturating_add(self.ttl)
     }
@@ -114,9 +132,17 @@ enum State {
     },
     /// Keys to store (possibly stale ones), and whether the IdP failed (which starts the cooldown).
     Finished {
-        keys: Option<(Arc<KeySet>, Document)>,
+        keys: Option<(Arc<KeySet>, Document, KeysFrom)>,
         failed: bool,
     },
+}
+
+/// Where the key set a refresh keeps came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeysFrom {
+    /// A shared copy (the Cache API, or KV when the Cache API has none).
+    Shared,
+    Idp,
 }
 
 /// The refresh of one issuer's keys in one isolate, from [`KeyCache::lookup`] answering
@@ -144,10 +170,10 @@ impl<'a> RefreshPlan<'a> {
         now: u64,
         policy: CachePolicy,
     ) -> Self {
-        cache.refresh_started(reason, now);
+        cache.refresh_started(reason, now, &policy);
         let fresh_uri = discovery
             .as_ref()
-            .filter(|d| d.is_fresh(now))
+            .filter(|d| d.is_current(DocumentKind::Discovery, reason, now, &policy))
             .and_then(|d| jwks_uri(d, issuer));
         let state = match fresh_uri {
             Some(uri) => State::JwksShared { uri },
@@ -191,14 +217,16 @@ impl<'a> RefreshPlan<'a> {
     }
 
     /// The shared cache's entry for the last [`Step::ReadShared`]: used if fresh and good, except that
-    /// a refresh for an unknown `kid` must reach the IdP (the shared copy may predate the rotation).
+    /// a refresh for an unknown `kid` must reach the IdP (the shared copy may predate the rotation), a
+    /// refresh ahead only takes a copy that is not near its end itself, and a scheduled one always asks.
     pub fn shared_read(&mut self, doc: Option<Document>) {
-        let now = self.now;
+        let (now, reason, policy) = (self.now, self.reason, self.policy);
+        let current = |d: &&Document, kind| d.is_current(kind, reason, now, &policy);
         self.state = match self.take_state() {
             State::DiscoveryShared { held } => {
                 match doc
                     .as_ref()
-                    .filter(|d| d.is_fresh(now))
+                    .filter(|d| current(d, DocumentKind::Discovery))
                     .map(|d| (d, jwks_uri(d, self.issuer)))
                 {
                     Some((d, Some(uri))) => {
@@ -209,14 +237,13 @@ impl<'a> RefreshPlan<'a> {
                 }
             }
             State::JwksShared { uri } => {
-                let trusted = self.reason != RefreshReason::UnknownKid;
                 match doc
                     .as_ref()
-                    .filter(|d| trusted && d.is_fresh(now))
+                    .filter(|d| current(d, DocumentKind::Jwks))
                     .and_then(|d| parse_keys(d, &self.policy))
                 {
                     Some(keys) => State::Finished {
-                        keys: doc.map(|d| (keys, d)),
+                        keys: doc.map(|d| (keys, d, KeysFrom::Shared)),
                         failed: false,
                     },
                     None => State::JwksFetch { uri, shared: doc },
@@ -247,21 +274,41 @@ impl<'a> RefreshPlan<'a> {
         }
     }
 
+    /// Where the keys the refresh keeps come from; `None` when it keeps none (the held ones stay).
+    pub fn keys_from(&self) -> Option<KeysFrom> {
+        match &self.state {
+            State::Finished {
+                keys: Some((_, _, from)),
+                ..
+            } => Some(*from),
+            _ => None,
+        }
+    }
+
     /// Records the outcome in the key cache and answers for `kid` at the end of the refresh, whatever
     /// the outcome: there is no second refresh.
     pub fn finish(self, cache: &mut KeyCache, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
+        let (now, policy) = (self.now, self.policy);
+        self.record(cache);
+        cache.after_refresh(kid, now, &policy)
+    }
+
+    /// Records the outcome in the key cache (the keys to keep, a failure, the end of the refresh) and
+    /// returns whether the refresh succeeded: a background refresh answers no request.
+    pub fn record(self, cache: &mut KeyCache) -> bool {
         let (keys, failed) = match self.state {
             State::Finished { keys, failed } => (keys, failed),
             // Walked only part of the way: nothing usable was found.
             _ => (None, true),
         };
-        if let Some((keys, doc)) = keys {
-            cache.store(keys, doc.fetched_at, doc.ttl);
+        if let Some((keys, doc, _)) = keys {
+            cache.store(keys, doc.fetched_at, doc.ttl, &self.policy);
         }
         if failed {
             cache.fetch_failed(self.now);
         }
-        cache.after_refresh(kid, self.now, &self.policy)
+        cache.refresh_ended(self.reason);
+        !failed
     }
 
     fn fetched_discovery(
@@ -318,14 +365,16 @@ impl<'a> RefreshPlan<'a> {
                     url: uri,
                     doc: doc.clone(),
                 });
-                (Some((keys, doc)), Ok(()))
+                (Some((keys, doc, KeysFrom::Idp)), Ok(()))
             }
             // A stale copy from the shared cache still serves a cold isolate. Garbage from the IdP is
             // never stored, so it cannot replace the keys held.
             Err(error) => {
                 let stale = shared
                     .filter(|d| d.is_usable(self.now, self.policy.stale_if_error))
-                    .and_then(|d| parse_keys(&d, &self.policy).map(|keys| (keys, d)));
+                    .and_then(|d| {
+                        parse_keys(&d, &self.policy).map(|keys| (keys, d, KeysFrom::Shared))
+                    });
                 (stale, Err(error))
             }
         };
@@ -372,7 +421,13 @@ mod tests {
         cooldown: 30,
         stale_if_error: 3_600,
         fetch_timeout_ms: 5_000,
+        // Off in the tests that predate refresh-ahead: a fresh copy is then used as it is.
+        refresh_ahead_percent: 0,
         algorithms: Algorithms::DEFAULT,
+    };
+    const AHEAD: CachePolicy = CachePolicy {
+        refresh_ahead_percent: 25,
+        ..POLICY
     };
     const DISCOVERY_URL: &str = "https://tenant.example.com/.well-known/openid-configuration";
     const JWKS_URI: &str = "https://tenant.example.com/.well-known/jwks.json";
@@ -404,12 +459,15 @@ mod tests {
     /// Everything outside the isolates: the shared cache and the IdP, with the I/O of the last lookup.
     struct World {
         issuer: Issuer,
+        policy: CachePolicy,
         shared: HashMap<String, Document>,
         /// What the IdP answers for each URL; an absent URL is unreachable.
         idp: HashMap<String, Fetched>,
         /// Seconds each IdP fetch takes.
         fetch_secs: u64,
         io: Vec<String>,
+        /// Whether the last lookup answered and then refreshed in the background.
+        background: bool,
     }
 
     impl World {
@@ -421,11 +479,21 @@ mod tests {
                 shared: HashMap::new(),
                 fetch_secs: 0,
                 io: Vec::new(),
+                background: false,
+                policy: POLICY,
                 issuer,
             };
             world.serve_discovery(discovery_body("https://tenant.example.com/"));
             world.serve_jwks(jwks_body(&["a"]));
             world
+        }
+
+        /// As [`World::new`], with refresh-ahead in the last quarter of freshness.
+        fn ahead() -> Self {
+            Self {
+                policy: AHEAD,
+                ..Self::new()
+            }
         }
 
         fn serve_discovery(&mut self, body: Vec<u8>) {
@@ -440,27 +508,49 @@ mod tests {
             self.idp.clear();
         }
 
-        /// The key for `kid` at `now`, as the adapter gets it: lookup, then the plan walked to its end.
+        /// The key for `kid` at `now`, as the adapter gets it: lookup, then the plan walked to its end; a
+        /// background refresh is walked right after the answer (as `waitUntil` does).
         fn key(&mut self, isolate: &mut Isolate, kid: &str, now: u64) -> Result<String, KeyError> {
             self.io.clear();
-            let reason = match isolate.cache.lookup(kid, now, &POLICY) {
+            self.background = false;
+            let reason = match isolate.cache.lookup(kid, now, &self.policy) {
                 Lookup::Key(key) => return Ok(key.kid.clone()),
+                Lookup::KeyAndRefresh(key) => {
+                    self.background = true;
+                    let issuer = self.issuer.clone();
+                    let plan = start(isolate, &issuer, RefreshReason::Ahead, now, self.policy);
+                    self.walk(isolate, plan, now).record(&mut isolate.cache);
+                    return Ok(key.kid.clone());
+                }
+                Lookup::Wait { .. } => panic!("one request at a time never waits"),
                 Lookup::UnknownKid => return Err(KeyError::UnknownKid),
                 Lookup::Unavailable { retry_after } => {
                     return Err(KeyError::Unavailable { retry_after })
                 }
                 Lookup::Refresh(reason) => reason,
             };
-            let discovery = isolate.discovery.clone();
-            let mut plan = RefreshPlan::start(
-                &mut isolate.cache,
-                &self.issuer,
-                reason,
-                discovery,
-                now,
-                POLICY,
-            );
-            let mut now = now;
+            let issuer = self.issuer.clone();
+            let plan = start(isolate, &issuer, reason, now, self.policy);
+            self.walk(isolate, plan, now)
+                .finish(&mut isolate.cache, kid)
+                .map(|key| key.kid.clone())
+        }
+
+        /// The Cron Trigger's refresh of this isolate, at `now`: whether it succeeded.
+        fn scheduled(&mut self, isolate: &mut Isolate, now: u64) -> bool {
+            self.io.clear();
+            let issuer = self.issuer.clone();
+            let plan = start(isolate, &issuer, RefreshReason::Scheduled, now, self.policy);
+            self.walk(isolate, plan, now).record(&mut isolate.cache)
+        }
+
+        /// Performs the plan's steps until it is done, as the adapter does, recording the I/O.
+        fn walk<'p>(
+            &mut self,
+            isolate: &mut Isolate,
+            mut plan: RefreshPlan<'p>,
+            mut now: u64,
+        ) -> RefreshPlan<'p> {
             loop {
                 match plan.next_step() {
                     Step::ReadShared { kind, url } => {
@@ -481,12 +571,34 @@ mod tests {
                         self.shared.insert(url, doc);
                     }
                     Step::KeepDiscovery(doc) => isolate.discovery = Some(doc),
-                    Step::Done => break,
+                    Step::Done => return plan,
                 }
             }
-            plan.finish(&mut isolate.cache, kid)
-                .map(|key| key.kid.clone())
         }
+    }
+
+    /// Starts a refresh of `isolate` as the adapter does.
+    fn start<'i>(
+        isolate: &mut Isolate,
+        issuer: &'i Issuer,
+        reason: RefreshReason,
+        now: u64,
+        policy: CachePolicy,
+    ) -> RefreshPlan<'i> {
+        let discovery = isolate.discovery.clone();
+        RefreshPlan::start(&mut isolate.cache, issuer, reason, discovery, now, policy)
+    }
+
+    /// The I/O of a refresh that reads both documents from the IdP.
+    fn everything_from_the_idp() -> [String; 6] {
+        [
+            "shared discovery".into(),
+            "idp discovery".into(),
+            put(DISCOVERY_URL),
+            "shared jwks".into(),
+            "idp jwks".into(),
+            put(JWKS_URI),
+        ]
     }
 
     fn put(url: &str) -> String {
@@ -498,6 +610,195 @@ mod tests {
         let mut isolate = Isolate::default();
         assert_eq!(world.key(&mut isolate, "a", now), Ok("a".into()));
         isolate
+    }
+
+    /// One request per second from `from` to `to` (excluded) for the key `a`, every one answered: the
+    /// times a request refreshed in the background. None waits for I/O: a lookup with I/O must be one
+    /// that refreshed in the background.
+    fn steady_traffic(world: &mut World, isolate: &mut Isolate, from: u64, to: u64) -> Vec<u64> {
+        let mut refreshed = Vec::new();
+        for now in from..to {
+            assert_eq!(world.key(isolate, "a", now), Ok("a".into()), "at {now}");
+            if world.background {
+                refreshed.push(now);
+            } else {
+                assert!(
+                    world.io.is_empty(),
+                    "a request at {now} waited for {:?}",
+                    world.io
+                );
+            }
+        }
+        refreshed
+    }
+
+    #[test]
+    fn steady_traffic_never_waits_and_refreshes_in_the_last_quarter() {
+        let mut world = World::ahead();
+        let mut isolate = warmed(&mut world, 1_000);
+        // The JWKS is fresh for 60 s: refreshed from 45 s on, from the IdP (the shared copy is as old).
+        let refreshed = steady_traffic(&mut world, &mut isolate, 1_001, 1_046);
+        assert_eq!(refreshed, [1_045]);
+        assert_eq!(world.io, ["shared jwks", "idp jwks", &put(JWKS_URI)]);
+        // Every 45 s after that; discovery (fresh for 600 s) joins the refresh in its own last quarter.
+        let refreshed = steady_traffic(&mut world, &mut isolate, 1_046, 1_700);
+        let expected: Vec<u64> = (2..=15).map(|n| 1_000 + 45 * n).collect();
+        assert_eq!(refreshed, expected);
+        assert_eq!(world.shared[DISCOVERY_URL].fetched_at, 1_450);
+        assert_eq!(world.shared[JWKS_URI].fetched_at, 1_675);
+    }
+
+    #[test]
+    fn a_background_refresh_takes_a_shared_copy_only_when_it_is_not_near_its_end() {
+        let mut world = World::ahead();
+        let mut first = warmed(&mut world, 1_000);
+        let mut second = warmed(&mut world, 1_000);
+        assert_eq!(world.io, ["shared discovery", "shared jwks"]);
+        assert_eq!(world.key(&mut first, "a", 1_045), Ok("a".into()));
+        assert_eq!(world.io, ["shared jwks", "idp jwks", &put(JWKS_URI)]);
+        // The other isolate finds the copy the first one just fetched.
+        assert_eq!(world.key(&mut second, "a", 1_046), Ok("a".into()));
+        assert!(world.background);
+        assert_eq!(world.io, ["shared jwks"]);
+        assert!(steady_traffic(&mut world, &mut second, 1_047, 1_090).is_empty());
+    }
+
+    #[test]
+    fn a_failing_background_refresh_changes_nothing_for_clients() {
+        for failure in [None, Some(&b"<html>"[..]), Some(br#"{"keys": []}"#)] {
+            let mut world = World::ahead();
+            let mut isolate = warmed(&mut world, 1_000);
+            let good = world.shared[JWKS_URI].clone();
+            match failure {
+                None => world.idp_down(),
+                Some(garbage) => world.serve_jwks(garbage.to_vec()),
+            }
+            // The IdP fails each time the cooldown allows a try (a success would hold for 45 s); the
+            // held keys serve, fresh then stale.
+            let refreshed = steady_traffic(&mut world, &mut isolate, 1_001, 1_200);
+            assert_eq!(refreshed, [1_045, 1_075, 1_105, 1_135, 1_165, 1_195]);
+            assert_eq!(
+                world.shared[JWKS_URI], good,
+                "garbage never replaces good keys"
+            );
+            // Recovery: the next try after the cooldown gets fresh keys.
+            world.serve_jwks(jwks_body(&["a"]));
+            world.serve_discovery(discovery_body("https://tenant.example.com/"));
+            assert_eq!(
+                steady_traffic(&mut world, &mut isolate, 1_200, 1_226),
+                [1_225]
+            );
+            assert_eq!(world.shared[JWKS_URI].fetched_at, 1_225);
+        }
+    }
+
+    #[test]
+    fn a_rotation_during_a_background_refresh_changes_nothing_for_clients() {
+        let mut world = World::ahead();
+        let mut isolate = warmed(&mut world, 1_000);
+        // The new key is published next to the old one, and tokens signed by it arrive after the refresh.
+        world.serve_jwks(jwks_body(&["a", "b"]));
+        assert_eq!(
+            steady_traffic(&mut world, &mut isolate, 1_001, 1_046),
+            [1_045]
+        );
+        assert_eq!(world.key(&mut isolate, "b", 1_046), Ok("b".into()));
+        assert!(world.io.is_empty());
+        // The old key is dropped: it stops verifying at the next refresh.
+        world.serve_jwks(jwks_body(&["b"]));
+        assert_eq!(world.key(&mut isolate, "a", 1_090), Ok("a".into()));
+        assert!(world.background);
+        assert_eq!(
+            world.key(&mut isolate, "a", 1_091),
+            Err(KeyError::UnknownKid)
+        );
+    }
+
+    #[test]
+    fn an_expired_copy_waits_while_the_idp_answers_and_serves_while_it_fails() {
+        let mut world = World::new();
+        let mut isolate = warmed(&mut world, 1_000);
+        // The IdP answered last time: a key it dropped must stop verifying when the copy expires.
+        world.serve_jwks(jwks_body(&["b"]));
+        assert_eq!(
+            world.key(&mut isolate, "a", 1_060),
+            Err(KeyError::UnknownKid)
+        );
+        assert!(!world.background);
+        assert_eq!(world.io, ["shared jwks", "idp jwks", &put(JWKS_URI)]);
+        // Once a fetch failed, the stale copy serves while later tries run in the background.
+        let mut world = World::new();
+        let mut isolate = warmed(&mut world, 1_000);
+        world.idp_down();
+        assert_eq!(world.key(&mut isolate, "a", 1_060), Ok("a".into()));
+        assert!(!world.background);
+        assert_eq!(
+            steady_traffic(&mut world, &mut isolate, 1_061, 1_100),
+            [1_090]
+        );
+        // Past the stale window nothing usable is held: the request waits.
+        let end = 1_060 + POLICY.stale_if_error;
+        world.idp = World::new().idp;
+        assert_eq!(world.key(&mut isolate, "a", end), Ok("a".into()));
+        assert!(!world.background);
+        assert!(!world.io.is_empty());
+    }
+
+    #[test]
+    fn concurrent_cold_requests_share_one_refresh() {
+        let mut world = World::new();
+        let mut isolate = Isolate::default();
+        let Lookup::Refresh(reason) = isolate.cache.lookup("a", 1_000, &world.policy) else {
+            panic!("a cold isolate refreshes");
+        };
+        let issuer = world.issuer.clone();
+        let plan = start(&mut isolate, &issuer, reason, 1_000, world.policy);
+        // While the first request fetches, the others wait for it instead of fetching too.
+        let waiters: Vec<u64> = (0..31)
+            .map(|_| match isolate.cache.lookup("a", 1_000, &world.policy) {
+                Lookup::Wait { ticket } => ticket,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        world.fetch_secs = 1;
+        let plan = world.walk(&mut isolate, plan, 1_000);
+        assert_eq!(plan.keys_from(), Some(KeysFrom::Idp));
+        assert_eq!(plan.finish(&mut isolate.cache, "a").unwrap().kid, "a");
+        assert_eq!(
+            world.io.iter().filter(|io| io.starts_with("idp")).count(),
+            2
+        );
+        for ticket in waiters {
+            assert!(!isolate.cache.waiting(ticket, 1_002));
+            assert!(matches!(
+                isolate.cache.lookup("a", 1_002, &world.policy),
+                Lookup::Key(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn the_scheduled_refresh_fetches_every_document_and_keeps_the_keys_when_it_fails() {
+        let mut world = World::ahead();
+        let mut isolate = warmed(&mut world, 1_000);
+        // Everything is fresh, and still the IdP is asked (for the other data centres, through KV).
+        assert!(world.scheduled(&mut isolate, 1_010));
+        assert_eq!(world.io, everything_from_the_idp());
+        assert!(steady_traffic(&mut world, &mut isolate, 1_011, 1_055).is_empty());
+        // An isolate that never served a request is warmed by it.
+        let mut cold = Isolate::default();
+        assert!(world.scheduled(&mut cold, 1_020));
+        assert!(matches!(
+            cold.cache.lookup("a", 1_021, &world.policy),
+            Lookup::Key(_)
+        ));
+        // A failure keeps the keys held, and answers no request.
+        world.idp_down();
+        assert!(!world.scheduled(&mut isolate, 1_030));
+        assert_eq!(world.key(&mut isolate, "a", 1_031), Ok("a".into()));
+        let mut cold = Isolate::default();
+        world.shared.clear();
+        assert!(!world.scheduled(&mut cold, 1_040));
     }
 
     #[test]
@@ -517,17 +818,7 @@ mod tests {
     fn a_cold_isolate_fetches_both_documents_and_shares_them() {
         let mut world = World::new();
         let isolate = warmed(&mut world, 1_000);
-        assert_eq!(
-            world.io,
-            [
-                "shared discovery",
-                "idp discovery",
-                &put(DISCOVERY_URL),
-                "shared jwks",
-                "idp jwks",
-                &put(JWKS_URI),
-            ]
-        );
+        assert_eq!(world.io, everything_from_the_idp());
         assert_eq!(
             isolate.discovery.as_ref().map(|d| d.fetched_at),
             Some(1_000)

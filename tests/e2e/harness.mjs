@@ -52,9 +52,8 @@ function toml(value) {
  * `name`, `main` (the built gateway unless given), `vars` under [vars] (objects and arrays as native TOML
  * values), then `sections`, TOML text such as bindings. Returns its path.
  */
-export function wranglerToml(vars, { name, main = path.join(REPO_ROOT, 'build', 'index.js'), sections = [] }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-config-'));
-  const file = path.join(dir, 'wrangler.toml');
+export function wranglerToml(vars, { name = 'auth0-edge-gateway-test', main = path.join(REPO_ROOT, 'build', 'index.js'), sections = [], dir } = {}) {
+  const file = path.join(dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-config-')), 'wrangler.toml');
   const lines = [
     `name = ${JSON.stringify(name)}`,
     `main = ${JSON.stringify(main)}`,
@@ -124,7 +123,9 @@ process.on('exit', () => {
  * `--env-file` is passed too, so that a developer's `.dev.vars` or `.env` never leaks into a test.
  * The log level is `log` (wrangler's default): `--log-level info` hides the worker's console.log lines.
  *
- * @param {{vars?: Record<string,string>, port?: number, logLevel?: string, readyPath?: string, readyTimeoutMs?: number}} [opts]
+ * `persistTo` reuses a persistence dir (KV, Cache API) across gateways; it is then left in place on stop().
+ *
+ * @param {{vars?: Record<string,string>, port?: number, logLevel?: string, readyPath?: string, readyTimeoutMs?: number, persistTo?: string}} [opts]
  */
 export async function startGateway(options = {}) {
   // Free ports are picked, released, then bound by wrangler; with several gateways starting at once, another
@@ -138,12 +139,12 @@ export async function startGateway(options = {}) {
   }
 }
 
-async function startGatewayOnce({ vars = {}, port, logLevel = 'log', readyPath = '/api/public', readyTimeoutMs = 120_000, extraArgs = [] } = {}) {
+async function startGatewayOnce({ vars = {}, port, logLevel = 'log', readyPath = '/api/public', readyTimeoutMs = 120_000, extraArgs = [], persistTo } = {}) {
   const [gwPort, inspectorPort] = port
     ? [port, (await distinctFreePorts(2)).find((p) => p !== port)]
     : await distinctFreePorts(2);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-e2e-'));
-  const persistDir = path.join(tmp, 'state');
+  const persistDir = persistTo ?? path.join(tmp, 'state');
   const envFile = path.join(tmp, 'empty.env');
   fs.writeFileSync(envFile, '');
 

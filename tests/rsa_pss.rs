@@ -25,103 +25,26 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+mod common;
+
 use auth0_edge_gateway::crypto::rsa::{Hash, RsaVerifier};
+use auth0_edge_gateway::jose::jwa::Algorithm;
+use common::rs256::i2osp;
+use common::rsa_cases::{check_rsa_cases, digest, odd_key, pkcs1_scheme, pss_scheme};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rsa::pkcs8::DecodePrivateKey;
-use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, Pss, RsaPrivateKey, RsaPublicKey};
+use sha2::{Sha256, Sha384, Sha512};
 
 const HASHES: [Hash; 3] = [Hash::Sha256, Hash::Sha384, Hash::Sha512];
-
-fn digest(hash: Hash, parts: &[&[u8]]) -> Vec<u8> {
-    fn run<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
-        let mut d = D::new();
-        for part in parts {
-            d.update(part);
-        }
-        d.finalize().to_vec()
-    }
-    match hash {
-        Hash::Sha256 => run::<Sha256>(parts),
-        Hash::Sha384 => run::<Sha384>(parts),
-        Hash::Sha512 => run::<Sha512>(parts),
-    }
-}
-
-fn pss_scheme(hash: Hash, salt_len: usize) -> Pss {
-    match hash {
-        Hash::Sha256 => Pss::new_with_salt::<Sha256>(salt_len),
-        Hash::Sha384 => Pss::new_with_salt::<Sha384>(salt_len),
-        Hash::Sha512 => Pss::new_with_salt::<Sha512>(salt_len),
-    }
-}
-
-fn pkcs1_scheme(hash: Hash) -> Pkcs1v15Sign {
-    match hash {
-        Hash::Sha256 => Pkcs1v15Sign::new::<Sha256>(),
-        Hash::Sha384 => Pkcs1v15Sign::new::<Sha384>(),
-        Hash::Sha512 => Pkcs1v15Sign::new::<Sha512>(),
-    }
-}
 
 /// The two RSA signature schemes of JWA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scheme {
     Pkcs1,
     Pss,
-}
-
-/// I2OSP(x, k) (RFC 8017 section 4.1); `None` when x needs more than k octets.
-fn i2osp(x: &BigUint, k: usize) -> Option<Vec<u8>> {
-    let bytes = x.to_bytes_be();
-    let pad = k.checked_sub(bytes.len())?;
-    let mut out = vec![0u8; pad];
-    out.extend(bytes);
-    Some(out)
-}
-
-/// MGF1 (RFC 8017 section B.2.1), written independently of the code under test.
-fn mgf1(hash: Hash, seed: &[u8], len: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut counter = 0u32;
-    while out.len() < len {
-        out.extend(digest(hash, &[seed, &counter.to_be_bytes()]));
-        counter += 1;
-    }
-    out.truncate(len);
-    out
-}
-
-/// EMSA-PSS-ENCODE (RFC 8017 section 9.1.1) with the given salt.
-fn pss_encode(hash: Hash, message: &[u8], salt: &[u8], em_bits: usize) -> Vec<u8> {
-    let h_len = hash.output_len();
-    let em_len = em_bits.div_ceil(8);
-    let m_hash = digest(hash, &[message]);
-    let h = digest(hash, &[&[0u8; 8], &m_hash, salt]);
-    let mut db = vec![0u8; em_len - salt.len() - h_len - 2];
-    db.push(0x01);
-    db.extend_from_slice(salt);
-    let mask = mgf1(hash, &h, db.len());
-    for (d, m) in db.iter_mut().zip(mask) {
-        *d ^= m;
-    }
-    db[0] &= 0xff >> (8 * em_len - em_bits);
-    let mut em = db;
-    em.extend(h);
-    em.push(0xbc);
-    em
-}
-
-/// The signature whose RSAVP1 output is `encoded` (big-endian, any length up to k): m^d mod n, or `None`
-/// when m >= n.
-fn raw_sign(key: &RsaPrivateKey, encoded: &[u8]) -> Option<Vec<u8>> {
-    let m = BigUint::from_bytes_be(encoded);
-    if &m >= key.n() {
-        return None;
-    }
-    i2osp(&m.modpow(key.d(), key.n()), key.size())
 }
 
 fn stock_verify(
@@ -131,10 +54,14 @@ fn stock_verify(
     message: &[u8],
     signature: &[u8],
 ) -> bool {
-    let hashed = digest(hash, &[message]);
+    let hashed = digest(hash.output_len(), &[message]);
     match scheme {
-        Scheme::Pkcs1 => key.verify(pkcs1_scheme(hash), &hashed, signature),
-        Scheme::Pss => key.verify(pss_scheme(hash, hash.output_len()), &hashed, signature),
+        Scheme::Pkcs1 => key.verify(pkcs1_scheme(hash.output_len()), &hashed, signature),
+        Scheme::Pss => key.verify(
+            pss_scheme(hash.output_len(), hash.output_len()),
+            &hashed,
+            signature,
+        ),
     }
     .is_ok()
 }
@@ -252,13 +179,14 @@ impl<'a> Checker<'a> {
     }
 
     fn sign(&self, rng: &mut ChaCha20Rng, scheme: Scheme, hash: Hash, message: &[u8]) -> Vec<u8> {
-        let hashed = digest(hash, &[message]);
+        let hashed = digest(hash.output_len(), &[message]);
         match scheme {
-            Scheme::Pkcs1 => self.private.sign(pkcs1_scheme(hash), &hashed),
-            Scheme::Pss => {
-                self.private
-                    .sign_with_rng(rng, pss_scheme(hash, hash.output_len()), &hashed)
-            }
+            Scheme::Pkcs1 => self.private.sign(pkcs1_scheme(hash.output_len()), &hashed),
+            Scheme::Pss => self.private.sign_with_rng(
+                rng,
+                pss_scheme(hash.output_len(), hash.output_len()),
+                &hashed,
+            ),
         }
         .unwrap()
     }
@@ -366,15 +294,15 @@ impl<'a> Checker<'a> {
     fn check_salt_lengths(&mut self, rng: &mut ChaCha20Rng, hash: Hash) {
         let h_len = hash.output_len();
         let message = random_message(rng);
-        let hashed = digest(hash, &[&message]);
+        let hashed = digest(hash.output_len(), &[&message]);
         for salt_len in [0, 20, h_len - 1, h_len + 1] {
             let signature = self
                 .private
-                .sign_with_rng(rng, pss_scheme(hash, salt_len), &hashed)
+                .sign_with_rng(rng, pss_scheme(hash.output_len(), salt_len), &hashed)
                 .unwrap();
             assert!(
                 self.public
-                    .verify(pss_scheme(hash, salt_len), &hashed, &signature)
+                    .verify(pss_scheme(hash.output_len(), salt_len), &hashed, &signature)
                     .is_ok(),
                 "{}: the rsa crate's own salt length {salt_len}",
                 self.label
@@ -382,64 +310,6 @@ impl<'a> Checker<'a> {
             let case = format!("salt length {salt_len}");
             self.check(Scheme::Pss, hash, &message, &signature, false, &case);
         }
-    }
-
-    /// Encoded blocks built here, signed raw: the well-formed one, a wrong trailer, bit modBits - 1 set.
-    fn check_crafted(&mut self, rng: &mut ChaCha20Rng, hash: Hash) {
-        let mod_bits = self.public.n().bits();
-        let em_bits = mod_bits - 1;
-        let k = self.public.size();
-        let h_len = hash.output_len();
-        let message = random_message(rng);
-        let mut salt = vec![0u8; h_len];
-        rng.fill_bytes(&mut salt);
-        let em = pss_encode(hash, &message, &salt, em_bits);
-        assert_eq!(em.len(), em_bits.div_ceil(8));
-        let signature = raw_sign(self.private, &em).expect("EM < 2^emBits <= n");
-        self.check(Scheme::Pss, hash, &message, &signature, true, "crafted EM");
-
-        for trailer in [0xbd, 0x00, 0xbc ^ 0x80] {
-            let mut bad = em.clone();
-            *bad.last_mut().unwrap() = trailer;
-            let signature = raw_sign(self.private, &bad).unwrap();
-            let case = format!("trailer {trailer:#04x}");
-            self.check(Scheme::Pss, hash, &message, &signature, false, &case);
-        }
-
-        // Bit modBits - 1 of m set on an otherwise valid block: in EM's first octet when emBits is not a
-        // multiple of 8, else an octet 0x01 in front of EM (emLen = k - 1). m < n for some salts only.
-        for _ in 0..200 {
-            rng.fill_bytes(&mut salt);
-            let mut em = pss_encode(hash, &message, &salt, em_bits);
-            assert!(self
-                .fast
-                .verify_pss(hash, &message, &raw_sign(self.private, &em).unwrap()));
-            if em_bits.is_multiple_of(8) {
-                assert_eq!(em.len(), k - 1);
-                em.insert(0, 0x01);
-            } else {
-                em[0] |= 1 << (em_bits % 8);
-            }
-            let Some(signature) = raw_sign(self.private, &em) else {
-                continue;
-            };
-            let case = "bit modBits - 1 set";
-            if em_bits.is_multiple_of(8) {
-                // The `rsa` crate drops the octet in front of EM unread (I2OSP(m, emLen) must fail,
-                // RFC 8017 section 8.1.2 step 2c): only the fast verifier is held to the rejection.
-                if stock_verify(&self.public, Scheme::Pss, hash, &message, &signature) {
-                    self.stock_lax += 1;
-                }
-                self.check_fast(Scheme::Pss, hash, &message, &signature, false, case);
-            } else {
-                self.check(Scheme::Pss, hash, &message, &signature, false, case);
-            }
-            return;
-        }
-        panic!(
-            "{}: no salt gave m < n with bit modBits - 1 set",
-            self.label
-        );
     }
 }
 
@@ -459,7 +329,6 @@ fn cross_check(key: &RsaPrivateKey, label: String, rng: &mut ChaCha20Rng, rounds
             checker.check_signature(rng, Scheme::Pkcs1, hash);
         }
         checker.check_salt_lengths(rng, hash);
-        checker.check_crafted(rng, hash);
     }
     println!(
         "rsa_pss {}: {} cases accepted, {} rejected ({} invalid PSS signatures the rsa crate accepts)",
@@ -499,14 +368,64 @@ fn random_key_4096() {
     cross_check(&key, "4096-bit key".into(), &mut rng, 1);
 }
 
-/// 2049 and 2057 bits: modBits = 1 mod 8 (emLen = k - 1); 2056 and 3071 bits: 8 emLen - emBits = 1
-/// and 2 leftmost bits of EM must be zero.
+/// 2056 and 3071 bits: 8 emLen - emBits = 1 and 2 leftmost bits of EM must be zero.
 #[test]
 fn random_keys_odd_sizes() {
-    for (bits, seed) in [(2049, 21), (2056, 22), (2057, 23), (3071, 24)] {
+    for (bits, seed) in [(2056, 22), (3071, 24)] {
         let (key, mut rng) = generated_key(bits, seed);
         cross_check(&key, format!("{bits}-bit key"), &mut rng, 1);
     }
+}
+
+/// The odd-sized and limb-boundary fixture keys (tests/common/rsa_cases.rs): valid signatures under
+/// every algorithm and their mutations, and the structured blocks signed for real.
+fn odd_keys(sizes: &[usize]) {
+    let mut rng = ChaCha20Rng::seed_from_u64(sizes[0] as u64);
+    for &bits in sizes {
+        let key = odd_key(bits);
+        let label = format!("{bits}-bit fixture key");
+        cross_check(&key, label.clone(), &mut rng, 1);
+        let fast = RsaVerifier::new(&key.n().to_bytes_be()).expect("a usable key");
+        let (cases, accepted) = check_rsa_cases(&key, &label, |alg, message, signature| {
+            Algorithm::from_name(alg)
+                .expect("a JWA algorithm")
+                .verify(&fast, message, signature)
+        });
+        println!("rsa_pss {label}: {cases} structured blocks, {accepted} well formed, agreed");
+    }
+}
+
+#[test]
+fn odd_keys_2049_2057() {
+    odd_keys(&[2049, 2057]);
+}
+
+#[test]
+fn limb_boundary_keys_2072_2073() {
+    odd_keys(&[2072, 2073]);
+}
+
+#[test]
+fn odd_keys_2095_2096() {
+    odd_keys(&[2095, 2096]);
+}
+
+#[test]
+fn odd_keys_4056_4095() {
+    odd_keys(&[4056, 4095]);
+}
+
+/// The structured blocks under the 2048-bit fixture key.
+#[test]
+fn structured_blocks_fixture_key() {
+    let key = fixture();
+    let fast = RsaVerifier::new(&key.n().to_bytes_be()).unwrap();
+    let (cases, _) = check_rsa_cases(&key, "fixture a", |alg, message, signature| {
+        Algorithm::from_name(alg)
+            .expect("a JWA algorithm")
+            .verify(&fast, message, signature)
+    });
+    println!("rsa_pss fixture a: {cases} structured blocks agreed");
 }
 
 /// The salt length RFC 7518 section 3.5 fixes is the hash length; the `rsa` crate's `Pss::new` picks
@@ -523,7 +442,7 @@ fn rsa_crate_default_salt_is_the_hash_length() {
         (Hash::Sha512, Pss::new::<Sha512>()),
     ] {
         let signature = key
-            .sign_with_rng(&mut rng, scheme, &digest(hash, &[message]))
+            .sign_with_rng(&mut rng, scheme, &digest(hash.output_len(), &[message]))
             .unwrap();
         assert!(fast.verify_pss(hash, message, &signature), "{hash:?}");
     }
@@ -547,10 +466,14 @@ fn timing() {
     let message = vec![b'a'; 600];
     let rounds = if cfg!(debug_assertions) { 20 } else { 2000 };
     for hash in HASHES {
-        let hashed = digest(hash, &[&message]);
-        let pkcs1 = key.sign(pkcs1_scheme(hash), &hashed).unwrap();
+        let hashed = digest(hash.output_len(), &[&message]);
+        let pkcs1 = key.sign(pkcs1_scheme(hash.output_len()), &hashed).unwrap();
         let pss = key
-            .sign_with_rng(&mut rng, pss_scheme(hash, hash.output_len()), &hashed)
+            .sign_with_rng(
+                &mut rng,
+                pss_scheme(hash.output_len(), hash.output_len()),
+                &hashed,
+            )
             .unwrap();
         let rs = || fast.verify_pkcs1v15(hash, black_box(&message), black_box(&pkcs1));
         let ps = || fast.verify_pss(hash, black_box(&message), black_box(&pss));

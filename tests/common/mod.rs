@@ -16,7 +16,9 @@
 pub mod es256;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fuzz;
+pub mod p256_cases;
 pub mod rs256;
+pub mod rsa_cases;
 
 // The names the unit tests use (`test_keys::rsa_2048()`, ...); a binary may use none of them.
 #[allow(unused_imports)]

@@ -22,20 +22,20 @@ step "native tests"
 cargo test --quiet
 
 step "fast crypto paths against the stock crates, release profile (optimiser bugs show only there)"
-cargo test --quiet --release --test fast_rsa --test fast_p256 --test rsa_pss
+cargo test --quiet --release --test fast_rsa --test fast_p256 --test rsa_pss --test fast_crypto_proofs
 
 step "fast crypto paths against the stock crates, optimised with debug assertions and overflow checks on (the Montgomery carry and lane bounds)"
-cargo test --quiet --profile release-checked --test fast_rsa --test fast_p256 --test rsa_pss --test wycheproof --test wycheproof_pss
+cargo test --quiet --profile release-checked --test fast_rsa --test fast_p256 --test rsa_pss --test fast_crypto_proofs --test wycheproof --test wycheproof_pss
 
 step "wasm32 tests (Node)"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$WASM_BINDGEN_TEST_RUNNER"
-cargo test --target wasm32-unknown-unknown --test wasm --test fast_p256_wasm --test fast_rsa_wasm
+cargo test --target wasm32-unknown-unknown --test wasm --test fast_p256_wasm --test fast_rsa_wasm --test fast_crypto_proofs
 
 step "Wycheproof and the fast crypto paths on wasm32 (SIMD), release profile"
-cargo test --release --target wasm32-unknown-unknown --test wycheproof --test wycheproof_pss --test fast_rsa_wasm --test fast_p256_wasm
+cargo test --release --target wasm32-unknown-unknown --test wycheproof --test wycheproof_pss --test fast_rsa_wasm --test fast_p256_wasm --test fast_crypto_proofs
 
 step "the fast crypto paths on wasm32 (SIMD), optimised with debug assertions and overflow checks on"
-cargo test --profile release-checked --target wasm32-unknown-unknown --test wycheproof --test wycheproof_pss --test fast_rsa_wasm --test fast_p256_wasm
+cargo test --profile release-checked --target wasm32-unknown-unknown --test wycheproof --test wycheproof_pss --test fast_rsa_wasm --test fast_p256_wasm --test fast_crypto_proofs
 
 step "end-to-end tests (wrangler dev)"
 bash scripts/build.sh

@@ -10,10 +10,8 @@
 
 mod common;
 
-use auth0_edge_gateway::crypto::p256::branches::{self, Branches};
 use auth0_edge_gateway::crypto::p256::P256Verifier;
 use common::es256::{es256_sign as sign, p256_crate_verify as reference_verify, P256_N as N};
-use common::p256_cases::check_branch_cases;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, SigningKey};
 use sha2::{Digest, Sha256};
@@ -75,20 +73,6 @@ fn agrees_with_p256_on_fixed_keys() {
         }
     }
     console_log!("fast_p256 on wasm32: {cases} cases agreed with p256");
-}
-
-/// The valid signatures that reach each rare branch of the chain (tests/common/p256_cases.rs), as in
-/// the native tests.
-#[wasm_bindgen_test]
-fn valid_signatures_reach_every_special_branch() {
-    let cases = check_branch_cases(
-        |case, message, signature| {
-            let key = P256Verifier::from_affine(&case.x, &case.y).expect("a valid key");
-            branches::count(|| key.verify_sha256(message, signature))
-        },
-        Branches::get,
-    );
-    console_log!("fast_p256 on wasm32: {cases} valid signatures, each reaching its special branch");
 }
 
 /// Node's process CPU time in microseconds (`process.cpuUsage()`), less disturbed than the wall clock

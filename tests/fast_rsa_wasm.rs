@@ -12,10 +12,8 @@ mod common;
 use std::hint::black_box;
 
 use auth0_edge_gateway::crypto::rsa::RsaVerifier;
-use auth0_edge_gateway::jose::jwa::Algorithm;
 use common::rs256::{i2osp, rsa_crate_verify as stock_verify};
 use common::rsa_2048;
-use common::rsa_cases::{check_rsa_cases, odd_key, ODD_KEY_SIZES};
 use rsa::traits::PublicKeyParts;
 use rsa::BigUint;
 use wasm_bindgen::JsCast;
@@ -122,41 +120,6 @@ fn agrees_with_rsa_crate_on_wasm32() {
     }
     console_log!(
         "fast_rsa wasm32 cross-check: {accepted} accepted by both, {rejected} rejected by both"
-    );
-}
-
-/// The structured blocks of tests/common/rsa_cases.rs (every JWA RSA algorithm), signed for real under
-/// the 2048-bit fixture key and each odd-sized and limb-boundary fixture key: the SIMD Montgomery code
-/// on the same moduli as the native tests. With debug assertions on (the dev profile, where the crate's
-/// code is unoptimised, and the release-checked one) three of them, in release all.
-#[wasm_bindgen_test]
-fn structured_blocks_on_wasm32() {
-    let mut keys = vec![(2048, rsa_2048().private.clone())];
-    let sizes: &[usize] = if cfg!(debug_assertions) {
-        &[2049, 2073]
-    } else {
-        &ODD_KEY_SIZES
-    };
-    keys.extend(sizes.iter().map(|&bits| (bits, odd_key(bits))));
-    let (mut total, mut well_formed) = (0, 0);
-    for (bits, key) in keys {
-        let fast = RsaVerifier::new(&key.n().to_bytes_be()).expect("a usable key");
-        let (cases, accepted) = check_rsa_cases(
-            &key,
-            &format!("{bits}-bit key"),
-            |alg, message, signature| {
-                Algorithm::from_name(alg)
-                    .expect("a JWA algorithm")
-                    .verify(&fast, message, signature)
-            },
-        );
-        total += cases;
-        well_formed += accepted;
-    }
-    console_log!(
-        "fast_rsa wasm32 structured blocks: {total} cases on {} keys agreed with the rsa crate \
-         ({well_formed} well formed)",
-        sizes.len() + 1
     );
 }
 

@@ -450,6 +450,3 @@ pub fn odd_key(bits: usize) -> RsaPrivateKey {
     assert_eq!(key.n().bits(), bits);
     key
 }
-
-/// The sizes of the odd-sized fixture keys.
-pub const ODD_KEY_SIZES: [usize; 8] = [2049, 2057, 2072, 2073, 2095, 2096, 4056, 4095];

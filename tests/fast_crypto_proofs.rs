@@ -1,0 +1,99 @@
+//! The fast crypto paths on inputs built to reach what random inputs do not, natively and on wasm32 in
+//! Node (where the RSA arithmetic takes its SIMD path); the case builders are in tests/common:
+//!
+//! - P-256 (`p256_cases`): valid signatures whose u1 G + u2 Q meets an equal point, an opposite point
+//!   (the point at infinity mid-chain, then doubled), or ends on x(R) >= n. Both the `p256` crate and the
+//!   fast path accept each, and the fast path's branch counters (feature `branch-counters`, on in test
+//!   builds only) show the branch taken.
+//! - RSA (`rsa_cases`): encoded blocks, well formed or malformed in one named way, signed with the private
+//!   key of the 2048-bit fixture and of the odd-sized and limb-boundary fixture keys, under every JWA RSA
+//!   algorithm: the fast path and the `rsa` crate give the expected answer on each.
+//!
+//! ```sh
+//! cargo test --test fast_crypto_proofs -- --nocapture
+//! . target/tools.env; CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$WASM_BINDGEN_TEST_RUNNER \
+//!   cargo test --release --target wasm32-unknown-unknown --test fast_crypto_proofs -- --nocapture
+//! ```
+
+mod common;
+
+use auth0_edge_gateway::crypto::p256::branches::{self, Branches};
+use auth0_edge_gateway::crypto::p256::P256Verifier;
+use auth0_edge_gateway::crypto::rsa::RsaVerifier;
+use auth0_edge_gateway::jose::jwa::Algorithm;
+use common::p256_cases::check_branch_cases;
+use common::rsa_2048;
+use common::rsa_cases::{check_rsa_cases, odd_key};
+use common::tally::say;
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn p256_valid_signatures_reach_every_special_branch() {
+    let cases = check_branch_cases(
+        |case, message, signature| {
+            let key = P256Verifier::from_affine(&case.x, &case.y).expect("a valid key");
+            branches::count(|| key.verify_sha256(message, signature))
+        },
+        Branches::get,
+    );
+    say!("fast_p256 special branches: {cases} valid signatures, each reaching its branch");
+}
+
+/// The structured blocks under `key`, every JWA RSA algorithm.
+fn structured_blocks(key: &RsaPrivateKey, label: &str) {
+    let fast = RsaVerifier::new(&key.n().to_bytes_be()).expect("a usable key");
+    let (cases, accepted) = check_rsa_cases(key, label, |alg, message, signature| {
+        Algorithm::from_name(alg)
+            .expect("a JWA algorithm")
+            .verify(&fast, message, signature)
+    });
+    say!("fast_rsa {label}: {cases} structured blocks, {accepted} well formed, agreed with the rsa crate");
+}
+
+/// The odd-sized fixture keys of `sizes`. On wasm32 with debug assertions on (the dev profile, where
+/// this takes minutes, and release-checked) only the 2049 and 2073-bit keys (emLen = k - 1; one bit in
+/// the top limb); the release run takes them all.
+fn odd_keys(sizes: &[usize]) {
+    for &bits in sizes {
+        if cfg!(all(target_arch = "wasm32", debug_assertions)) && ![2049, 2073].contains(&bits) {
+            continue;
+        }
+        structured_blocks(&odd_key(bits), &format!("{bits}-bit fixture key"));
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn rsa_structured_blocks_2048_bit_fixture() {
+    structured_blocks(&rsa_2048().private, "2048-bit fixture key a");
+}
+
+/// 2049 and 2057 bits: modBits = 1 mod 8, so for PSS emLen = k - 1.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn rsa_structured_blocks_2049_2057() {
+    odd_keys(&[2049, 2057]);
+}
+
+/// 2072 = 28 * 74 and 2073 bits: the top 28-bit limb empty, or holding one bit.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn rsa_structured_blocks_limb_boundary_2072_2073() {
+    odd_keys(&[2072, 2073]);
+}
+
+/// 2095 bits; 2096, where R = 2^(28 L) = 2^2100 is the closest to 4 n it gets.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn rsa_structured_blocks_2095_2096() {
+    odd_keys(&[2095, 2096]);
+}
+
+/// 4056 bits (R = 2^4060) and 4095 bits.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn rsa_structured_blocks_4056_4095() {
+    odd_keys(&[4056, 4095]);
+}

@@ -1,7 +1,7 @@
 // A/B comparison of two builds of a worker under `wrangler dev`, for measuring one change at a time:
 //
 //   node benches/compare.mjs <wrangler.toml of A> <wrangler.toml of B> [--rounds N] [--requests N]
-//        [--paths public,same,new,dpop]
+//        [--paths public,same,new,dpop,mcp]
 //
 // Each configuration is started with `wrangler dev --config`; give each its own directory with a copy of
 // the built worker (for the gateway: a copy of build/ beside a wrangler.toml without the [build] section).
@@ -14,7 +14,7 @@ import { batch, benchPaths, cliArg, closeAgent, median } from './load.mjs';
 
 const [configA, configB] = process.argv.slice(2, 4);
 if (!configA || !configB || configA.startsWith('--') || configB.startsWith('--')) {
-  console.error('usage: node benches/compare.mjs <wrangler.toml A> <wrangler.toml B> [--rounds N] [--requests N] [--paths public,same,new,dpop]');
+  console.error('usage: node benches/compare.mjs <wrangler.toml A> <wrangler.toml B> [--rounds N] [--requests N] [--paths public,same,new,dpop,mcp]');
   process.exit(2);
 }
 const ROUNDS = Number(cliArg('rounds', 10));
@@ -34,16 +34,16 @@ try {
   // Warm-up on requests the rounds do not use (new tokens come after theirs).
   for (const w of workers) {
     for (const p of PATHS) {
-      const [pathname, headers] = paths[p](w);
-      await batch(w, pathname, (i) => headers(i + ROUNDS * REQUESTS), REQUESTS);
+      const [pathname, headers, request] = paths[p](w);
+      await batch(w, pathname, (i) => headers(i + ROUNDS * REQUESTS), REQUESTS, request);
       runs.set(`${w.name}/${p}`, []);
     }
   }
   for (let round = 0; round < ROUNDS; round++) {
     for (const w of round % 2 ? workers : [...workers].reverse()) {
       for (const p of PATHS) {
-        const [pathname, headers] = paths[p](w);
-        runs.get(`${w.name}/${p}`).push((await batch(w, pathname, (i) => headers(i + round * REQUESTS), REQUESTS)).worker);
+        const [pathname, headers, request] = paths[p](w);
+        runs.get(`${w.name}/${p}`).push((await batch(w, pathname, (i) => headers(i + round * REQUESTS), REQUESTS, request)).worker);
       }
     }
   }

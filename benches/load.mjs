@@ -25,10 +25,21 @@ export const quantile = (xs, q) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 };
 
+/** A guarded MCP tool call (README "MCP servers"), 120-odd bytes as clients send them. */
+const TOOLS_CALL = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 7,
+  method: 'tools/call',
+  params: { name: 'delete_repo', arguments: { repo: 'octo/hello-world', confirm: true } },
+});
+
 /**
- * The benchmarked paths, each a function of the worker (`{ name, url }`) that returns the request path
- * and the headers of request i: the public route, Bearer with one token, Bearer with a new token per
- * request (`tokensPerWorker` minted for each of `workerNames`), DPoP with a fresh proof per request.
+ * The benchmarked paths, each a function of the worker (`{ name, url }`) that returns the request path,
+ * the headers of request i and, for other than a GET answered 200, the request's method, body and
+ * expected status: the public route, Bearer with one token, Bearer with a new token per request
+ * (`tokensPerWorker` minted for each of `workerNames`), DPoP with a fresh proof per request, and `mcp`, a
+ * POST of a tools/call to `/mcp` with one token (answered 404 by the demo endpoints once authorised, as
+ * no demo endpoint is there: what it measures is the gateway's work, body included).
  */
 export function benchPaths(issuer, workerNames, tokensPerWorker) {
   const sameToken = issuer.mint({ scope: 'read:messages' });
@@ -37,8 +48,14 @@ export function benchPaths(issuer, workerNames, tokensPerWorker) {
   );
   const key = generateDpopKey();
   const bound = issuer.mint({ cnfJkt: key.jkt });
+  const mcpToken = issuer.mint({ scope: 'mcp:use repo:admin' });
   return {
     public: () => ['/api/public', () => ({})],
+    mcp: () => [
+      '/mcp',
+      () => ({ authorization: `Bearer ${mcpToken}`, 'content-type': 'application/json' }),
+      { method: 'POST', body: TOOLS_CALL, status: 404 },
+    ],
     same: () => ['/api/private', () => ({ authorization: `Bearer ${sameToken}` })],
     new: (w) => ['/api/private', (i) => ({ authorization: `Bearer ${fresh[w.name][i]}` })],
     dpop: (w) => [
@@ -97,13 +114,14 @@ function cpuNs(pids) {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
-function get(url, headers) {
+function send(url, headers, { method = 'GET', body } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent, headers }, (res) => {
+    const req = http.request(url, { agent, headers, method }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
     });
     req.on('error', reject);
+    req.end(body);
   });
 }
 
@@ -117,10 +135,11 @@ export function workerdProcesses(rootPid) {
 }
 
 /**
- * Sends the batch (request i gets headers(i)) and returns the CPU µs per request of the worker's workerd
- * process and of wrangler's proxy process, and each request's latency in ms as the client saw it.
+ * Sends the batch (request i gets headers(i); `request`: method, body and the status expected, GET and 200
+ * by default) and returns the CPU µs per request of the worker's workerd process and of wrangler's proxy
+ * process, and each request's latency in ms as the client saw it.
  */
-export async function batch(target, pathname, headers, n) {
+export async function batch(target, pathname, headers, n, request = {}) {
   target.processes ??= workerdProcesses(target.pid);
   const { worker, proxy } = target.processes;
   const before = { worker: cpuNs(worker), proxy: cpuNs(proxy) };
@@ -130,9 +149,9 @@ export async function batch(target, pathname, headers, n) {
     while (next < n) {
       const i = next++;
       const start = performance.now();
-      const status = await get(target.url + pathname, headers(i));
+      const status = await send(target.url + pathname, headers(i), request);
       latencies.push(performance.now() - start);
-      if (status !== 200) throw new Error(`${target.name}: request ${i} to ${pathname} answered ${status}`);
+      if (status !== (request.status ?? 200)) throw new Error(`${target.name}: request ${i} to ${pathname} answered ${status}`);
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, client));

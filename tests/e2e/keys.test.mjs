@@ -100,7 +100,7 @@ describe('single flight and refresh ahead', () => {
   test('steady traffic never waits for a slow IdP, which sees the background refreshes', async () => {
     const mark = requestLines(gw).length;
     issuer.resetStats();
-    const results = await steadyTraffic(gw, issuer, 'steady', 16);
+    const results = await steadyTraffic(gw, issuer, 'steady', 30);
     const lines = (await settle(gw, mark)).slice(mark);
     const fetches = issuer.history();
     // Latency of the requests sent while the IdP was answering a refresh, against the others.

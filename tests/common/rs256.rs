@@ -146,6 +146,29 @@ pub fn rsa_crate_verify(key: &RsaPublicKey, message: &[u8], signature: &[u8]) ->
     .is_ok()
 }
 
+/// Integers next to a signature s that a verifier must refuse, each as k octets where it fits: s + 1,
+/// s + n, 0, 1, n - 1, n, n + 1 (RFC 8017 section 5.2.2: a representative must be below n).
+pub fn boundary_signatures(
+    signature: &[u8],
+    n: &BigUint,
+    k: usize,
+) -> Vec<(&'static str, Vec<u8>)> {
+    let s = BigUint::from_bytes_be(signature);
+    let one = BigUint::from(1u8);
+    [
+        ("s + 1", &s + &one),
+        ("s + n", &s + n),
+        ("s = 0", BigUint::from(0u8)),
+        ("s = 1", one.clone()),
+        ("s = n - 1", n - &one),
+        ("s = n", n.clone()),
+        ("s = n + 1", n + &one),
+    ]
+    .into_iter()
+    .filter_map(|(case, x)| Some((case, i2osp(&x, k)?)))
+    .collect()
+}
+
 /// I2OSP(x, k) (RFC 8017 section 4.1); `None` when x needs more than k octets.
 pub fn i2osp(x: &BigUint, k: usize) -> Option<Vec<u8>> {
     let bytes = x.to_bytes_be();

@@ -93,6 +93,15 @@ impl Tally {
         }
     }
 
+    /// Every vector of a set was run or skipped: none lost on the way.
+    pub fn assert_complete(&self, number_of_tests: usize, set: &str) {
+        assert_eq!(
+            self.vectors + self.skipped_vectors,
+            number_of_tests,
+            "{set}"
+        );
+    }
+
     /// A group of `vectors` left out.
     pub fn skip(&mut self, vectors: usize) {
         self.skipped_groups += 1;

@@ -7,7 +7,8 @@
 // the built worker (for the gateway: a copy of build/ beside a wrangler.toml without the [build] section).
 // Rounds alternate A and B and run every path once each; it prints, per path, the median CPU µs per
 // request of each worker's workerd process and the median of the per-round differences B - A, with every
-// round's difference, so that a change is only believed when it stands out of the rounds' spread.
+// round's difference, so that a change is only believed when it stands out of the rounds' spread, with a 95% interval of that
+// median (a change is believed when the interval excludes zero).
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { startGateway } from '../tests/e2e/harness.mjs';
 import { batch, benchPaths, cliArg, closeAgent, median } from './load.mjs';
@@ -20,6 +21,18 @@ if (!configA || !configB || configA.startsWith('--') || configB.startsWith('--')
 const ROUNDS = Number(cliArg('rounds', 10));
 const REQUESTS = Number(cliArg('requests', 400));
 const PATHS = cliArg('paths', 'public,same,new,dpop').split(',');
+
+/**
+ * A 95% confidence interval of the median of the differences (distribution-free, from the order
+ * statistics: the count of rounds below the median is binomial(n, 1/2)). A change is believed when the
+ * interval excludes zero.
+ */
+function medianInterval(xs) {
+  const sorted = [...xs].sort((x, y) => x - y);
+  const n = sorted.length;
+  const k = Math.max(0, Math.floor(n / 2 - 0.98 * Math.sqrt(n)));
+  return [sorted[k], sorted[Math.min(n - 1, n - 1 - k)]];
+}
 
 const issuer = await startIssuer();
 const vars = { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off' };
@@ -50,8 +63,9 @@ try {
   for (const p of PATHS) {
     const [a, b] = [runs.get(`A/${p}`), runs.get(`B/${p}`)];
     const differences = b.map((x, i) => x - a[i]);
+    const [low, high] = medianInterval(differences);
     console.log(
-      `${p}: A ${median(a).toFixed(0)} µs, B ${median(b).toFixed(0)} µs, B - A median ${median(differences).toFixed(0)} µs (rounds: ${differences.map((d) => d.toFixed(0)).join(' ')})`,
+      `${p}: A ${median(a).toFixed(0)} µs, B ${median(b).toFixed(0)} µs, B - A median ${median(differences).toFixed(0)} µs, 95% interval ${low.toFixed(0)} to ${high.toFixed(0)} (rounds: ${differences.map((d) => d.toFixed(0)).join(' ')})`,
     );
   }
 } finally {

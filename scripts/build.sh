@@ -11,12 +11,26 @@ fi
 # shellcheck source=/dev/null
 . target/tools.env
 
-stamp=$( (cat Cargo.toml Cargo.lock; find src -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
+stamp=$( (cat Cargo.toml Cargo.lock scripts/build.sh; find src -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
 if [ -f build/index.js ] && [ "$(cat build/.stamp 2>/dev/null)" = "$stamp" ]; then
   echo "build: worker is up to date"
   exit 0
 fi
-"$WORKER_BUILD_BIN" --release
+NO_MINIFY=1 "$WORKER_BUILD_BIN" --release
+# The default export becomes src/adapter/entry.js (a plain object, not a class behind proxies); the bundle is
+# built unminified so that the line it replaces and the shim's names it uses are known, then minified.
+node - <<'JS'
+const fs = require('fs');
+const file = 'build/index.js';
+const line = 'var shim_default = new Proxy(Entrypoint, classProxyHooks);';
+const text = fs.readFileSync(file, 'utf8');
+if (text.split(line).length !== 2) {
+  console.error(`build: ${file} has no single "${line}"; worker-build's shim changed, see src/adapter/entry.js`);
+  process.exit(1);
+}
+fs.writeFileSync(file, text.replace(line, fs.readFileSync('src/adapter/entry.js', 'utf8')));
+JS
+"$ESBUILD_BIN" build/index.js --minify --format=esm --outfile=build/index.js --allow-overwrite --log-level=warning
 # worker-build keeps the wasm name section (it passes --debuginfo to wasm-opt): about 80 KB that only
 # names functions in stack traces. Strip it and the producers section from the deployed module. The
 # feature list is worker-build's plus SIMD (src/fast_rsa.rs): --all-features would allow encodings workerd

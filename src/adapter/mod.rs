@@ -1,6 +1,7 @@
 //! The Workers adapter: read the request, run the core, turn its one outcome into a response, log once.
 //! Everything it decides is decided in the core; this layer holds the isolate's state and does the I/O.
 
+mod entry;
 mod forward;
 mod idp;
 mod log;
@@ -12,7 +13,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
-use worker::{event, Context, Env, Headers, Response, Result};
+use worker::{Context, Env, Headers, Response, Result};
 
 use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
@@ -107,11 +108,22 @@ pub(crate) fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
-/// The fetch handler. It takes the runtime's `Request` as it is: `worker::Request` would read
-/// `request.cf` on every request, which makes the runtime build that object (27-31 µs per request under
-/// `wrangler dev`, measured with `benches/compare.mjs`) for data the gateway never uses.
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
+/// The fetch handler (exported by `entry`), one response whatever happens. It takes the runtime's
+/// `Request` as it is: `worker::Request` would read `request.cf` on every request, which makes the runtime
+/// build that object (27-31 µs per request under `wrangler dev`, measured with `benches/compare.mjs`) for
+/// data the gateway never uses.
+async fn serve_request(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
+    match gateway_response(req, env, ctx).await {
+        Ok(response) => response.into(),
+        Err(error) => {
+            worker::console_error!("{error}");
+            Response::error("INTERNAL SERVER ERROR", 500)
+                .map_or_else(|_| web_sys::Response::error(), Into::into)
+        }
+    }
+}
+
+async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
     let started = js_sys::Date::now();
     let isolate = isolate(&env);
     let mut log = RequestLog::new(req.method());

@@ -6,9 +6,8 @@
 // Each configuration is started with `wrangler dev --config`; give each its own directory with a copy of
 // the built worker (for the gateway: a copy of build/ beside a wrangler.toml without the [build] section).
 // Rounds alternate A and B and run every path once each; it prints, per path, the median CPU µs per
-// request of each worker's workerd process and the median of the per-round differences B - A, with every
-// round's difference, so that a change is only believed when it stands out of the rounds' spread, with a 95% interval of that
-// median (a change is believed when the interval excludes zero).
+// request of each worker's workerd process, the median of the per-round differences B - A with its 95%
+// interval, and every round's difference. A change is believed when the interval excludes zero.
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { startGateway } from '../tests/e2e/harness.mjs';
 import { batch, benchPaths, cliArg, closeAgent, median } from './load.mjs';

@@ -102,7 +102,7 @@ export function workerdPids(rootPid) {
 }
 
 /** CPU nanoseconds consumed so far by every thread of the given processes. */
-function cpuNs(pids) {
+export function cpuNs(pids) {
   let total = 0;
   for (const pid of pids) {
     for (const task of fs.readdirSync(`/proc/${pid}/task`)) {

@@ -3,8 +3,9 @@
 //
 // In one run it
 //   1. builds the release worker and reports the wasm size, raw and gzipped;
-//   2. micro-benchmarks the wasm32 build in Node/V8: a new RS256 token, a token seen before, a DPoP
-//      proof, a JWKS parse;
+//   2. micro-benchmarks the wasm32 build in Node/V8 and inside workerd (benches/micro-worker, the same
+//      calls of benches/operations.mjs): a new RS256 or PS256 token, a token seen before, a DPoP proof, a
+//      JWKS parse, a JSON-RPC match;
 //   3. runs the gateway and the jose/WebCrypto reference worker (benches/reference) under `wrangler dev`
 //      side by side and reports, for each, the CPU time per request of the workerd process that runs it,
 //      read from /proc before and after each fixed batch (benches/load.mjs): a public route (the floor),
@@ -22,7 +23,8 @@ import { createRequire } from 'node:module';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { batch, benchPaths, cliArg, closeAgent, CONCURRENCY, median, quantile } from './load.mjs';
+import { batch, benchPaths, cliArg, closeAgent, CONCURRENCY, cpuNs, median, quantile, workerdProcesses } from './load.mjs';
+import { operations } from './operations.mjs';
 import { barChart } from './chart.mjs';
 
 const arg = (name, fallback) => Number(cliArg(name, fallback));
@@ -75,10 +77,14 @@ function buildBenchModule(t) {
   });
   const out = path.join(targetDir, 'pkg');
   const wasm = path.join(targetDir, 'wasm32-unknown-unknown/release/auth0_edge_gateway.wasm');
+  const web = path.join(targetDir, 'web');
   sh(t.WASM_BINDGEN_BIN, ['--target', 'nodejs', '--out-dir', out, wasm]);
+  // The same module for benches/micro-worker, as an ES module a Worker imports.
+  sh(t.WASM_BINDGEN_BIN, ['--target', 'web', '--out-dir', web, wasm]);
   // The same optimisation worker-build applies to the worker; -g keeps the function names for the profile.
-  const bg = path.join(out, 'auth0_edge_gateway_bg.wasm');
-  sh(t.WASM_OPT_BIN, ['-O', '-g', ...WASM_FEATURES, bg, '-o', bg]);
+  for (const bg of [path.join(out, 'auth0_edge_gateway_bg.wasm'), path.join(web, 'auth0_edge_gateway_bg.wasm')]) {
+    sh(t.WASM_OPT_BIN, ['-O', '-g', ...WASM_FEATURES, bg, '-o', bg]);
+  }
   return createRequire(import.meta.url)(path.join(out, 'auth0_edge_gateway.js'));
 }
 
@@ -123,46 +129,85 @@ async function profile(n, fn) {
   }
 }
 
-async function micro(mod, issuer) {
-  // The key without its `alg`, so that it verifies RS256 and PS256 tokens alike.
-  const jwks = JSON.stringify({ keys: issuer.jwks().keys.map(({ alg, ...key }) => key) });
-  const now = () => Math.floor(Date.now() / 1000);
-  const tokens = Array.from({ length: MICRO }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages' }));
-  const orgToken = issuer.mint({ sub: 'user-org', claims: { org_id: 'org_1', 'https://example.com/roles': ['ops', 'admin'] } });
-  const psTokens = Array.from({ length: MICRO }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages', alg: 'PS256' }));
-  if (!mod.bench_load(jwks, issuer.domain, issuer.audience)) throw new Error('bench_load failed');
+/** The micro-benchmarks' data, as JSON (it is also posted to benches/micro-worker). */
+function microData(issuer) {
   const key = generateDpopKey();
   const bound = issuer.mint({ cnfJkt: key.jkt });
   const url = 'https://api.example.com/api/private';
-  const proofs = Array.from({ length: MICRO }, () => makeProof({ key, htm: 'GET', htu: url, accessToken: bound }));
-  // An MCP tools/call as the SDK client sends it, with a few arguments.
-  const rpcBody = Buffer.from(JSON.stringify({
-    jsonrpc: '2.0', id: 42, method: 'tools/call',
-    params: { name: 'delete_repo', arguments: { owner: 'acme', repo: 'widgets', confirm: true, reasons: ['cleanup', 'archived'] }, _meta: { progressToken: 42 } },
-  }));
-  const operations = {
-    'verify a new RS256 token': [MICRO, (i) => mod.bench_verify_token(tokens[i], now())],
-    'verify a new PS256 token': [MICRO, (i) => mod.bench_verify_token(psTokens[i], now())],
-    'a token seen before (cache)': [MICRO * 20, () => mod.bench_verify_cached(orgToken, now())],
-    'a token seen before, route with audiences and claim rules': [MICRO * 20, () => mod.bench_verify_cached_with_policy(orgToken, now())],
-    'verify a DPoP proof (ES256)': [MICRO, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now())],
-    'parse a JWKS (1 RSA key)': [MICRO, () => mod.bench_parse_jwks(jwks) === 1],
-    'match a guarded JSON-RPC call': [MICRO * 20, () => mod.bench_jsonrpc(rpcBody, 'tools/call', 'delete_repo') === 1],
+  return {
+    micro: MICRO,
+    // The key without its `alg`, so that it verifies RS256 and PS256 tokens alike.
+    jwks: JSON.stringify({ keys: issuer.jwks().keys.map(({ alg, ...key }) => key) }),
+    domain: issuer.domain,
+    audience: issuer.audience,
+    tokens: Array.from({ length: MICRO }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages' })),
+    psTokens: Array.from({ length: MICRO }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages', alg: 'PS256' })),
+    orgToken: issuer.mint({ sub: 'user-org', claims: { org_id: 'org_1', 'https://example.com/roles': ['ops', 'admin'] } }),
+    bound,
+    url,
+    proofs: Array.from({ length: MICRO }, () => makeProof({ key, htm: 'GET', htu: url, accessToken: bound })),
+    // An MCP tools/call as the SDK client sends it, with a few arguments.
+    rpcBody: JSON.stringify({
+      jsonrpc: '2.0', id: 42, method: 'tools/call',
+      params: { name: 'delete_repo', arguments: { owner: 'acme', repo: 'widgets', confirm: true, reasons: ['cleanup', 'archived'] }, _meta: { progressToken: 42 } },
+    }),
   };
+}
+
+async function micro(mod, data) {
+  if (!mod.bench_load(data.jwks, data.domain, data.audience)) throw new Error('bench_load failed');
+  const operationsByName = operations(mod, data, () => Math.floor(Date.now() / 1000));
   const times = {};
   const profiles = {};
   // A whole round first (V8 compiles hot wasm functions with its optimising tier in the background,
   // which takes a while for large ones), then the median of seven rounds.
   // Rounds go through every operation in turn, so that drift on a busy machine hits all of them alike.
-  const entries = Object.entries(operations);
+  const entries = Object.entries(operationsByName);
   for (const [, [n, fn]] of entries) time(n, fn);
   const samples = Object.fromEntries(entries.map(([name]) => [name, []]));
   for (let round = 0; round < 7; round++) {
     for (const [name, [n, fn]] of entries) samples[name].push(time(n, fn));
   }
   for (const [name] of entries) times[name] = median(samples[name]);
-  for (const [name, [n, fn]] of Object.entries(operations)) profiles[name] = await profile(n, fn);
+  for (const [name, [n, fn]] of entries) profiles[name] = await profile(n, fn);
   return { times, profiles };
+}
+
+/**
+ * The same operations inside workerd, under `wrangler dev` (benches/micro-worker): a request runs one
+ * operation's calls, and the CPU of the worker's workerd process, less that of a request making no call,
+ * divided by the calls is the µs per call. A warm-up round first, then the median of seven rounds.
+ */
+async function microInWorkerd(data) {
+  log('starting the micro-benchmark worker under wrangler dev');
+  const worker = await startGateway({ readyPath: '/', readyTimeoutMs: 600_000, extraArgs: ['--config', 'benches/micro-worker/wrangler.toml'] });
+  try {
+    const { worker: pids } = workerdProcesses(worker.pid);
+    const post = async (body) => {
+      const response = await fetch(worker.url, { method: 'POST', body: JSON.stringify(body) });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`micro-worker: ${text}`);
+    };
+    const cost = async (name) => {
+      const before = cpuNs(pids);
+      await post({ name });
+      return (cpuNs(pids) - before) / 1000;
+    };
+    await post({ load: data });
+    const names = [...Object.keys(operations({}, data, () => 0)), 'none'];
+    const samples = Object.fromEntries(names.map((name) => [name, []]));
+    for (let round = 0; round < 8; round++) {
+      for (const name of names) {
+        const us = await cost(name);
+        if (round > 0) samples[name].push(us);
+      }
+    }
+    const base = median(samples.none);
+    const calls = Object.fromEntries(Object.entries(operations({}, data, () => 0)).map(([name, [n]]) => [name, n]));
+    return Object.fromEntries(names.filter((n) => n !== 'none').map((name) => [name, (median(samples[name]) - base) / calls[name]]));
+  } finally {
+    await worker.stop();
+  }
 }
 
 // ---- 3. CPU per request under workerd (benches/load.mjs) ------------------------------------
@@ -251,7 +296,9 @@ const size = buildAndSize();
 const issuer = await startIssuer();
 try {
   const mod = buildBenchModule(t);
-  const microResults = await micro(mod, issuer);
+  const data = microData(issuer);
+  const microResults = await micro(mod, data);
+  const inWorkerd = await microInWorkerd(data);
   const macroResults = MICRO_ONLY ? null : await macro(issuer);
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [];
@@ -259,11 +306,11 @@ try {
   lines.push('');
   lines.push(`Release wasm: ${(size.raw / 1024).toFixed(0)} KiB raw, ${(size.gzip / 1024).toFixed(0)} KiB gzipped.`);
   lines.push('');
-  lines.push('| wasm32 in V8 (Node) | µs per operation | where the time goes (V8 CPU profile, self time) |');
-  lines.push('|---|---|---|');
+  lines.push('| wasm32 | µs per operation in V8 (Node) | in workerd | where the time goes (V8 CPU profile in Node, self time) |');
+  lines.push('|---|---|---|---|');
   for (const [name, us] of Object.entries(microResults.times)) {
     const top = microResults.profiles[name].map(([f, share]) => `${f.replace(/\|/g, '\\|')} ${share.toFixed(0)}%`).join('; ');
-    lines.push(`| ${name} | ${us.toFixed(1)} | ${top} |`);
+    lines.push(`| ${name} | ${us.toFixed(1)} | ${inWorkerd[name].toFixed(1)} | ${top} |`);
   }
   if (MICRO_ONLY) {
     console.log(lines.join('\n'));

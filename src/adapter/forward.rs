@@ -3,9 +3,9 @@
 //! same bytes are sent); the origin's response comes back as it is, body streamed.
 
 use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{Env, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use crate::config::names;
 use crate::gateway::{Authorized, BodyError, BodySource};
@@ -23,31 +23,44 @@ impl BodySource for RequestBody<'_> {
         {
             return Err(BodyError::TooLarge);
         }
-        let Some(stream) = self.0.body() else {
-            return Ok(Vec::new());
-        };
-        let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-        let mut bytes = Vec::new();
-        loop {
-            let chunk: web_sys::ReadableStreamReadResult = JsFuture::from(reader.read())
-                .await
-                .map_err(|_| BodyError::Unreadable)?
-                .unchecked_into();
-            if chunk.get_done() == Some(true) {
-                return Ok(bytes);
-            }
-            let chunk = Uint8Array::new(&chunk.get_value());
-            let start = bytes.len();
-            let end = start + chunk.length() as usize;
-            if end > limit {
-                // Stop the upload: nothing more of it is wanted.
-                let _ = reader.cancel();
-                return Err(BodyError::TooLarge);
-            }
-            bytes.resize(end, 0);
-            chunk.copy_to(&mut bytes[start..]);
+        match super::entry::settled(read_body(self.0, limit as f64)).await {
+            Ok(bytes) if bytes.is_null() => Err(BodyError::TooLarge),
+            Ok(bytes) => Ok(Uint8Array::new(&bytes).to_vec()),
+            Err(_) => Err(BodyError::Unreadable),
         }
     }
+}
+
+// The whole body, read in JavaScript chunk by chunk and joined there: one promise for the request to wait
+// on. Resolves to null, the upload cancelled, as soon as the body exceeds `limit` bytes.
+#[wasm_bindgen(inline_js = "
+export async function readBody(request, limit) {
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = readBody)]
+    fn read_body(request: &web_sys::Request, limit: f64) -> js_sys::Promise;
 }
 
 /// Sends an authorised request to the origin, `ORIGIN_URL` or the `ORIGIN_SERVICE` Worker. `Err` says
@@ -89,14 +102,31 @@ pub async fn forward(
         None => {}
     }
     let request = Request::new_with_init(&target, &init).map_err(|_| OriginError::InvalidUrl)?;
-    let sent = if proxy.service {
-        // The same request, headers and streamed body; only the way it travels differs.
-        match env.service(names::ORIGIN_SERVICE) {
-            Ok(origin) => origin.fetch_request(request).await,
-            Err(error) => Err(error),
-        }
+    // The same request, headers and streamed body to either; only the way it travels differs.
+    let binding = if proxy.service {
+        names::ORIGIN_SERVICE
     } else {
-        Fetch::Request(request).send().await
+        ""
     };
-    sent.map_err(|_| OriginError::Unreachable)
+    let response = match send(env, binding, request.inner()) {
+        Ok(promise) => super::entry::settled(promise).await,
+        Err(error) => Err(error),
+    };
+    response
+        .map(|response| Response::from(response.unchecked_into::<web_sys::Response>()))
+        .map_err(|_| OriginError::Unreachable)
+}
+
+// The request sent: through the service binding named `binding`, or with the global `fetch` when it is "".
+#[wasm_bindgen(inline_js = "
+export function send(env, binding, request) {
+  return binding === '' ? globalThis.fetch(request) : env[binding].fetch(request);
+}")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn send(
+        env: &Env,
+        binding: &str,
+        request: &web_sys::Request,
+    ) -> Result<js_sys::Promise, JsValue>;
 }

@@ -12,6 +12,7 @@ mod response;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::{Context, Env, Headers, Response, Result};
 
@@ -117,10 +118,15 @@ async fn serve_request(req: web_sys::Request, env: Env, ctx: Context) -> web_sys
         Ok(response) => response.into(),
         Err(error) => {
             worker::console_error!("{error}");
-            Response::error("INTERNAL SERVER ERROR", 500)
-                .map_or_else(|_| web_sys::Response::error(), Into::into)
+            internal_error()
         }
     }
+}
+
+/// A 500 with no detail, for what the request path could not handle.
+fn internal_error() -> web_sys::Response {
+    Response::error("INTERNAL SERVER ERROR", 500)
+        .map_or_else(|_| web_sys::Response::error(), Into::into)
 }
 
 async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
@@ -299,18 +305,32 @@ fn preflight(config: &Config, method: &str, path: &str, incoming: &Incoming) -> 
     })
 }
 
+// The binding's `limit({ key })`, resolving to whether the request is within the budget.
+#[wasm_bindgen(inline_js = "
+export function rateLimit(env, binding, key) {
+  return env[binding].limit({ key }).then((outcome) => outcome.success === true);
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = rateLimit, catch)]
+    fn rate_limit(
+        env: &Env,
+        binding: &str,
+        key: &str,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
+}
+
 /// Counts an authorised request on a rate-limited route against its caller's budget (README "Rate
 /// limits"); the refusal when the budget is spent, or when the limiter cannot be asked (fail closed).
 async fn over_limit(env: &Env, config: &Config, authorized: &Authorized) -> Option<GatewayError> {
     let (Some(limits), Some(key)) = (config.rate_limit, &authorized.limit_key) else {
         return None;
     };
-    let outcome = match env.rate_limiter(names::RATE_LIMITER) {
-        Ok(limiter) => limiter.limit(key.clone()).await,
+    let outcome = match rate_limit(env, names::RATE_LIMITER, key) {
+        Ok(promise) => entry::settled(promise).await,
         Err(error) => Err(error),
     };
-    match outcome {
-        Ok(outcome) if outcome.success => None,
+    match outcome.map(|success| success.as_bool()) {
+        Ok(Some(true)) => None,
         Ok(_) => Some(GatewayError::RateLimited {
             retry_after: limits.period,
         }),

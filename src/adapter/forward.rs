@@ -25,7 +25,7 @@ impl BodySource for RequestBody<'_> {
         }
         match super::entry::settled(read_body(self.0, limit as f64)).await {
             Ok(bytes) if bytes.is_null() => Err(BodyError::TooLarge),
-            Ok(bytes) => Ok(Uint8Array::new(&bytes).to_vec()),
+            Ok(bytes) => Ok(bytes.unchecked_into::<Uint8Array>().to_vec()),
             Err(_) => Err(BodyError::Unreadable),
         }
     }

@@ -10,7 +10,7 @@
 // interval, and every round's difference. A change is believed when the interval excludes zero.
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { startGateway } from '../tests/e2e/harness.mjs';
-import { batch, benchPaths, cliArg, closeAgent, median } from './load.mjs';
+import { batch, benchPaths, cliArg, closeAgent, median, medianInterval } from './load.mjs';
 
 const [configA, configB] = process.argv.slice(2, 4);
 if (!configA || !configB || configA.startsWith('--') || configB.startsWith('--')) {
@@ -20,18 +20,6 @@ if (!configA || !configB || configA.startsWith('--') || configB.startsWith('--')
 const ROUNDS = Number(cliArg('rounds', 10));
 const REQUESTS = Number(cliArg('requests', 400));
 const PATHS = cliArg('paths', 'public,same,new,dpop').split(',');
-
-/**
- * A 95% confidence interval of the median of the differences (distribution-free, from the order
- * statistics: the count of rounds below the median is binomial(n, 1/2)). A change is believed when the
- * interval excludes zero.
- */
-function medianInterval(xs) {
-  const sorted = [...xs].sort((x, y) => x - y);
-  const n = sorted.length;
-  const k = Math.max(0, Math.floor(n / 2 - 0.98 * Math.sqrt(n)));
-  return [sorted[k], sorted[Math.min(n - 1, n - 1 - k)]];
-}
 
 const issuer = await startIssuer();
 const vars = { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off' };

@@ -19,6 +19,38 @@ export const cliArg = (name, fallback) => {
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/**
+ * A 95% confidence interval of the median of xs (distribution-free, from the order statistics: the count
+ * of values below the median is binomial(n, 1/2)). For per-round differences B - A, a change is believed
+ * when the interval excludes zero.
+ */
+export function medianInterval(xs) {
+  const sorted = [...xs].sort((x, y) => x - y);
+  const n = sorted.length;
+  const k = Math.max(0, Math.floor(n / 2 - 0.98 * Math.sqrt(n)));
+  return [sorted[k], sorted[Math.min(n - 1, n - 1 - k)]];
+}
+
+const DEMO_ROUTES = [
+  { path: '/api/public', auth: 'none' },
+  { path: '/api/private', methods: ['GET'], auth: 'required' },
+  { path: '/api/private-scoped', methods: ['GET'], scopes: ['read:messages'] },
+];
+
+/**
+ * `ROUTES` of the benchmarked gateways: the demo routes, and `/mcp` with a JSON-RPC rule (README "MCP
+ * servers") beside `/mcp-open`, the same route without one, so that the cost of reading and matching the
+ * body is the difference of two paths on one worker. `rateLimited`: `/api/private` opts into the rate limit.
+ */
+export function benchRoutes({ rateLimited = false } = {}) {
+  const routes = DEMO_ROUTES.map((r) => (rateLimited && r.path === '/api/private' ? { ...r, rate_limit: true } : r));
+  routes.push(
+    { path: '/mcp', scopes: ['mcp:use'], jsonrpc: [{ method: 'tools/call', name: 'delete_*', scopes: ['repo:admin'] }] },
+    { path: '/mcp-open', scopes: ['mcp:use'] },
+  );
+  return JSON.stringify(routes);
+}
+
 /** The q-quantile (0…1) of xs, nearest rank. */
 export const quantile = (xs, q) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -39,7 +71,8 @@ const TOOLS_CALL = JSON.stringify({
  * expected status: the public route, Bearer with one token, Bearer with a new token per request
  * (`tokensPerWorker` minted for each of `workerNames`), DPoP with a fresh proof per request, and `mcp`, a
  * POST of a tools/call to `/mcp` with one token (answered 404 by the demo endpoints once authorised, as
- * no demo endpoint is there: what it measures is the gateway's work, body included).
+ * no demo endpoint is there: what it measures is the gateway's work, body included), and `mcpOpen`, the
+ * same POST to `/mcp-open` (see `benchRoutes`).
  */
 export function benchPaths(issuer, workerNames, tokensPerWorker) {
   const sameToken = issuer.mint({ scope: 'read:messages' });
@@ -49,13 +82,15 @@ export function benchPaths(issuer, workerNames, tokensPerWorker) {
   const key = generateDpopKey();
   const bound = issuer.mint({ cnfJkt: key.jkt });
   const mcpToken = issuer.mint({ scope: 'mcp:use repo:admin' });
+  const mcpCall = (pathname) => [
+    pathname,
+    () => ({ authorization: `Bearer ${mcpToken}`, 'content-type': 'application/json' }),
+    { method: 'POST', body: TOOLS_CALL, status: 404 },
+  ];
   return {
     public: () => ['/api/public', () => ({})],
-    mcp: () => [
-      '/mcp',
-      () => ({ authorization: `Bearer ${mcpToken}`, 'content-type': 'application/json' }),
-      { method: 'POST', body: TOOLS_CALL, status: 404 },
-    ],
+    mcp: () => mcpCall('/mcp'),
+    mcpOpen: () => mcpCall('/mcp-open'),
     same: () => ['/api/private', () => ({ authorization: `Bearer ${sameToken}` })],
     new: (w) => ['/api/private', (i) => ({ authorization: `Bearer ${fresh[w.name][i]}` })],
     dpop: (w) => [

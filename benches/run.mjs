@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { batch, benchPaths, cliArg, closeAgent, CONCURRENCY, cpuNs, median, quantile, workerdProcesses } from './load.mjs';
+import { batch, benchPaths, benchRoutes, cliArg, closeAgent, CONCURRENCY, cpuNs, median, medianInterval, quantile, workerdProcesses } from './load.mjs';
 import { operations } from './operations.mjs';
 import { barChart } from './chart.mjs';
 
@@ -38,6 +38,10 @@ const PATH_NAMES = {
   dpop: 'DPoP, fresh proof',
 };
 const FLOOR = PATH_NAMES.public;
+const SAME = PATH_NAMES.same;
+// The paths of the costs of features, on the gateway only (benches/load.mjs benchRoutes).
+const GUARDED = 'JSON-RPC call, guarded route';
+const UNGUARDED = 'JSON-RPC call, unguarded route';
 // Where the chart of the workerd runs is written (README "Performance" shows it).
 const CHART = path.resolve(cliArg('chart', path.join(REPO_ROOT, 'benches/chart.svg')));
 const WARMUP = 300;
@@ -227,36 +231,48 @@ async function macro(issuer) {
   log('starting the gateway and the reference worker under wrangler dev');
   // Like for like: the reference writes no log line, so neither does the gateway measured against it;
   // a second gateway with the default REQUEST_LOGS=all shows what the log line costs.
-  const gateway = { name: 'gateway', ...(await startGateway({ vars: { ...vars, REQUEST_LOGS: 'off' }, readyTimeoutMs: 600_000 })) };
+  const quiet = { ...vars, REQUEST_LOGS: 'off' };
+  const gateway = { name: 'gateway', ...(await startGateway({ vars: { ...quiet, ROUTES: benchRoutes() }, readyTimeoutMs: 600_000 })) };
   const reference = {
     name: 'reference',
     ...(await startGateway({ vars, readyTimeoutMs: 600_000, extraArgs: ['--config', 'benches/reference/wrangler.toml'] })),
   };
   const logging = { name: 'logging', ...(await startGateway({ vars, readyTimeoutMs: 600_000 })) };
+  // The same build with the rate limiter on /api/private and a metrics point per request.
+  const bindings = {
+    name: 'bindings',
+    ...(await startGateway({
+      vars: { ...quiet, ROUTES: benchRoutes({ rateLimited: true }) },
+      readyTimeoutMs: 600_000,
+      extraArgs: ['--config', 'benches/bindings/wrangler.toml'],
+    })),
+  };
   try {
     const perWorker = ROUNDS * REQUESTS + WARMUP;
     log(`minting ${2 * perWorker} tokens`);
     const made = benchPaths(issuer, ['gateway', 'reference'], perWorker);
     const paths = Object.fromEntries(Object.entries(PATH_NAMES).map(([key, name]) => [name, made[key]]));
+    const requests = { ...paths, [GUARDED]: made.mcp, [UNGUARDED]: made.mcpOpen };
     const plan = [
-      [gateway, Object.keys(paths)],
+      [gateway, [...Object.keys(paths), GUARDED, UNGUARDED]],
       [reference, Object.keys(paths)],
       [logging, [FLOOR]],
+      [bindings, [SAME]],
     ];
     const samples = new Map(plan.flatMap(([t, names]) => names.map((n) => [`${t.name}/${n}`, []])));
     // Warm-up: JIT, keys fetched, caches filled; new tokens start after the ones the rounds use.
     for (const [target, names] of plan) {
       for (const name of names) {
-        const [p, headers] = paths[name](target);
-        await batch(target, p, (i) => headers(i + ROUNDS * REQUESTS), WARMUP);
+        const [p, headers, request] = requests[name](target);
+        await batch(target, p, (i) => headers(i + ROUNDS * REQUESTS), WARMUP, request);
       }
     }
     for (let round = 0; round < ROUNDS; round++) {
       const rotate = (xs) => xs.map((_, i) => xs[(i + round) % xs.length]);
       for (const [target, names] of rotate(plan)) {
         for (const name of rotate(names)) {
-          const [p, headers] = paths[name](target);
-          samples.get(`${target.name}/${name}`).push(await batch(target, p, (i) => headers(i + round * REQUESTS), REQUESTS));
+          const [p, headers, request] = requests[name](target);
+          samples.get(`${target.name}/${name}`).push(await batch(target, p, (i) => headers(i + round * REQUESTS), REQUESTS, request));
         }
       }
       log(`round ${round + 1}/${ROUNDS} done`);
@@ -276,14 +292,22 @@ async function macro(issuer) {
         p99: quantile(latencies, 0.99),
       };
     };
+    // B - A per round, its median and the median's 95% interval.
+    const difference = (a, b) => {
+      const [runsA, runsB] = [samples.get(a), samples.get(b)];
+      const d = runsB.map((r, i) => r.worker - runsA[i].worker);
+      return { median: median(d), interval: medianInterval(d) };
+    };
     return {
       paths: Object.keys(paths).map((name) => ({ name, gateway: summary(gateway, name), reference: summary(reference, name) })),
       logging: summary(logging, FLOOR),
+      features: {
+        jsonrpc: difference(`gateway/${UNGUARDED}`, `gateway/${GUARDED}`),
+        bindings: difference(`gateway/${SAME}`, `bindings/${SAME}`),
+      },
     };
   } finally {
-    await gateway.stop();
-    await reference.stop();
-    await logging.stop();
+    for (const worker of [gateway, reference, logging, bindings]) await worker.stop();
   }
 }
 
@@ -339,6 +363,13 @@ try {
   lines.push(`![CPU per request, gateway and reference](${path.relative(REPO_ROOT, CHART)}) (bars: medians of the rounds; whiskers: interquartile range; latency: as the load generator on the same machine saw it, ${CONCURRENCY} in flight, wrangler's dev proxy included)`);
   lines.push('');
   lines.push(`The gateway rows are with REQUEST_LOGS=off, as the reference logs nothing; with the default REQUEST_LOGS=all the floor is ${fmt(macroResults.logging.worker)} µs/request, so the JSON log line costs about ${fmt(macroResults.logging.worker - floor.gateway.worker)} µs under wrangler dev. Not counted above: wrangler's dev proxy, a second workerd process that forwards each request under \`wrangler dev\` only, spent a median ${fmt(floor.gateway.proxy)} µs per gateway request and ${fmt(floor.reference.proxy)} µs per reference request on the floor path.`);
+  const { jsonrpc, bindings } = macroResults.features;
+  const cost = ({ median: m, interval: [low, high] }) => `${fmt(m)} µs (${fmt(low)}…${fmt(high)})`;
+  lines.push('');
+  lines.push('| cost of a feature, gateway (median of the per-round differences, 95% interval) | µs/request |');
+  lines.push('|---|---|');
+  lines.push(`| a guarded JSON-RPC call (body read, parsed, matched) over the same call on an unguarded route, one worker | ${cost(jsonrpc)} |`);
+  lines.push(`| both optional bindings (rate limit counted, a metrics point) over none, token seen before, two workers | ${cost(bindings)} |`);
   console.log(lines.join('\n'));
 } finally {
   await issuer.close();

@@ -17,13 +17,12 @@ impl BodySource for RequestBody<'_> {
     async fn read(&self, limit: usize) -> Result<Vec<u8>, BodyError> {
         // A declared length over the limit is refused before a byte is read.
         let declared = self.0.headers().get("content-length").ok().flatten();
-        if declared
-            .and_then(|l| l.trim().parse::<u64>().ok())
-            .is_some_and(|l| l > limit as u64)
-        {
+        let declared = declared.and_then(|l| l.trim().parse::<u64>().ok());
+        if declared.is_some_and(|l| l > limit as u64) {
             return Err(BodyError::TooLarge);
         }
-        match super::entry::settled(read_body(self.0, limit as f64)).await {
+        let framed = declared.is_some();
+        match super::entry::settled(read_body(self.0, limit as f64, framed)).await {
             Ok(bytes) if bytes.is_null() => Err(BodyError::TooLarge),
             Ok(bytes) => Ok(bytes.unchecked_into::<Uint8Array>().to_vec()),
             Err(_) => Err(BodyError::Unreadable),
@@ -31,12 +30,19 @@ impl BodySource for RequestBody<'_> {
     }
 }
 
-// The whole body, read in JavaScript chunk by chunk and joined there: one promise for the request to wait
-// on. Resolves to null, the upload cancelled, as soon as the body exceeds `limit` bytes.
+// The whole body as one buffer, one promise for the request to wait on; null, the upload cancelled, as
+// soon as it exceeds `limit` bytes. A body `framed` by a Content-Length (already checked against the limit)
+// is read by the runtime in one call; only a body of unknown length is read chunk by chunk and counted.
 #[wasm_bindgen(inline_js = "
-export async function readBody(request, limit) {
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
+export function readBody(request, limit, framed) {
+  if (request.body === null) return Promise.resolve(new Uint8Array(0));
+  if (framed) {
+    return request.arrayBuffer().then((b) => (b.byteLength > limit ? null : new Uint8Array(b)));
+  }
+  return readChunks(request.body.getReader(), limit);
+}
+
+async function readChunks(reader, limit) {
   const chunks = [];
   let size = 0;
   for (;;) {
@@ -60,7 +66,7 @@ export async function readBody(request, limit) {
 }")]
 extern "C" {
     #[wasm_bindgen(js_name = readBody)]
-    fn read_body(request: &web_sys::Request, limit: f64) -> js_sys::Promise;
+    fn read_body(request: &web_sys::Request, limit: f64, framed: bool) -> js_sys::Promise;
 }
 
 /// Sends an authorised request to the origin, `ORIGIN_URL` or the `ORIGIN_SERVICE` Worker. `Err` says

@@ -165,7 +165,8 @@ struct Incoming {
     preflight_method: Option<String>,
     authorization: Option<String>,
     dpop: Option<String>,
-    /// `Mcp-Method` and `Mcp-Name`, read only when some route has JSON-RPC rules.
+    /// `Mcp-Method` and `Mcp-Name`, read only for a POST when some route has JSON-RPC rules (only a POST
+    /// body is matched: `RouteRule::reads_jsonrpc`).
     mcp_method: Option<String>,
     mcp_name: Option<String>,
     /// The URL a DPoP proof's `htu` is compared with.
@@ -173,7 +174,7 @@ struct Incoming {
 }
 
 impl Incoming {
-    fn read(req: &web_sys::Request, config: &Config) -> Result<Self> {
+    fn read(req: &web_sys::Request, method: &str, config: &Config) -> Result<Self> {
         let url = req.url();
         let headers = Headers(req.headers());
         let htu_url = if config.dpop.trust_proxy {
@@ -185,7 +186,7 @@ impl Incoming {
         } else {
             url.clone()
         };
-        let (mcp_method, mcp_name) = if config.routes.has_jsonrpc() {
+        let (mcp_method, mcp_name) = if method == "POST" && config.routes.has_jsonrpc() {
             (headers.get("mcp-method")?, headers.get("mcp-name")?)
         } else {
             (None, None)
@@ -224,7 +225,7 @@ async fn handle<'c>(
     log: &mut RequestLog<'c>,
 ) -> Result<Response> {
     let method = req.method();
-    let incoming = Incoming::read(req, config)?;
+    let incoming = Incoming::read(req, &method, config)?;
     // The runtime's URL string, split without the `url` crate (see path::split_url).
     let (path, query) = split_url(&incoming.url);
     let cors = incoming

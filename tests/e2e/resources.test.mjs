@@ -156,6 +156,28 @@ describe('JSON-RPC rules', () => {
     assert.equal(get.status, 200, describeRes(get));
   });
 
+  test('a body without Content-Length is read in pieces, matched and forwarded whole', async () => {
+    const body = JSON.stringify([tool('search', 1), tool('delete_repo', 2)]);
+    const pieces = [body.slice(0, 9), body.slice(9, 40), body.slice(40)];
+    const chunked = (token) => request(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+      chunks: pieces,
+    });
+    const user = mint('mcp:use');
+    const started = origin.started();
+    assertError(await chunked(user), 403, 'insufficient_scope', {
+      secrets: [user],
+      challenge: `Bearer realm="api", error="insufficient_scope", scope="mcp:use repo:admin", ${meta}`,
+    });
+    assert.equal(origin.started(), started, 'the guarded call in the second piece reached the origin');
+    const res = await chunked(mint('mcp:use repo:admin'));
+    assert.equal(res.status, 200, describeRes(res));
+    const rec = origin.last();
+    assert.equal(rec.sha256, crypto.createHash('sha256').update(body).digest('hex'));
+    assert.equal(rec.bytes, Buffer.byteLength(body));
+  });
+
   test('a guarded tool needs its scope, also hidden in a batch; 403 names every needed scope', async () => {
     const user = mint('mcp:use');
     const admin = mint('mcp:use repo:admin');

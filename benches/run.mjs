@@ -312,7 +312,7 @@ async function macro(issuer) {
 }
 
 // ---- 4. report -----------------------------------------------------------------------------------
-const fmt = (n) => n.toFixed(0);
+const fmt = (n) => (Math.round(n) === 0 ? 0 : n).toFixed(0); // never "-0"
 const spread = ([low, high]) => `${fmt(low)}…${fmt(high)}`;
 
 const t = tools();

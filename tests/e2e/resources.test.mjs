@@ -178,6 +178,28 @@ describe('JSON-RPC rules', () => {
     assert.equal(rec.bytes, Buffer.byteLength(body));
   });
 
+  test('a body of exactly 1 MiB is read and forwarded, with or without Content-Length; one byte more is 413', async () => {
+    const admin = mint('mcp:use repo:admin');
+    const sized = (bytes) => {
+      const empty = JSON.stringify(rpc('tools/list', { pad: '' }));
+      return JSON.stringify(rpc('tools/list', { pad: 'x'.repeat(bytes - empty.length) }));
+    };
+    const [exact, over] = [sized(MiB), sized(MiB + 1)];
+    assert.equal(Buffer.byteLength(exact), MiB);
+    const framed = await post(admin, exact);
+    assert.equal(framed.status, 200, describeRes(framed));
+    assert.equal(origin.last().bytes, MiB);
+    const pieces = [exact.slice(0, MiB / 2), exact.slice(MiB / 2)];
+    const chunked = await request(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+      chunks: pieces,
+    });
+    assert.equal(chunked.status, 200, describeRes(chunked));
+    assert.equal(origin.last().sha256, crypto.createHash('sha256').update(exact).digest('hex'));
+    assertError(await refusedPost(admin, over), 413, 'payload_too_large', { challenge: null });
+  });
+
   test('a guarded tool needs its scope, also hidden in a batch; 403 names every needed scope', async () => {
     const user = mint('mcp:use');
     const admin = mint('mcp:use repo:admin');

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { cliArg, cpuNs, median, medianInterval, workerdProcesses } from './load.mjs';
+import { benchRoutes, cliArg, cpuNs, median, medianInterval, workerdProcesses } from './load.mjs';
 
 const REFERENCE = path.join(REPO_ROOT, 'benches/reference/index.js');
 const entry = (build) => (build === 'reference' ? REFERENCE : path.resolve(build, 'index.js'));
@@ -69,16 +69,11 @@ simple = { limit = 100000000, period = 60 }
 `);
 
 const issuer = await startIssuer();
-const routes = [
-  { path: '/api/public', auth: 'none' },
-  { path: '/api/private', methods: ['GET'], auth: 'required' },
-  { path: '/api/private-scoped', methods: ['GET'], scopes: ['read:messages'], rate_limit: true },
-];
 const worker = await startGateway({
   readyPath: '/',
   readyTimeoutMs: 600_000,
   extraArgs: ['--config', path.join(dir, 'wrangler.toml')],
-  vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off', ROUTES: JSON.stringify(routes) },
+  vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off', ROUTES: benchRoutes({ rateLimited: '/api/private-scoped' }) },
 });
 const token = issuer.mint({ scope: 'read:messages' });
 try {

@@ -40,10 +40,11 @@ const DEMO_ROUTES = [
 /**
  * `ROUTES` of the benchmarked gateways: the demo routes, and `/mcp` with a JSON-RPC rule (README "MCP
  * servers") beside `/mcp-open`, the same route without one, so that the cost of reading and matching the
- * body is the difference of two paths on one worker. `rateLimited`: `/api/private` opts into the rate limit.
+ * body is the difference of two paths on one worker. `rateLimited`: the demo route that opts into the rate
+ * limit, if any.
  */
-export function benchRoutes({ rateLimited = false } = {}) {
-  const routes = DEMO_ROUTES.map((r) => (rateLimited && r.path === '/api/private' ? { ...r, rate_limit: true } : r));
+export function benchRoutes({ rateLimited } = {}) {
+  const routes = DEMO_ROUTES.map((r) => (r.path === rateLimited ? { ...r, rate_limit: true } : r));
   routes.push(
     { path: '/mcp', scopes: ['mcp:use'], jsonrpc: [{ method: 'tools/call', name: 'delete_*', scopes: ['repo:admin'] }] },
     { path: '/mcp-open', scopes: ['mcp:use'] },

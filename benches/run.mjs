@@ -242,7 +242,7 @@ async function macro(issuer) {
   const bindings = {
     name: 'bindings',
     ...(await startGateway({
-      vars: { ...quiet, ROUTES: benchRoutes({ rateLimited: true }) },
+      vars: { ...quiet, ROUTES: benchRoutes({ rateLimited: '/api/private' }) },
       readyTimeoutMs: 600_000,
       extraArgs: ['--config', 'benches/bindings/wrangler.toml'],
     })),

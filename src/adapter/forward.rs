@@ -16,13 +16,12 @@ pub(super) struct RequestBody<'r>(pub(super) &'r web_sys::Request);
 impl BodySource for RequestBody<'_> {
     async fn read(&self, limit: usize) -> Result<Vec<u8>, BodyError> {
         // A declared length over the limit is refused before a byte is read.
-        let declared = self.0.headers().get("content-length").ok().flatten();
-        let declared = declared.and_then(|l| l.trim().parse::<u64>().ok());
+        let declared = (self.0.headers().get("content-length").ok().flatten())
+            .and_then(|l| l.trim().parse::<u64>().ok());
         if declared.is_some_and(|l| l > limit as u64) {
             return Err(BodyError::TooLarge);
         }
-        let framed = declared.is_some();
-        match super::entry::settled(read_body(self.0, limit as f64, framed)).await {
+        match super::entry::settled(read_body(self.0, limit as f64, declared.is_some())).await {
             Ok(bytes) if bytes.is_null() => Err(BodyError::TooLarge),
             Ok(bytes) => Ok(bytes.unchecked_into::<Uint8Array>().to_vec()),
             Err(_) => Err(BodyError::Unreadable),

@@ -2,51 +2,66 @@
 // cannot resolve (README "Performance"):
 //
 //   node benches/inprocess.mjs --a <build dir A> --b <build dir B | reference> [--paths P,P...] [--rounds N]
+//        [--calls N] [--bindings]
 //
 // One wrapper Worker imports both builds (a `build/` directory of scripts/build.sh, or `reference`, the
-// jose worker of benches/reference) and, per request it receives, calls one of them `--calls` times with
-// a fresh `Request` and reads each response; `none` answers a constant `Response` the same way. The CPU of
-// the wrapper's workerd process per call is the cost, so both builds run in the same process, isolate
-// and machine state, alternating round by round. A path is `/api/public`, `/api/private:token` with a
-// Bearer token, or `/api/private-scoped:token`, the same with the rate limit counted (the local
-// `RATE_LIMITER` simulator). The reference answers the first two only. Prints per path
-// the median µs per call of A, B and none, and the median of the per-round differences B - A with its
-// 95% interval. What it leaves out: the runtime's own handling of each HTTP request (the same for both
-// builds) and the cost of a handler returning a pending promise to the runtime.
+// jose worker of benches/reference; the same directory twice is imported as two copies) and, per request
+// it receives, calls one of them `--calls` times with a fresh `Request` and reads each response; `none`
+// answers a constant `Response` the same way. The CPU of the wrapper's workerd process per call is the
+// cost, so both builds run in the same process, isolate and machine state, alternating round by round. A
+// path is `/api/public`, `/api/private:token` with a Bearer token, or `/api/private-scoped:token`, the
+// same route with the rate limit counted (the local `RATE_LIMITER` simulator). The reference answers the
+// first two only. `--bindings`: A runs with neither `RATE_LIMITER` nor `METRICS` (and no route rate
+// limited), B with both, which is the cost of the operations bindings (README "Operations"). Prints per
+// path the median µs per call of A, B and none, and the median of the per-round differences B - A with
+// its 95% interval. What it leaves out: the runtime's own handling of each HTTP request (the same for
+// both builds) and the cost of a handler returning a pending promise to the runtime.
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
 import { benchRoutes, cliArg, cpuNs, median, medianInterval, workerdProcesses } from './load.mjs';
 
 const REFERENCE = path.join(REPO_ROOT, 'benches/reference/index.js');
-const entry = (build) => (build === 'reference' ? REFERENCE : path.resolve(build, 'index.js'));
-const [A, B] = [cliArg('a', 'build'), cliArg('b', 'reference')].map(entry);
-const PATHS = cliArg('paths', '/api/public,/api/private:token').split(',');
-const ROUNDS = Number(cliArg('rounds', 30));
-const CALLS = Number(cliArg('calls', 1000));
-for (const file of [A, B]) {
-  if (!fs.existsSync(file)) {
-    console.error(`inprocess: no ${file}; build first (bash scripts/build.sh)`);
-    process.exit(2);
-  }
+const DIR = path.join(REPO_ROOT, 'target/inprocess');
+const RATE_LIMITED = '/api/private-scoped';
+
+/** The entry module of a build directory or of `reference`; `copy`: import it from a copy of its directory. */
+function entry(build, copy) {
+  if (build === 'reference') return REFERENCE;
+  const file = path.resolve(build, 'index.js');
+  if (!fs.existsSync(file)) throw new Error(`inprocess: no ${file}; build first (bash scripts/build.sh)`);
+  if (!copy) return file;
+  const twin = path.join(DIR, 'b');
+  fs.rmSync(twin, { recursive: true, force: true });
+  fs.cpSync(path.resolve(build), twin, { recursive: true });
+  return path.join(twin, 'index.js');
 }
 
 // The wrapper Worker, written under target/ (static imports: wrangler bundles both builds into it).
-const dir = path.join(REPO_ROOT, 'target/inprocess');
-fs.mkdirSync(dir, { recursive: true });
-fs.writeFileSync(path.join(dir, 'index.js'), `import a from ${JSON.stringify(A)};
-import b from ${JSON.stringify(B)};
+function writeWrapper(a, b, bindings) {
+  fs.mkdirSync(DIR, { recursive: true });
+  fs.writeFileSync(path.join(DIR, 'index.js'), `import a from ${JSON.stringify(a)};
+import b from ${JSON.stringify(b)};
 
 const targets = { a, b, none: { fetch: () => new Response('x') } };
 
+// --bindings: A's environment has no operations binding and no rate-limited route.
+function bare(env) {
+  const { RATE_LIMITER, METRICS, ...rest } = env;
+  return { ...rest, ROUTES: ${JSON.stringify(benchRoutes())} };
+}
+
+let envs;
 export default {
   async fetch(request, env, ctx) {
     if (request.method !== 'POST') return new Response('ready');
+    envs ??= { a: ${bindings} ? bare(env) : env, b: env, none: env };
     const { target, calls, path, headers } = await request.json();
     const statuses = {};
     for (let i = 0; i < calls; i++) {
-      const response = await targets[target].fetch(new Request('http://localhost' + path, { headers }), env, ctx);
+      const response = await targets[target].fetch(new Request('http://localhost' + path, { headers }), envs[target], ctx);
       await response.arrayBuffer();
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
     }
@@ -54,7 +69,7 @@ export default {
   },
 };
 `);
-fs.writeFileSync(path.join(dir, 'wrangler.toml'), `name = "gateway-inprocess"
+  fs.writeFileSync(path.join(DIR, 'wrangler.toml'), `name = "gateway-inprocess"
 main = "index.js"
 compatibility_date = "2026-04-20"
 
@@ -66,42 +81,75 @@ globs = ["**/*.wasm"]
 name = "RATE_LIMITER"
 namespace_id = "4242"
 simple = { limit = 100000000, period = 60 }
-`);
 
-const issuer = await startIssuer();
-const worker = await startGateway({
-  readyPath: '/',
-  readyTimeoutMs: 600_000,
-  extraArgs: ['--config', path.join(dir, 'wrangler.toml')],
-  vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off', ROUTES: benchRoutes({ rateLimited: '/api/private-scoped' }) },
-});
-const token = issuer.mint({ scope: 'read:messages' });
-try {
-  const { worker: pids } = workerdProcesses(worker.pid);
-  // µs of CPU per call of `target` on `pathAndToken`; every call must be answered 200.
-  const cost = async (target, pathAndToken) => {
-    const [pathname, withToken] = pathAndToken.split(':');
-    const headers = withToken ? { authorization: `Bearer ${token}` } : {};
-    const before = cpuNs(pids);
-    const response = await fetch(worker.url, { method: 'POST', body: JSON.stringify({ target, calls: CALLS, path: pathname, headers }) });
-    const statuses = await response.json();
-    if (statuses['200'] !== CALLS) throw new Error(`inprocess: ${target} ${pathAndToken} answered ${JSON.stringify(statuses)}`);
-    return (cpuNs(pids) - before) / 1000 / CALLS;
-  };
-  for (const p of PATHS) {
-    for (const target of ['a', 'b', 'none']) await cost(target, p); // warm-up
-    const runs = { a: [], b: [], none: [] };
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const target of round % 2 ? ['a', 'b', 'none'] : ['b', 'a', 'none']) runs[target].push(await cost(target, p));
+[[analytics_engine_datasets]]
+binding = "METRICS"
+dataset = "auth0_edge_gateway"
+`);
+}
+
+/**
+ * Runs the A/B; returns, per path, the median µs per call of `a`, `b` and `none`, and the median of the
+ * per-round differences B - A with its 95% interval.
+ */
+export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, bindings = false, log = () => {} }) {
+  writeWrapper(entry(a, false), entry(b, path.resolve(a) === path.resolve(b)), bindings);
+  const issuer = await startIssuer();
+  const worker = await startGateway({
+    readyPath: '/',
+    readyTimeoutMs: 600_000,
+    extraArgs: ['--config', path.join(DIR, 'wrangler.toml')],
+    vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off', ROUTES: benchRoutes({ rateLimited: RATE_LIMITED }) },
+  });
+  const token = issuer.mint({ scope: 'read:messages' });
+  try {
+    const { worker: pids } = workerdProcesses(worker.pid);
+    // µs of CPU per call of `target` on `pathAndToken`; every call must be answered 200.
+    const cost = async (target, pathAndToken) => {
+      const [pathname, withToken] = pathAndToken.split(':');
+      const headers = withToken ? { authorization: `Bearer ${token}` } : {};
+      const before = cpuNs(pids);
+      const response = await fetch(worker.url, { method: 'POST', body: JSON.stringify({ target, calls, path: pathname, headers }) });
+      const statuses = await response.json();
+      if (statuses['200'] !== calls) throw new Error(`inprocess: ${target} ${pathAndToken} answered ${JSON.stringify(statuses)}`);
+      return (cpuNs(pids) - before) / 1000 / calls;
+    };
+    const results = {};
+    for (const p of paths) {
+      for (const target of ['a', 'b', 'none']) await cost(target, p); // warm-up
+      const runs = { a: [], b: [], none: [] };
+      for (let round = 0; round < rounds; round++) {
+        for (const target of round % 2 ? ['a', 'b', 'none'] : ['b', 'a', 'none']) runs[target].push(await cost(target, p));
+      }
+      const differences = runs.b.map((x, i) => x - runs.a[i]);
+      results[p] = {
+        a: median(runs.a),
+        b: median(runs.b),
+        none: median(runs.none),
+        difference: { median: median(differences), interval: medianInterval(differences) },
+      };
+      log(`${p} done`);
     }
-    const differences = runs.b.map((b, i) => b - runs.a[i]);
-    const [low, high] = medianInterval(differences);
-    const us = (x) => x.toFixed(1);
+    return results;
+  } finally {
+    await worker.stop();
+    await issuer.close();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const results = await inProcess({
+    a: cliArg('a', 'build'),
+    b: cliArg('b', 'reference'),
+    paths: cliArg('paths', '/api/public,/api/private:token').split(','),
+    rounds: Number(cliArg('rounds', 30)),
+    calls: Number(cliArg('calls', 1000)),
+    bindings: process.argv.includes('--bindings'),
+  });
+  const us = (x) => x.toFixed(1);
+  for (const [p, { a, b, none, difference: d }] of Object.entries(results)) {
     console.log(
-      `${p}: A ${us(median(runs.a))} µs, B ${us(median(runs.b))} µs, none ${us(median(runs.none))} µs per call; B - A median ${us(median(differences))} µs, 95% interval ${us(low)} to ${us(high)}`,
+      `${p}: A ${us(a)} µs, B ${us(b)} µs, none ${us(none)} µs per call; B - A median ${us(d.median)} µs, 95% interval ${us(d.interval[0])} to ${us(d.interval[1])}`,
     );
   }
-} finally {
-  await worker.stop();
-  await issuer.close();
 }

@@ -10,7 +10,9 @@
 //      side by side and reports, for each, the CPU time per request of the workerd process that runs it,
 //      read from /proc before and after each fixed batch (benches/load.mjs): a public route (the floor),
 //      Bearer with the same token, Bearer with a new token each time, DPoP with a fresh proof each time;
-//      and the ratio gateway / reference of the cost over the floor;
+//      and the ratio gateway / reference of the cost over the floor; then the costs of features: a guarded
+//      JSON-RPC call, and the operations bindings (over HTTP on two workers, and in one process with
+//      benches/inprocess.mjs);
 //   4. prints the tables (Markdown, for the README), with p50/p99 latency next to CPU, and draws the CPU per
 //      request of every path for both workers as an SVG bar chart (benches/chart.svg, or --chart FILE).
 import { execFileSync } from 'node:child_process';
@@ -25,6 +27,7 @@ import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
 import { batch, benchPaths, benchRoutes, cliArg, closeAgent, CONCURRENCY, cpuNs, median, medianInterval, quantile, workerdProcesses } from './load.mjs';
 import { operations } from './operations.mjs';
+import { inProcess } from './inprocess.mjs';
 import { barChart } from './chart.mjs';
 
 const arg = (name, fallback) => Number(cliArg(name, fallback));
@@ -311,6 +314,18 @@ async function macro(issuer) {
   }
 }
 
+// ---- 3b. the cost of the operations bindings, in process (benches/inprocess.mjs) -------------------
+// Two gateways under `wrangler dev` differ by a few tens of µs per request even with one configuration
+// (README "Performance"), more than the bindings' budget: the build is also measured twice in one
+// process, one copy without the bindings and one with them.
+const BINDINGS_ROUNDS = 100;
+const LIMITED = '/api/private-scoped:token';
+const UNLIMITED = '/api/private:token';
+function bindingsCost() {
+  log('measuring the operations bindings in process');
+  return inProcess({ a: path.join(REPO_ROOT, 'build'), b: path.join(REPO_ROOT, 'build'), bindings: true, paths: [LIMITED, UNLIMITED], rounds: BINDINGS_ROUNDS, log });
+}
+
 // ---- 4. report -----------------------------------------------------------------------------------
 const fmt = (n) => (Math.round(n) === 0 ? 0 : n).toFixed(0); // never "-0"
 const spread = ([low, high]) => `${fmt(low)}…${fmt(high)}`;
@@ -324,6 +339,7 @@ try {
   const microResults = await micro(mod, data);
   const inWorkerd = await microInWorkerd(data);
   const macroResults = MICRO_ONLY ? null : await macro(issuer);
+  const bindingsInProcess = MICRO_ONLY ? null : await bindingsCost();
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [];
   lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpu} (${os.cpus().length} cores), Node ${process.version}, wrangler dev (workerd). CPU of the workerd process that runs the worker; ${ROUNDS} rounds of ${REQUESTS} requests per path and worker after ${WARMUP} warm-up requests, ${CONCURRENCY} in flight; medians of the rounds, spread = interquartile range of the rounds.`);
@@ -370,6 +386,9 @@ try {
   lines.push('|---|---|');
   lines.push(`| a guarded JSON-RPC call (body read, parsed, matched) over the same call on an unguarded route, one worker | ${cost(jsonrpc)} |`);
   lines.push(`| both optional bindings (rate limit counted, a metrics point) over none, token seen before, two workers | ${cost(bindings)} |`);
+  const precise = ({ median: m, interval: [low, high] }) => `${m.toFixed(1)} µs (${low.toFixed(1)}…${high.toFixed(1)})`;
+  lines.push(`| both optional bindings over none, token seen before on a rate-limited route, in process (one workerd, the build twice, ${BINDINGS_ROUNDS} rounds) | ${precise(bindingsInProcess[LIMITED].difference)} |`);
+  lines.push(`| the metrics binding alone (a route not rate limited), in process | ${precise(bindingsInProcess[UNLIMITED].difference)} |`);
   console.log(lines.join('\n'));
 } finally {
   await issuer.close();

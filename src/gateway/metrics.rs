@@ -33,11 +33,11 @@ pub struct Observation<'a> {
     pub ms: f64,
 }
 
-/// An Analytics Engine data point: one index (the sampling key), blobs and doubles in the fixed order
-/// the README's queries name (`blob1`..`blob8`, `double1`..`double4`).
+/// An Analytics Engine data point: blobs and doubles in the fixed order the README's queries name
+/// (`blob1`..`blob8`, `double1`..`double4`). Its index (the sampling key) is the route, `blob1`:
+/// Analytics Engine samples per index, so a busy route never hides a quiet one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataPoint<'a> {
-    pub index: &'a str,
     /// route, decision, reason, issuer, key source, scheme, method, sub.
     pub blobs: [&'a str; 8],
     /// duration ms, origin status, key fetches, key fetch ms.
@@ -62,8 +62,6 @@ impl<'a> Observation<'a> {
         let sub = if settings.include_sub { self.sub } else { None };
         let route = self.route.unwrap_or("");
         DataPoint {
-            // Analytics Engine samples per index: per route, so a busy route never hides a quiet one.
-            index: route,
             blobs: [
                 route,
                 self.decision,
@@ -81,6 +79,26 @@ impl<'a> Observation<'a> {
                 self.key_fetch_ms,
             ],
         }
+    }
+}
+
+impl DataPoint<'_> {
+    /// The blobs as one string, and where each ends in it in UTF-16 code units (JavaScript string
+    /// indices): the adapter hands JavaScript one string to cut instead of eight to decode.
+    pub fn joined_blobs(&self) -> (String, [u32; 8]) {
+        let mut joined = String::with_capacity(self.blobs.iter().map(|b| b.len()).sum());
+        let mut ends = [0u32; 8];
+        let mut end = 0usize;
+        for (blob, slot) in self.blobs.iter().zip(&mut ends) {
+            joined.push_str(blob);
+            end += if blob.is_ascii() {
+                blob.len()
+            } else {
+                blob.encode_utf16().count()
+            };
+            *slot = u32::try_from(end).unwrap_or(u32::MAX);
+        }
+        (joined, ends)
     }
 }
 
@@ -108,7 +126,6 @@ mod tests {
         assert_eq!(
             point,
             DataPoint {
-                index: "/api/*",
                 blobs: [
                     "/api/*",
                     "allow",
@@ -127,6 +144,32 @@ mod tests {
     }
 
     #[test]
+    fn joined_blobs_cut_back_into_the_blobs() {
+        let point = DataPoint {
+            blobs: [
+                "/api/*",
+                "",
+                "bad \u{e9}t\u{e9}",
+                "https://t/",
+                "",
+                "dpop",
+                "GET",
+                "auth0|\u{1f600}x",
+            ],
+            doubles: [0.0; 4],
+        };
+        let (joined, ends) = point.joined_blobs();
+        let units: Vec<u16> = joined.encode_utf16().collect();
+        let mut start = 0;
+        for (blob, end) in point.blobs.iter().zip(ends) {
+            let end = end as usize;
+            assert_eq!(String::from_utf16(&units[start..end]).unwrap(), *blob);
+            start = end;
+        }
+        assert_eq!(start, units.len());
+    }
+
+    #[test]
     fn unknown_methods_are_not_recorded() {
         let observation = Observation {
             method: "eyJhbGciOiJSUzI1NiJ9",
@@ -135,6 +178,6 @@ mod tests {
         };
         let point = observation.data_point(Metrics { include_sub: true });
         assert_eq!(point.blobs[6], "OTHER");
-        assert_eq!(point.index, "");
+        assert_eq!(point.blobs[0], "");
     }
 }

@@ -21,6 +21,8 @@ const RATE_LIMITER = ['[[ratelimits]]', 'name = "RATE_LIMITER"', 'namespace_id =
 const METRICS = ['[[analytics_engine_datasets]]', 'binding = "METRICS"', 'dataset = "gateway_ops_test"'];
 const ORIGIN_WORKER = 'gateway-ops-origin';
 const ORIGIN_SERVICE = ['[[services]]', 'binding = "ORIGIN_SERVICE"', `service = "${ORIGIN_WORKER}"`];
+// The origin Worker standing in for the Analytics Engine dataset (tests/e2e/origin-worker.mjs).
+const METRICS_RECORDER = ['[[services]]', 'binding = "METRICS"', `service = "${ORIGIN_WORKER}"`];
 const ROUTES = [
   { path: '/public', auth: 'none' },
   { path: '/limited/*', auth: 'required', rate_limit: true },
@@ -50,7 +52,7 @@ before(async () => {
     launch(
       'gateway-ops-service',
       { ROUTES: [{ path: '/public', auth: 'none' }, { path: '/echo/*', auth: 'required' }], CLAIM_HEADERS: { org_id: 'X-Auth-Org' } },
-      ORIGIN_SERVICE,
+      [...ORIGIN_SERVICE, '', ...METRICS_RECORDER],
       ['--config', originToml],
     ),
     launch('gateway-ops-no-limiter', { ORIGIN_URL: origin.url, ROUTES }, METRICS),
@@ -149,6 +151,56 @@ describe('ORIGIN_SERVICE', () => {
     assertError(await call(service, '/echo/3'), 401, 'unauthorized');
     const next = (await call(service, '/echo/4', token)).json.seq;
     assert.equal(next, first + 1, 'the origin Worker saw a refused request');
+  });
+});
+
+describe('METRICS', () => {
+  /** The data points the recorder receives, read until `done(points)` (the reads write points too). */
+  async function pointsUntil(done, reader) {
+    let points = [];
+    for (let tries = 0; tries < 50; tries++) {
+      if (tries) await sleep(100);
+      points = points.concat((await call(service, '/echo/metrics-points', reader)).json);
+      if (done(points)) break;
+    }
+    return points;
+  }
+  const has = (route, decision) => (points) => points.some((p) => p.blobs[0] === route && p.blobs[1] === decision);
+
+  test('each request writes one data point: route, decision, reason, issuer, key source, scheme, method; never a credential', async () => {
+    const token = issuer.mint({ sub: 'auth0|metrics' });
+    const reader = issuer.mint({ sub: 'auth0|reader' });
+    await pointsUntil(() => true, reader); // empties the recorder of earlier tests' points
+    const expired = issuer.mint({ sub: 'auth0|metrics', expiresIn: -60 });
+    assert.equal((await call(service, '/public')).status, 200);
+    assert.equal((await call(service, '/echo/m', token)).status, 200);
+    assertError(await call(service, '/echo/m', expired), 401, 'invalid_token');
+    const points = await pointsUntil((ps) => has('/public', 'allow')(ps) && has('/echo/*', 'invalid_token')(ps), reader);
+    const of = (route, decision) => points.filter((p) => p.blobs[0] === route && p.blobs[1] === decision);
+    const [open] = of('/public', 'allow');
+    assert.deepEqual(open?.indexes, ['/public'], JSON.stringify(points));
+    assert.deepEqual(open.blobs, ['/public', 'allow', '', '', '', '', 'GET', '']);
+    assert.deepEqual(open.doubles.slice(1), [200, 0, 0], 'a public route is proxied too: the origin status, no key fetch');
+    const allowed = of('/echo/*', 'allow');
+    assert.ok(allowed.length >= 1, JSON.stringify(points));
+    const forwarded = allowed.find((p) => p.doubles[1] === 200);
+    assert.deepEqual(forwarded.indexes, ['/echo/*']);
+    assert.deepEqual(forwarded.blobs.slice(0, 3), ['/echo/*', 'allow', '']);
+    assert.equal(forwarded.blobs[3], issuer.issuer);
+    assert.match(forwarded.blobs[4], /^(memory|refreshed)$/);
+    assert.deepEqual(forwarded.blobs.slice(5), ['bearer', 'GET', ''], 'the sub is left out by default');
+    const [refused] = of('/echo/*', 'invalid_token');
+    assert.ok(refused, JSON.stringify(points));
+    assert.notEqual(refused.blobs[2], '', 'a refusal carries its reason');
+    for (const p of points) {
+      assert.equal(p.blobs.length, 8);
+      assert.equal(p.doubles.length, 4);
+      assert.ok(p.doubles[0] >= 0);
+      for (const blob of p.blobs) {
+        for (const secret of [token, expired, reader].flatMap((t) => t.split('.'))) assert.ok(!blob.includes(secret), blob);
+        assert.ok(!blob.includes('auth0|'), `a sub in ${blob}`);
+      }
+    }
   });
 });
 

@@ -10,7 +10,8 @@
 //      side by side and reports, for each, the CPU time per request of the workerd process that runs it,
 //      read from /proc before and after each fixed batch (benches/load.mjs): a public route (the floor),
 //      Bearer with the same token, Bearer with a new token each time, DPoP with a fresh proof each time;
-//      and the ratio gateway / reference of the cost over the floor; then the costs of features: a guarded
+//      and the ratio gateway / reference of the cost over the floor; the same requests to a constant Worker
+//      (benches/constant), whose cost over its floor is the runtime's own for the larger requests; then the costs of features: a guarded
 //      JSON-RPC call, and the operations bindings (over HTTP on two workers, and in one process with
 //      benches/inprocess.mjs);
 //   4. prints the tables (Markdown, for the README), with p50/p99 latency next to CPU, and draws the CPU per
@@ -241,6 +242,11 @@ async function macro(issuer) {
     ...(await startGateway({ vars, readyTimeoutMs: 600_000, extraArgs: ['--config', 'benches/reference/wrangler.toml'] })),
   };
   const logging = { name: 'logging', ...(await startGateway({ vars, readyTimeoutMs: 600_000 })) };
+  // The runtime's own cost of each path's requests: a Worker that reads none of them (benches/constant).
+  const constant = {
+    name: 'constant',
+    ...(await startGateway({ readyPath: '/', readyTimeoutMs: 600_000, extraArgs: ['--config', 'benches/constant/wrangler.toml'] })),
+  };
   // The same build with the rate limiter on /api/private and a metrics point per request.
   const bindings = {
     name: 'bindings',
@@ -253,12 +259,13 @@ async function macro(issuer) {
   try {
     const perWorker = ROUNDS * REQUESTS + WARMUP;
     log(`minting ${2 * perWorker} tokens`);
-    const made = benchPaths(issuer, ['gateway', 'reference'], perWorker);
+    const made = benchPaths(issuer, ['gateway', 'reference', 'constant'], perWorker);
     const paths = Object.fromEntries(Object.entries(PATH_NAMES).map(([key, name]) => [name, made[key]]));
     const requests = { ...paths, [GUARDED]: made.mcp, [UNGUARDED]: made.mcpOpen };
     const plan = [
       [gateway, [...Object.keys(paths), GUARDED, UNGUARDED]],
       [reference, Object.keys(paths)],
+      [constant, Object.keys(paths)],
       [logging, [FLOOR]],
       [bindings, [SAME]],
     ];
@@ -302,7 +309,12 @@ async function macro(issuer) {
       return { median: median(d), interval: medianInterval(d) };
     };
     return {
-      paths: Object.keys(paths).map((name) => ({ name, gateway: summary(gateway, name), reference: summary(reference, name) })),
+      paths: Object.keys(paths).map((name) => ({
+        name,
+        gateway: summary(gateway, name),
+        reference: summary(reference, name),
+        constant: summary(constant, name),
+      })),
       logging: summary(logging, FLOOR),
       features: {
         jsonrpc: difference(`gateway/${UNGUARDED}`, `gateway/${GUARDED}`),
@@ -310,7 +322,7 @@ async function macro(issuer) {
       },
     };
   } finally {
-    for (const worker of [gateway, reference, logging, bindings]) await worker.stop();
+    for (const worker of [gateway, reference, logging, bindings, constant]) await worker.stop();
   }
 }
 
@@ -358,13 +370,13 @@ try {
   }
   const floor = macroResults.paths.find((p) => p.name === FLOOR);
   lines.push('');
-  lines.push('| path | gateway µs/request | reference (jose) µs/request | gateway over floor (spread) | reference over floor (spread) | ratio over floor | latency p50 / p99 ms, gateway | reference |');
-  lines.push('|---|---|---|---|---|---|---|---|');
+  lines.push('| path | gateway µs/request | reference (jose) µs/request | gateway over floor (spread) | reference over floor (spread) | ratio over floor | constant Worker µs/request; over its floor (spread) | latency p50 / p99 ms, gateway | reference |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
   const ms = (x) => x.toFixed(2);
-  for (const { name, gateway: g, reference: r } of macroResults.paths) {
+  for (const { name, gateway: g, reference: r, constant: c } of macroResults.paths) {
     const cells = name === FLOOR
-      ? ['—', '—', '—']
-      : [`${fmt(g.over)} (${spread(g.spread)})`, `${fmt(r.over)} (${spread(r.spread)})`, (g.over / r.over).toFixed(2)];
+      ? ['—', '—', '—', fmt(c.worker)]
+      : [`${fmt(g.over)} (${spread(g.spread)})`, `${fmt(r.over)} (${spread(r.spread)})`, (g.over / r.over).toFixed(2), `${fmt(c.worker)}; ${fmt(c.over)} (${spread(c.spread)})`];
     const latency = [`${ms(g.p50)} / ${ms(g.p99)}`, `${ms(r.p50)} / ${ms(r.p99)}`];
     lines.push(`| ${name} | ${fmt(g.worker)} | ${fmt(r.worker)} | ${cells.join(' | ')} | ${latency.join(' | ')} |`);
   }
@@ -372,11 +384,15 @@ try {
   fs.writeFileSync(CHART, barChart({
     title: `CPU per request under wrangler dev (workerd), ${new Date().toISOString().slice(0, 10)}, ${cpu}`,
     unit: 'µs of CPU per request',
-    series: [{ name: 'gateway (Rust/wasm)', color: '#f38020' }, { name: 'reference (jose, WebCrypto)', color: '#4a6fa5' }],
-    groups: macroResults.paths.map(({ name, gateway: g, reference: r }) => ({ label: name, bars: [bar(g), bar(r)] })),
+    series: [
+      { name: 'gateway (Rust/wasm)', color: '#f38020' },
+      { name: 'reference (jose, WebCrypto)', color: '#4a6fa5' },
+      { name: 'constant Worker (reads nothing)', color: '#9a9a9a' },
+    ],
+    groups: macroResults.paths.map(({ name, gateway: g, reference: r, constant: c }) => ({ label: name, bars: [bar(g), bar(r), bar(c)] })),
   }));
   lines.push('');
-  lines.push(`![CPU per request, gateway and reference](${path.relative(REPO_ROOT, CHART)}) (bars: medians of the rounds; whiskers: interquartile range; latency: as the load generator on the same machine saw it, ${CONCURRENCY} in flight, wrangler's dev proxy included)`);
+  lines.push(`![CPU per request, gateway, reference and constant Worker](${path.relative(REPO_ROOT, CHART)}) (bars: medians of the rounds; whiskers: interquartile range; latency: as the load generator on the same machine saw it, ${CONCURRENCY} in flight, wrangler's dev proxy included; the constant Worker answers every request alike without reading it, so its cost over its floor is what the runtime spends on the larger requests themselves)`);
   lines.push('');
   lines.push(`The gateway rows are with REQUEST_LOGS=off, as the reference logs nothing; with the default REQUEST_LOGS=all the floor is ${fmt(macroResults.logging.worker)} µs/request, so the JSON log line costs about ${fmt(macroResults.logging.worker - floor.gateway.worker)} µs under wrangler dev. Not counted above: wrangler's dev proxy, a second workerd process that forwards each request under \`wrangler dev\` only, spent a median ${fmt(floor.gateway.proxy)} µs per gateway request and ${fmt(floor.reference.proxy)} µs per reference request on the floor path.`);
   const { jsonrpc, bindings } = macroResults.features;

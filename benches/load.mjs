@@ -69,7 +69,8 @@ const TOOLS_CALL = JSON.stringify({
 /**
  * The benchmarked paths, each a function of the worker (`{ name, url }`) that returns the request path,
  * the headers of request i and, for other than a GET answered 200, the request's method, body and
- * expected status: the public route, Bearer with one token, Bearer with a new token per request
+ * expected status: the public route, the public route sent a Bearer token (which it does not read),
+ * Bearer with one token, Bearer with a new token per request
  * (`tokensPerWorker` minted for each of `workerNames`), DPoP with a fresh proof per request, and `mcp`, a
  * POST of a tools/call to `/mcp` with one token (answered 404 by the demo endpoints once authorised, as
  * no demo endpoint is there: what it measures is the gateway's work, body included), and `mcpOpen`, the
@@ -90,6 +91,7 @@ export function benchPaths(issuer, workerNames, tokensPerWorker) {
   ];
   return {
     public: () => ['/api/public', () => ({})],
+    publicBearer: () => ['/api/public', () => ({ authorization: `Bearer ${sameToken}` })],
     mcp: () => mcpCall('/mcp'),
     mcpOpen: () => mcpCall('/mcp-open'),
     same: () => ['/api/private', () => ({ authorization: `Bearer ${sameToken}` })],

@@ -9,10 +9,11 @@
 //   3. runs the gateway and the jose/WebCrypto reference worker (benches/reference) under `wrangler dev`
 //      side by side and reports, for each, the CPU time per request of the workerd process that runs it,
 //      read from /proc before and after each fixed batch (benches/load.mjs): a public route (the floor),
-//      Bearer with the same token, Bearer with a new token each time, DPoP with a fresh proof each time;
-//      and the ratio gateway / reference of the cost over the floor; the same requests to a constant Worker
-//      (benches/constant), whose cost over its floor is the runtime's own for the larger requests; then the costs of features: a guarded
-//      JSON-RPC call, and the operations bindings (over HTTP on two workers, and in one process with
+//      the public route sent a Bearer token it does not read (what carrying a token costs), Bearer with
+//      the same token, Bearer with a new token each time, DPoP with a fresh proof each time; and the ratio
+//      gateway / reference of the cost over the floor. The same requests go to a constant Worker
+//      (benches/constant) that reads none of them. Then come the costs of features: a guarded JSON-RPC
+//      call, and the operations bindings (over HTTP on two workers, and in one process with
 //      benches/inprocess.mjs);
 //   4. prints the tables (Markdown, for the README), with p50/p99 latency next to CPU, and draws the CPU per
 //      request of every path for both workers as an SVG bar chart (benches/chart.svg, or --chart FILE).
@@ -37,6 +38,7 @@ const MICRO = arg('micro', 300);
 const ROUNDS = arg('rounds', 21);
 const PATH_NAMES = {
   public: 'public route (floor)',
+  publicBearer: 'public route, a token sent',
   same: 'Bearer, same token',
   new: 'Bearer, new token',
   dpop: 'DPoP, fresh proof',

@@ -16,7 +16,8 @@
 //      call, and the operations bindings (over HTTP on two workers, and in one process with
 //      benches/inprocess.mjs);
 //   4. prints the tables (Markdown, for the README), with p50/p99 latency next to CPU, and draws the CPU per
-//      request of every path for both workers as an SVG bar chart (benches/chart.svg, or --chart FILE).
+//      request of every path for the gateway, the reference and the constant Worker as an SVG bar chart
+//      (benches/chart.svg, or --chart FILE).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -260,8 +261,9 @@ async function macro(issuer) {
   };
   try {
     const perWorker = ROUNDS * REQUESTS + WARMUP;
-    log(`minting ${2 * perWorker} tokens`);
-    const made = benchPaths(issuer, ['gateway', 'reference', 'constant'], perWorker);
+    const minted = ['gateway', 'reference', 'constant'];
+    log(`minting ${minted.length * perWorker} tokens`);
+    const made = benchPaths(issuer, minted, perWorker);
     const paths = Object.fromEntries(Object.entries(PATH_NAMES).map(([key, name]) => [name, made[key]]));
     const requests = { ...paths, [GUARDED]: made.mcp, [UNGUARDED]: made.mcpOpen };
     const plan = [

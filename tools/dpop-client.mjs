@@ -72,14 +72,40 @@ export function dpopKeyFromPrivate(privateKey) {
  * @returns {{privateKey: crypto.KeyObject, publicKey: crypto.KeyObject, publicJwk: object, jkt: string, alg: string}}
  */
 export function generateDpopKey({ alg = 'ES256' } = {}) {
+  const ec = EC_CURVES[alg];
+  if (ec) return dpopKeyFromPrivate(ecPrivateKey(ec));
   let pair;
-  if (alg === 'ES256') pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  else if (alg === 'ES384') pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
-  else if (alg === 'ES512') pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-521' });
-  else if (/^(RS|PS)(256|384|512)$/.test(alg)) pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
+  if (/^(RS|PS)(256|384|512)$/.test(alg)) pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
   else if (alg === 'EdDSA') pair = crypto.generateKeyPairSync('ed25519');
   else throw new TypeError(`generateDpopKey: unsupported alg ${alg}`);
   return dpopKeyFromPrivate(pair.privateKey);
+}
+
+const EC_CURVES = {
+  ES256: { ecdh: 'prime256v1', crv: 'P-256', size: 32 },
+  ES384: { ecdh: 'secp384r1', crv: 'P-384', size: 48 },
+  ES512: { ecdh: 'secp521r1', crv: 'P-521', size: 66 },
+};
+
+/**
+ * A fresh EC private key, made with ECDH and imported from its JWK rather than by generateKeyPairSync: Node
+ * 20 can deadlock when the garbage collector destroys a key-generation job while a JWK of that job's key is
+ * being exported (its destructor waits on the key's lock, which the export holds). The e2e suite hung on it
+ * once, in publicJwkOf.
+ */
+function ecPrivateKey({ ecdh: curve, crv, size }) {
+  const ecdh = crypto.createECDH(curve);
+  const point = ecdh.generateKeys(); // 0x04 || x || y
+  const d = ecdh.getPrivateKey();
+  const b64 = (bytes) => Buffer.from(bytes).toString('base64url');
+  const jwk = {
+    kty: 'EC',
+    crv,
+    x: b64(point.subarray(1, 1 + size)),
+    y: b64(point.subarray(1 + size)),
+    d: b64(Buffer.concat([Buffer.alloc(size - d.length), d])),
+  };
+  return crypto.createPrivateKey({ key: jwk, format: 'jwk' });
 }
 
 // ---------------------------------------------------------------- proofs

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { cliArg, cpuNs, median, medianInterval, workerdProcesses } from './load.mjs';
+import { cliArg, cpuNs, median, medianInterval, workerdProcesses, writeWrapperWorker } from './load.mjs';
 
 const ROUNDS = Number(cliArg('rounds', 30));
 const CALLS = Number(cliArg('calls', 200));
@@ -26,9 +26,7 @@ if (!fs.existsSync(BUILD)) {
   process.exit(2);
 }
 
-const dir = path.join(REPO_ROOT, 'target/coldcache');
-fs.mkdirSync(dir, { recursive: true });
-fs.writeFileSync(path.join(dir, 'index.js'), `import gateway from ${JSON.stringify(BUILD)};
+const config = writeWrapperWorker(path.join(REPO_ROOT, 'target/coldcache'), 'gateway-coldcache', `import gateway from ${JSON.stringify(BUILD)};
 import reference from ${JSON.stringify(path.join(REPO_ROOT, 'benches/reference/index.js'))};
 
 const BODY = JSON.stringify({ message: 'constant' });
@@ -59,20 +57,12 @@ export default {
   },
 };
 `);
-fs.writeFileSync(path.join(dir, 'wrangler.toml'), `name = "gateway-coldcache"
-main = "index.js"
-compatibility_date = "2026-04-20"
-
-[[rules]]
-type = "CompiledWasm"
-globs = ["**/*.wasm"]
-`);
 
 const issuer = await startIssuer();
 const worker = await startGateway({
   readyPath: '/',
   readyTimeoutMs: 600_000,
-  extraArgs: ['--config', path.join(dir, 'wrangler.toml')],
+  extraArgs: ['--config', config],
   vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off' },
 });
 try {

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { benchRoutes, cliArg, cpuNs, median, medianInterval, workerdProcesses } from './load.mjs';
+import { benchRoutes, cliArg, cpuNs, median, medianInterval, workerdProcesses, writeWrapperWorker } from './load.mjs';
 
 const REFERENCE = path.join(REPO_ROOT, 'benches/reference/index.js');
 const DIR = path.join(REPO_ROOT, 'target/inprocess');
@@ -41,8 +41,7 @@ function entry(build, copy) {
 
 // The wrapper Worker, written under target/ (static imports: wrangler bundles both builds into it).
 function writeWrapper(a, b, bindings) {
-  fs.mkdirSync(DIR, { recursive: true });
-  fs.writeFileSync(path.join(DIR, 'index.js'), `import a from ${JSON.stringify(a)};
+  return writeWrapperWorker(DIR, 'gateway-inprocess', `import a from ${JSON.stringify(a)};
 import b from ${JSON.stringify(b)};
 
 const targets = { a, b, none: { fetch: () => new Response('x') } };
@@ -68,15 +67,7 @@ export default {
     return Response.json(statuses);
   },
 };
-`);
-  fs.writeFileSync(path.join(DIR, 'wrangler.toml'), `name = "gateway-inprocess"
-main = "index.js"
-compatibility_date = "2026-04-20"
-
-[[rules]]
-type = "CompiledWasm"
-globs = ["**/*.wasm"]
-
+`, `
 [[ratelimits]]
 name = "RATE_LIMITER"
 namespace_id = "4242"
@@ -93,12 +84,12 @@ dataset = "auth0_edge_gateway"
  * per-round differences B - A with its 95% interval.
  */
 export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, bindings = false, log = () => {} }) {
-  writeWrapper(entry(a, false), entry(b, path.resolve(a) === path.resolve(b)), bindings);
+  const config = writeWrapper(entry(a, false), entry(b, path.resolve(a) === path.resolve(b)), bindings);
   const issuer = await startIssuer();
   const worker = await startGateway({
     readyPath: '/',
     readyTimeoutMs: 600_000,
-    extraArgs: ['--config', path.join(DIR, 'wrangler.toml')],
+    extraArgs: ['--config', config],
     vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off', ROUTES: benchRoutes({ rateLimited: RATE_LIMITED }) },
   });
   const token = issuer.mint({ scope: 'read:messages' });

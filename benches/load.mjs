@@ -8,6 +8,7 @@
 // first.
 import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 
@@ -198,6 +199,26 @@ export async function batch(target, pathname, headers, n, request = {}) {
     proxy: (cpuNs(proxy) - before.proxy) / 1000 / n,
     latencies,
   };
+}
+
+/**
+ * Writes a wrapper Worker for the in-process tools (benches/inprocess.mjs, benches/coldcache.mjs) into
+ * `dir`: `index.js` from `source`, and a wrangler.toml that loads wasm modules, with `bindings` (TOML)
+ * appended. Returns the wrangler.toml's path.
+ */
+export function writeWrapperWorker(dir, name, source, bindings = '') {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'index.js'), source);
+  const toml = path.join(dir, 'wrangler.toml');
+  fs.writeFileSync(toml, `name = "${name}"
+main = "index.js"
+compatibility_date = "2026-04-20"
+
+[[rules]]
+type = "CompiledWasm"
+globs = ["**/*.wasm"]
+${bindings}`);
+  return toml;
 }
 
 /** Closes the kept-alive connections, so that the process can exit. */

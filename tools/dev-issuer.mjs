@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { b64url, isMain, mergeDeleting, readBody } from './common.mjs';
 import { authorizationServer } from './dev-oauth.mjs';
+import { ecPrivateKey, rsaPrivateKey } from './keygen.mjs';
 
 const SLOW_DELAY_MS = 10_000;
 const MODES = new Set(['ok', 'down', 'garbage', 'slow']);
@@ -41,8 +42,7 @@ function keyEntry(privateKey) {
 }
 
 function generateRsaKey(modulusLength = 2048) {
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength, publicExponent: 0x10001 });
-  return keyEntry(privateKey);
+  return keyEntry(rsaPrivateKey(modulusLength));
 }
 
 /**
@@ -61,11 +61,10 @@ export function unusableJwks() {
     privateKeys[kid] = privateKey;
     keys.push({ ...jwk, kid, ...extra });
   };
-  const rsa = (modulusLength, publicExponent) =>
-    crypto.generateKeyPairSync('rsa', { modulusLength, publicExponent }).privateKey;
+  const rsa = rsaPrivateKey;
   add(rsa(1024, 0x10001), { label: 'rsa-1024', use: 'sig', alg: 'RS256' });
   add(rsa(2048, 3), { label: 'rsa-e3', use: 'sig', alg: 'RS256' });
-  add(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, { label: 'ec-p256', use: 'sig', alg: 'ES256' });
+  add(ecPrivateKey('P-256'), { label: 'ec-p256', use: 'sig', alg: 'ES256' });
   add(rsa(2048, 0x10001), { label: 'rsa-use-enc', use: 'enc', alg: 'RS256' });
   add(rsa(2048, 0x10001), { label: 'rsa-alg-rs512', use: 'sig', alg: 'RS512' });
   return { keys, privateKeys };

@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { b64url, isMain, mergeDeleting } from './common.mjs';
+import { ecPrivateKey, ed25519PrivateKey, rsaPrivateKey } from './keygen.mjs';
 
 export const DEFAULT_KEY_FILE = path.join('.dev-issuer', 'dpop-key.pem');
 export const DEFAULT_ISSUER_URL = 'http://127.0.0.1:8788';
@@ -72,40 +73,11 @@ export function dpopKeyFromPrivate(privateKey) {
  * @returns {{privateKey: crypto.KeyObject, publicKey: crypto.KeyObject, publicJwk: object, jkt: string, alg: string}}
  */
 export function generateDpopKey({ alg = 'ES256' } = {}) {
-  const ec = EC_CURVES[alg];
-  if (ec) return dpopKeyFromPrivate(ecPrivateKey(ec));
-  let pair;
-  if (/^(RS|PS)(256|384|512)$/.test(alg)) pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
-  else if (alg === 'EdDSA') pair = crypto.generateKeyPairSync('ed25519');
-  else throw new TypeError(`generateDpopKey: unsupported alg ${alg}`);
-  return dpopKeyFromPrivate(pair.privateKey);
-}
-
-const EC_CURVES = {
-  ES256: { ecdh: 'prime256v1', crv: 'P-256', size: 32 },
-  ES384: { ecdh: 'secp384r1', crv: 'P-384', size: 48 },
-  ES512: { ecdh: 'secp521r1', crv: 'P-521', size: 66 },
-};
-
-/**
- * A fresh EC private key, made with ECDH and imported from its JWK rather than by generateKeyPairSync: Node
- * 20 can deadlock when the garbage collector destroys a key-generation job while a JWK of that job's key is
- * being exported (its destructor waits on the key's lock, which the export holds). The e2e suite hung on it
- * once, in publicJwkOf.
- */
-function ecPrivateKey({ ecdh: curve, crv, size }) {
-  const ecdh = crypto.createECDH(curve);
-  const point = ecdh.generateKeys(); // 0x04 || x || y
-  const d = ecdh.getPrivateKey();
-  const b64 = (bytes) => Buffer.from(bytes).toString('base64url');
-  const jwk = {
-    kty: 'EC',
-    crv,
-    x: b64(point.subarray(1, 1 + size)),
-    y: b64(point.subarray(1 + size)),
-    d: b64(Buffer.concat([Buffer.alloc(size - d.length), d])),
-  };
-  return crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+  const crv = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }[alg];
+  if (crv) return dpopKeyFromPrivate(ecPrivateKey(crv));
+  if (/^(RS|PS)(256|384|512)$/.test(alg)) return dpopKeyFromPrivate(rsaPrivateKey(2048));
+  if (alg === 'EdDSA') return dpopKeyFromPrivate(ed25519PrivateKey());
+  throw new TypeError(`generateDpopKey: unsupported alg ${alg}`);
 }
 
 // ---------------------------------------------------------------- proofs

@@ -23,6 +23,7 @@ import { startIssuer } from '../../tools/dev-issuer.mjs';
 import { assertError, describeRes } from './contract.mjs';
 import { buildWorker, headerValues, readResponse, request, startGateway } from './harness.mjs';
 import { startOrigin } from './origin.mjs';
+import { ecPrivateKey } from '../../tools/keygen.mjs';
 
 const MiB = 1024 * 1024;
 const AUDIENCE = 'https://api.proxy-tests.example';
@@ -210,8 +211,8 @@ const tokenA = (o = {}) => issuerA.mint({ sub: 'auth0|alice', ...o });
 const tokenB = (o = {}) => issuerB.mint({ sub: 'auth0|bob', ...o });
 
 function dpopKey() {
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+  const privateKey = ecPrivateKey('P-256');
+  const { kty, crv, x, y } = crypto.createPublicKey(privateKey).export({ format: 'jwk' });
   const jkt = crypto.createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url');
   return { privateKey, jwk: { kty, crv, x, y }, jkt };
 }

@@ -1,11 +1,12 @@
 // Does a request cost more when the CPU's caches are cold? (README "Performance": over HTTP the authorised
 // paths cost more than the same work in a loop.)
 //
-//   node benches/coldcache.mjs [--rounds N] [--calls N] [--evict-mib N]
+//   node benches/coldcache.mjs [--rounds N] [--calls N] [--evict-mib N] [--paths public,same,new]
 //
 // One wrapper Worker, in one workerd process, imports the gateway's build (build/, scripts/build.sh), the
 // jose reference (benches/reference) and a constant handler. Per request it receives, it calls one of them
-// `--calls` times on /api/private with a Bearer token (the same token each time, or a new one per call),
+// `--calls` times, on /api/public with no token (`public`) or on /api/private with a Bearer token (`same`:
+// the same token each time, `new`: a new one per call),
 // in one of three modes: `plain` (calls back to back, as a loop keeps caches warm), `evicted` (before each
 // call, one read and write per 64-byte line of a `--evict-mib` MiB buffer, which evicts the caches the
 // call would have found warm) and `evictOnly` (the eviction without the call). The cost of a call with
@@ -20,6 +21,12 @@ import { cliArg, cpuNs, median, medianInterval, workerdProcesses, writeWrapperWo
 const ROUNDS = Number(cliArg('rounds', 30));
 const CALLS = Number(cliArg('calls', 200));
 const EVICT_MIB = Number(cliArg('evict-mib', 8));
+const PATHS = String(cliArg('paths', 'public,same,new')).split(',');
+const PATH_NAMES = { public: 'public route', same: 'token seen before', new: 'new token' };
+if (PATHS.some((p) => !PATH_NAMES[p])) {
+  console.error(`coldcache: --paths takes a list of ${Object.keys(PATH_NAMES).join(', ')}`);
+  process.exit(2);
+}
 const BUILD = path.join(REPO_ROOT, 'build/index.js');
 if (!fs.existsSync(BUILD)) {
   console.error('coldcache: no build/index.js; build first (bash scripts/build.sh)');
@@ -48,8 +55,10 @@ export default {
     for (const token of tokens) {
       if (mode !== 'plain') evict();
       if (mode === 'evictOnly') continue;
-      const response = await targets[target].fetch(
-        new Request('http://localhost/api/private', { headers: { authorization: 'Bearer ' + token } }), env, ctx);
+      const request = token === null
+        ? new Request('http://localhost/api/public')
+        : new Request('http://localhost/api/private', { headers: { authorization: 'Bearer ' + token } });
+      const response = await targets[target].fetch(request, env, ctx);
       await response.arrayBuffer();
       if (response.status === 200) ok++;
     }
@@ -69,7 +78,10 @@ try {
   const { worker: pids } = workerdProcesses(worker.pid);
   const same = issuer.mint({ sub: 'coldcache-same' });
   let minted = 0;
-  const tokens = (pathName) => Array.from({ length: CALLS }, () => (pathName === 'same' ? same : issuer.mint({ sub: `coldcache-${minted++}` })));
+  const tokens = (pathName) => Array.from({ length: CALLS }, () => {
+    if (pathName === 'public') return null;
+    return pathName === 'same' ? same : issuer.mint({ sub: `coldcache-${minted++}` });
+  });
   // µs of CPU per call; every call must be answered 200.
   const cost = async (target, pathName, mode) => {
     const body = JSON.stringify({ target, mode, tokens: tokens(pathName) });
@@ -80,7 +92,7 @@ try {
   };
   const modes = ['plain', 'evicted', 'evictOnly'];
   for (const target of ['gateway', 'reference', 'constant']) {
-    for (const pathName of ['same', 'new']) {
+    for (const pathName of PATHS) {
       for (const mode of modes) await cost(target, pathName, mode); // warm-up
       const runs = { plain: [], evicted: [], evictOnly: [] };
       for (let round = 0; round < ROUNDS; round++) {
@@ -90,7 +102,7 @@ try {
       const [low, high] = medianInterval(penalty);
       const us = (x) => x.toFixed(1);
       console.log(
-        `${target}, ${pathName === 'same' ? 'token seen before' : 'new token'}: ${us(median(runs.plain))} µs per call with warm caches; cold caches add ${us(median(penalty))} µs (${us(low)}…${us(high)})`,
+        `${target}, ${PATH_NAMES[pathName]}: ${us(median(runs.plain))} µs per call with warm caches; cold caches add ${us(median(penalty))} µs (${us(low)}…${us(high)})`,
       );
     }
   }

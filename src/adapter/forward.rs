@@ -5,8 +5,9 @@
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{Env, Headers, Method, Request, RequestInit, RequestRedirect, Response};
+use worker::{Env, Headers, Response};
 
+use super::outbound;
 use crate::config::names;
 use crate::gateway::{Authorized, BodyError, BodySource};
 use crate::http::proxy::{OriginError, ProxySettings};
@@ -83,55 +84,34 @@ pub async fn forward(
         proxy.target_url(&authorized.path, query)
     };
     let incoming: Vec<(String, String)> = Headers(req.headers()).entries().collect();
-    let headers = Headers::new();
+    let headers = web_sys::Headers::new().map_err(|_| OriginError::InvalidHeader)?;
     let identity = authorized.identity.as_ref().map(|i| i.for_origin());
     for (name, value) in proxy.forward_headers(&incoming, identity) {
         headers
             .append(&name, &value)
             .map_err(|_| OriginError::InvalidHeader)?;
     }
-    let method = Method::from(req.method());
-    let mut init = RequestInit::new();
-    init.with_method(method.clone())
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
-    match &authorized.body {
+    let method = req.method();
+    let body: Option<JsValue> = match &authorized.body {
         // The bytes whose JSON-RPC messages were matched, and no others.
-        Some(bytes) => {
-            init.with_body(Some(Uint8Array::from(bytes.as_slice()).into()));
-        }
+        Some(bytes) => Some(Uint8Array::from(bytes.as_slice()).into()),
         // The client's body stream itself: the Worker never holds the whole body.
-        None if !matches!(method, Method::Get | Method::Head) => {
-            init.with_body(req.body().map(Into::into));
-        }
-        None => {}
-    }
-    let request = Request::new_with_init(&target, &init).map_err(|_| OriginError::InvalidUrl)?;
+        None if !matches!(method.as_str(), "GET" | "HEAD") => req.body().map(Into::into),
+        None => None,
+    };
+    let request = outbound::request(&target, &method, &headers, body.as_ref(), None)
+        .map_err(|_| OriginError::InvalidUrl)?;
     // The same request, headers and streamed body to either; only the way it travels differs.
     let binding = if proxy.service {
         names::ORIGIN_SERVICE
     } else {
         ""
     };
-    let response = match send(env, binding, request.inner()) {
+    let response = match outbound::send(env, binding, &request) {
         Ok(promise) => super::entry::settled(promise).await,
         Err(error) => Err(error),
     };
     response
         .map(|response| Response::from(response.unchecked_into::<web_sys::Response>()))
         .map_err(|_| OriginError::Unreachable)
-}
-
-// The request sent: through the service binding named `binding`, or with the global `fetch` when it is "".
-#[wasm_bindgen(inline_js = "
-export function send(env, binding, request) {
-  return binding === '' ? globalThis.fetch(request) : env[binding].fetch(request);
-}")]
-extern "C" {
-    #[wasm_bindgen(catch)]
-    fn send(
-        env: &Env,
-        binding: &str,
-        request: &web_sys::Request,
-    ) -> Result<js_sys::Promise, JsValue>;
 }

@@ -17,14 +17,16 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
-    event, AbortSignal, Cache, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
-    RequestRedirect, Response, ResponseBuilder, ScheduleContext, ScheduledEvent,
+    event, Cache, Context, Delay, Env, Response, ResponseBuilder, ScheduleContext, ScheduledEvent,
 };
 
 use super::log::{RefreshLog, RequestLog};
-use super::{isolate, now_secs, Isolate};
+use super::{bound, isolate, now_secs, outbound, Isolate};
 use crate::config::{Config, RequestLogs};
 use crate::error::GatewayError;
 use crate::idp::key_cache::{KeyCache, KeyError, Lookup, RefreshReason};
@@ -187,37 +189,33 @@ impl<'a> IdpKeys<'a> {
     /// limit counts. Redirects are not followed.
     async fn fetch_idp(&self, url: &str, max_bytes: usize) -> Result<Fetched, &'static str> {
         let timeout_ms = u32::try_from(self.config.cache.fetch_timeout_ms).unwrap_or(u32::MAX);
-        let signal = AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(timeout_ms));
-        let headers = Headers::new();
+        let signal = web_sys::AbortSignal::timeout_with_u32(timeout_ms);
+        let headers = web_sys::Headers::new().map_err(|_| "request setup failed")?;
         headers
             .set("accept", "application/json")
             .map_err(|_| "request setup failed")?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Get)
-            .with_headers(headers)
-            .with_redirect(RequestRedirect::Manual);
-        let request = Request::new_with_init(url, &init).map_err(|_| "invalid URL")?;
-        let mut response = Fetch::Request(request)
-            .send_with_signal(&signal)
-            .await
-            .map_err(|_| "unreachable or timed out")?;
-        if !(200..300).contains(&response.status_code()) {
+        let request = outbound::request(url, "GET", &headers, None, Some(&signal))
+            .map_err(|_| "invalid URL")?;
+        let response: web_sys::Response = match outbound::send(self.env, "", &request) {
+            Ok(promise) => JsFuture::from(promise).await.map(JsCast::unchecked_into),
+            Err(error) => Err(error),
+        }
+        .map_err(|_| "unreachable or timed out")?;
+        if !(200..300).contains(&response.status()) {
             return Err("non-2xx status");
         }
-        let declared = response
-            .headers()
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse::<usize>().ok());
+        let header = |name: &str| response.headers().get(name).ok().flatten();
+        let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > max_bytes) {
             return Err("response too large");
         }
-        let cache_control = response.headers().get("cache-control").ok().flatten();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|_| "body read failed or timed out")?;
+        let cache_control = header("cache-control");
+        let body = match response.array_buffer() {
+            Ok(promise) => JsFuture::from(promise).await,
+            Err(error) => Err(error),
+        }
+        .map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec())
+        .map_err(|_| "body read failed or timed out")?;
         if body.len() > max_bytes {
             return Err("response too large");
         }
@@ -241,52 +239,57 @@ impl<'a> IdpKeys<'a> {
 
     /// Reads the last good copy of a document from KV (when bound), with its timing in the metadata.
     async fn kv_get(&self, what: &'static str, url: &str) -> Option<Document> {
-        let kv = self.env.kv(KEYS_KV).ok()?;
+        if !bound(self.env, KEYS_KV) {
+            return None;
+        }
         let started = js_sys::Date::now();
-        let read = kv.get(url).bytes_with_metadata::<KvTiming>().await;
+        let read = match kv_get(self.env, KEYS_KV, url) {
+            Ok(promise) => JsFuture::from(promise).await,
+            Err(error) => Err(error),
+        };
         let ms = js_sys::Date::now() - started;
-        let (body, timing) = match read {
-            Ok((Some(body), Some(timing))) => (body, timing),
-            Ok((None, _)) => {
+        let entry = match read {
+            Ok(entry) if entry.is_null() => {
                 self.record(what, "kv", ms, Some("miss"));
                 return None;
             }
-            Ok((Some(_), None)) => {
-                self.record(what, "kv", ms, Some("entry without timing"));
-                return None;
-            }
+            Ok(entry) => kv_entry(&entry.unchecked_into()),
             Err(_) => {
                 self.record(what, "kv", ms, Some("read failed"));
                 return None;
             }
         };
+        let Some(doc) = entry else {
+            self.record(what, "kv", ms, Some("entry without timing"));
+            return None;
+        };
         self.record(what, "kv", ms, None);
-        Some(Document {
-            body,
-            fetched_at: timing.fetched_at,
-            ttl: timing.ttl,
-        })
+        Some(doc)
     }
 
     /// Writes a document fetched from the IdP to KV (when bound), kept for its freshness plus the stale
     /// window (KV keeps an entry at least 60 s).
     async fn kv_put(&self, url: &str, doc: &Document) {
-        let Ok(kv) = self.env.kv(KEYS_KV) else {
+        if !bound(self.env, KEYS_KV) {
             return;
-        };
+        }
         let lifetime = doc
             .ttl
             .saturating_add(self.config.cache.stale_if_error)
             .max(60);
-        let timing = KvTiming {
-            fetched_at: doc.fetched_at,
-            ttl: doc.ttl,
-        };
-        if let Ok(put) = kv.put_bytes(url, &doc.body) {
-            if let Ok(put) = put.expiration_ttl(lifetime).metadata(timing) {
-                // A failed write only costs a later fetch.
-                let _ = put.execute().await;
-            }
+        let body = js_sys::Uint8Array::from(doc.body.as_slice());
+        let put = kv_put(
+            self.env,
+            KEYS_KV,
+            url,
+            &body,
+            lifetime as f64,
+            doc.fetched_at as f64,
+            doc.ttl as f64,
+        );
+        if let Ok(put) = put {
+            // A failed write only costs a later fetch.
+            let _ = JsFuture::from(put).await;
         }
     }
 
@@ -343,11 +346,46 @@ impl<'a> IdpKeys<'a> {
 const FETCHED_AT: &str = "x-gateway-fetched-at";
 const TTL: &str = "x-gateway-ttl";
 
-/// The metadata of a KV entry: when the document was fetched and how long it is fresh.
-#[derive(Serialize, Deserialize)]
-struct KvTiming {
-    fetched_at: u64,
-    ttl: u64,
+// A KV entry of `KEYS_KV` holds a document, its metadata when it was fetched and how long it is fresh
+// (`fetched_at`, `ttl`: seconds). `kvGet` resolves to null when the key is absent, else to
+// `[bytes, fetched_at, ttl]` as stored.
+#[wasm_bindgen(inline_js = "
+export function kvGet(env, binding, key) {
+  return env[binding].getWithMetadata(key, { type: 'arrayBuffer' }).then(({ value, metadata }) =>
+    value === null ? null : [new Uint8Array(value), metadata?.fetched_at, metadata?.ttl]);
+}
+
+export function kvPut(env, binding, key, bytes, expirationTtl, fetchedAt, ttl) {
+  return env[binding].put(key, bytes, { expirationTtl, metadata: { fetched_at: fetchedAt, ttl } });
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = kvGet, catch)]
+    fn kv_get(env: &Env, binding: &str, key: &str) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = kvPut, catch)]
+    #[allow(clippy::too_many_arguments)]
+    fn kv_put(
+        env: &Env,
+        binding: &str,
+        key: &str,
+        bytes: &js_sys::Uint8Array,
+        expiration_ttl: f64,
+        fetched_at: f64,
+        ttl: f64,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// The document of a KV entry read by `kvGet`; `None` when its timing is missing or not a whole number
+/// of seconds.
+fn kv_entry(entry: &js_sys::Array) -> Option<Document> {
+    let seconds = |value: JsValue| {
+        let n = value.as_f64()?;
+        ((0.0..=9_007_199_254_740_991.0).contains(&n) && n.fract() == 0.0).then_some(n as u64)
+    };
+    Some(Document {
+        body: entry.get(0).dyn_into::<js_sys::Uint8Array>().ok()?.to_vec(),
+        fetched_at: seconds(entry.get(1))?,
+        ttl: seconds(entry.get(2))?,
+    })
 }
 
 /// Refreshes the keys of the accepted issuer at index `issuer` outside any request: in the background

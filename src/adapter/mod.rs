@@ -6,6 +6,7 @@ mod forward;
 mod idp;
 mod log;
 mod metrics;
+mod outbound;
 mod replay_store;
 mod response;
 

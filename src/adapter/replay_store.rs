@@ -3,12 +3,14 @@
 
 use std::cell::RefCell;
 
-use serde::Deserialize;
+use wasm_bindgen::JsValue;
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result,
-    ScheduledTime, SqlStorage, State,
+    durable_object, DurableObject, Env, Request, Response, Result, ScheduledTime, SqlCursor,
+    SqlStorage, SqlStorageValue, State,
 };
 
+use super::outbound;
+use crate::jose::json::parse_strict;
 use crate::state::replay::{entry_id, ReplayCache, ReplayError, ReplayStore};
 
 /// Name of the Durable Object namespace binding in wrangler.toml.
@@ -45,11 +47,16 @@ async fn record_in_durable_object(
     let ask = async {
         let stub = env.durable_object(BINDING)?.id_from_name(jkt)?.get_stub()?;
         let body = serde_json::json!({ "id": hex(&entry_id(jkt, jti)), "expires": expires_at });
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(body.to_string().into()));
-        let request = Request::new_with_init("https://replay-guard/record", &init)?;
-        let response = stub.fetch_with_request(request).await?;
+        let headers = web_sys::Headers::new()?;
+        let body = JsValue::from(body.to_string());
+        let request = outbound::request(
+            "https://replay-guard/record",
+            "POST",
+            &headers,
+            Some(&body),
+            None,
+        )?;
+        let response = stub.fetch_with_request(Request::from(request)).await?;
         Ok::<u16, worker::Error>(response.status_code())
     };
     match ask.await {
@@ -63,10 +70,20 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(Deserialize)]
+/// What a request asks the Durable Object to record: `{"id": <hex>, "expires": <epoch seconds>}`.
 struct RecordRequest {
     id: String,
     expires: u64,
+}
+
+impl RecordRequest {
+    fn parse(body: &[u8]) -> Option<Self> {
+        let value = parse_strict(body).ok()?;
+        Some(Self {
+            id: value.get("id")?.as_str()?.to_owned(),
+            expires: value.get("expires")?.as_u64()?,
+        })
+    }
 }
 
 /// One Durable Object per client key: records (jkt, jti) ids until they expire. Check and insert are
@@ -94,26 +111,23 @@ impl DurableObject for ReplayGuard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let Ok(record) = req.json::<RecordRequest>().await else {
+        // Parsed by the gateway's JSON reader: `Request::json` would bring `serde_wasm_bindgen` into the
+        // module.
+        let Some(record) = RecordRequest::parse(&req.bytes().await?) else {
             return Response::error("bad record request", 400);
         };
         let now = now_secs();
         let expires = i64::try_from(record.expires)
             .unwrap_or(i64::MAX)
             .min(1 << 52);
-        #[derive(Deserialize)]
-        struct Row {
-            expires: i64,
-        }
-        let seen: Vec<Row> = self
-            .sql
-            .exec(
-                "SELECT expires FROM seen WHERE id = ?",
-                vec![record.id.as_str().into()],
-            )?
-            .to_array()?;
-        if seen.iter().any(|row| row.expires > now) {
-            return Response::error("replayed", 409);
+        let seen = self.sql.exec(
+            "SELECT expires FROM seen WHERE id = ?",
+            vec![record.id.as_str().into()],
+        )?;
+        for expires in integers(&seen) {
+            if expires? > now {
+                return Response::error("replayed", 409);
+            }
         }
         self.sql.exec(
             "INSERT OR REPLACE INTO seen (id, expires) VALUES (?, ?)",
@@ -131,19 +145,27 @@ impl DurableObject for ReplayGuard {
         let now = now_secs();
         self.sql
             .exec("DELETE FROM seen WHERE expires <= ?", vec![now.into()])?;
-        #[derive(Deserialize)]
-        struct Next {
-            next: Option<i64>,
-        }
-        let next: Next = self
-            .sql
-            .exec("SELECT MIN(expires) AS next FROM seen", None)?
-            .one()?;
-        if let Some(next) = next.next {
-            self.state.storage().set_alarm(at(next)).await?;
+        // MIN over no rows is one NULL row, which `integers` skips.
+        let next = self.sql.exec("SELECT MIN(expires) FROM seen", None)?;
+        if let Some(next) = integers(&next).next() {
+            self.state.storage().set_alarm(at(next?)).await?;
         }
         Response::empty()
     }
+}
+
+/// The integers of a one-column result, its NULLs skipped. Read as raw values rather than deserialised
+/// rows: `SqlCursor::to_array` brings `serde_wasm_bindgen` and float formatting into the module for two
+/// queries of one integer column. Anything else in the column fails the request (closed).
+fn integers(cursor: &SqlCursor) -> impl Iterator<Item = Result<i64>> {
+    cursor
+        .raw()
+        .filter_map(|row| match row.map(|values| values.into_iter().next()) {
+            Ok(Some(SqlStorageValue::Integer(value))) => Some(Ok(value)),
+            Ok(Some(SqlStorageValue::Null)) => None,
+            Ok(_) => Some(Err("replay store: a row that is not one integer".into())),
+            Err(error) => Some(Err(error)),
+        })
 }
 
 /// An alarm time at `epoch_secs` (an `i64` alone would be read as an offset).

@@ -89,7 +89,7 @@ impl RecordRequest {
 /// One Durable Object per client key: records (jkt, jti) ids until they expire. Check and insert are
 /// synchronous SQLite calls with no await between them, so two concurrent requests with the same proof
 /// cannot both pass.
-#[durable_object]
+#[durable_object(alarm)]
 pub struct ReplayGuard {
     state: State,
     sql: SqlStorage,

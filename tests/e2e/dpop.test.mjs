@@ -70,6 +70,8 @@ const CONFIGS = {
   proxy: { TRUST_PROXY: 'true' },
   // DPOP_REPLAY_CACHE_SIZE bounds the isolate store only: a tiny value shows the Durable Object is what is used.
   durable: { DPOP_REPLAY_STORE: 'durable-object', DPOP_REPLAY_CACHE_SIZE: '10' },
+  // Proofs expire after two seconds (DPOP_IAT_OFFSET_SECONDS + 1), so the object's alarm fires within the test.
+  durableShort: { DPOP_REPLAY_STORE: 'durable-object', DPOP_IAT_OFFSET_SECONDS: '1' },
   flood: { DPOP_REPLAY_CACHE_SIZE: String(FLOOD_CACHE_SIZE) },
 };
 
@@ -1151,6 +1153,27 @@ describe('DPOP_REPLAY_STORE=durable-object (DPOP_REPLAY_CACHE_SIZE=10, which bou
     assertBadProof((await dpopCall(gw, '/api/private', { key, token, proofOpts: { jti } })).res, [token]);
     const other = boundPair();
     assertOk((await dpopCall(gw, '/api/private', { ...other, proofOpts: { jti } })).res);
+  });
+});
+
+describe('DPOP_REPLAY_STORE=durable-object: the alarm that sweeps expired proofs (DPOP_IAT_OFFSET_SECONDS=1)', () => {
+  let gw;
+  before(async () => {
+    gw = await gateway('durableShort');
+  }, { timeout: 30 * 60_000 });
+
+  test('the alarm runs without an error, finds the later proof still live, and the object keeps answering', async () => {
+    const { key, token } = boundPair();
+    // The first record sets the object's alarm at its expiry; the second, a second later, is still live when
+    // that alarm runs, so the alarm reads the earliest expiry left and sets itself again.
+    assertOk((await dpopCall(gw, '/api/private', { key, token })).res);
+    await sleep(1100);
+    assertOk((await dpopCall(gw, '/api/private', { key, token })).res);
+    await sleep(4000);
+    // workerd reports a failed alarm on its own output; the gateway's JSON log lines are not reports.
+    const errors = gw.logs().filter((line) => !line.trim().startsWith('{') && /alarm|uncaught|exception/i.test(line));
+    assert.deepEqual(errors, [], 'the Durable Object logged an error');
+    assertOk((await dpopCall(gw, '/api/private', { key, token })).res);
   });
 });
 

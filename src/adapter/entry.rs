@@ -3,10 +3,11 @@
 //! Most requests never wait for I/O (a public route, a token seen before, a new token under cached keys),
 //! so the request's future is polled once, at once, and a response ready then is returned as it is. A
 //! request that waits on a promise through [`settled`] (the rate limiter, a JSON-RPC body, the origin's
-//! response) hands the promise to `entry.js`, which awaits it natively and calls [`resume`] with the
+//! response, KV and the IdP) hands the promise to `entry.js`, which awaits it natively and calls [`resume`] with the
 //! outcome: no `future_to_promise`, no closures, no microtask queue of `wasm-bindgen-futures` (README
-//! "Performance"). A request pending on anything else (a key fetch, a timer) goes to `future_to_promise`,
-//! and from then on [`settled`] awaits like `JsFuture`.
+//! "Performance"). A request pending on anything else (`worker`'s Cache API, a timer) goes to
+//! `future_to_promise`, and from then on [`settled`] awaits like `JsFuture`, as it does in background
+//! refreshes, which `waitUntil` runs outside any request.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -100,9 +101,11 @@ fn park(request: Request, task: Option<u32>) -> u32 {
     })
 }
 
-/// The outcome of a promise: awaited by `entry.js` when this module drives the request, else like
-/// `JsFuture`. The request must wait on nothing else meanwhile (it awaits one thing at a time).
-pub(super) async fn settled(promise: js_sys::Promise) -> Result<JsValue, JsValue> {
+/// The outcome of a JavaScript call that returns a promise (its error when the call threw): awaited by
+/// `entry.js` when this module drives the request, else like `JsFuture`. The request must wait on nothing
+/// else meanwhile (it awaits one thing at a time).
+pub(super) async fn settled(call: Result<js_sys::Promise, JsValue>) -> Result<JsValue, JsValue> {
+    let promise = call?;
     if DRIVING.with(Cell::get) {
         PARKED.with(|p| *p.borrow_mut() = Some(promise));
         let mut parked = true;

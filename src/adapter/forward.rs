@@ -65,8 +65,13 @@ async function readChunks(reader, limit) {
   return bytes;
 }")]
 extern "C" {
-    #[wasm_bindgen(js_name = readBody)]
-    fn read_body(request: &web_sys::Request, limit: f64, framed: bool) -> js_sys::Promise;
+    // `catch`: a body already used or locked throws at `getReader`, and is unreadable like a failed read.
+    #[wasm_bindgen(js_name = readBody, catch)]
+    fn read_body(
+        request: &web_sys::Request,
+        limit: f64,
+        framed: bool,
+    ) -> Result<js_sys::Promise, JsValue>;
 }
 
 /// Sends an authorised request to the origin, `ORIGIN_URL` or the `ORIGIN_SERVICE` Worker. `Err` says
@@ -99,7 +104,7 @@ pub async fn forward(
         None if !matches!(method.as_str(), "GET" | "HEAD") => req.body().map(Into::into),
         None => None,
     };
-    let request = outbound::request(&target, &method, &headers, body.as_ref(), None)
+    let request = outbound::request(&target, &method, Some(&headers), body.as_ref(), None)
         .map_err(|_| OriginError::InvalidUrl)?;
     // The same request, headers and streamed body to either; only the way it travels differs.
     let binding = if proxy.service {
@@ -107,11 +112,8 @@ pub async fn forward(
     } else {
         ""
     };
-    let response = match outbound::send(env, binding, &request) {
-        Ok(promise) => super::entry::settled(promise).await,
-        Err(error) => Err(error),
-    };
-    response
+    super::entry::settled(outbound::send(env, binding, &request))
+        .await
         .map(|response| Response::from(response.unchecked_into::<web_sys::Response>()))
         .map_err(|_| OriginError::Unreachable)
 }

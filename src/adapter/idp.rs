@@ -20,11 +20,11 @@ use std::time::Duration;
 use serde::Serialize;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
     event, Cache, Context, Delay, Env, Response, ResponseBuilder, ScheduleContext, ScheduledEvent,
 };
 
+use super::entry::settled;
 use super::log::{RefreshLog, RequestLog};
 use super::{bound, isolate, now_secs, outbound, Isolate};
 use crate::config::{Config, RequestLogs};
@@ -194,13 +194,12 @@ impl<'a> IdpKeys<'a> {
         headers
             .set("accept", "application/json")
             .map_err(|_| "request setup failed")?;
-        let request = outbound::request(url, "GET", &headers, None, Some(&signal))
+        let request = outbound::request(url, "GET", Some(&headers), None, Some(&signal))
             .map_err(|_| "invalid URL")?;
-        let response: web_sys::Response = match outbound::send(self.env, "", &request) {
-            Ok(promise) => JsFuture::from(promise).await.map(JsCast::unchecked_into),
-            Err(error) => Err(error),
-        }
-        .map_err(|_| "unreachable or timed out")?;
+        let response: web_sys::Response = settled(outbound::send(self.env, "", &request))
+            .await
+            .map(JsCast::unchecked_into)
+            .map_err(|_| "unreachable or timed out")?;
         if !(200..300).contains(&response.status()) {
             return Err("non-2xx status");
         }
@@ -210,12 +209,10 @@ impl<'a> IdpKeys<'a> {
             return Err("response too large");
         }
         let cache_control = header("cache-control");
-        let body = match response.array_buffer() {
-            Ok(promise) => JsFuture::from(promise).await,
-            Err(error) => Err(error),
-        }
-        .map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec())
-        .map_err(|_| "body read failed or timed out")?;
+        let body = settled(response.array_buffer())
+            .await
+            .map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec())
+            .map_err(|_| "body read failed or timed out")?;
         if body.len() > max_bytes {
             return Err("response too large");
         }
@@ -243,10 +240,7 @@ impl<'a> IdpKeys<'a> {
             return None;
         }
         let started = js_sys::Date::now();
-        let read = match kv_get(self.env, KEYS_KV, url) {
-            Ok(promise) => JsFuture::from(promise).await,
-            Err(error) => Err(error),
-        };
+        let read = settled(kv_get(self.env, KEYS_KV, url)).await;
         let ms = js_sys::Date::now() - started;
         let entry = match read {
             Ok(entry) if entry.is_null() => {
@@ -287,10 +281,8 @@ impl<'a> IdpKeys<'a> {
             doc.fetched_at as f64,
             doc.ttl as f64,
         );
-        if let Ok(put) = put {
-            // A failed write only costs a later fetch.
-            let _ = JsFuture::from(put).await;
-        }
+        // A failed write only costs a later fetch.
+        let _ = settled(put).await;
     }
 
     /// Reads a document from the Workers Cache API; absent, unreadable or older than the stale window

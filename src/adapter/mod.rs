@@ -327,10 +327,7 @@ async fn over_limit(env: &Env, config: &Config, authorized: &Authorized) -> Opti
     let (Some(limits), Some(key)) = (config.rate_limit, &authorized.limit_key) else {
         return None;
     };
-    let outcome = match rate_limit(env, names::RATE_LIMITER, key) {
-        Ok(promise) => entry::settled(promise).await,
-        Err(error) => Err(error),
-    };
+    let outcome = entry::settled(rate_limit(env, names::RATE_LIMITER, key)).await;
     match outcome.map(|success| success.as_bool()) {
         Ok(Some(true)) => None,
         Ok(_) => Some(GatewayError::RateLimited {

@@ -11,13 +11,15 @@ use worker::Env;
 pub(super) fn request(
     url: &str,
     method: &str,
-    headers: &web_sys::Headers,
+    headers: Option<&web_sys::Headers>,
     body: Option<&JsValue>,
     signal: Option<&web_sys::AbortSignal>,
 ) -> Result<web_sys::Request, JsValue> {
     let init = web_sys::RequestInit::new();
     init.set_method(method);
-    init.set_headers(headers);
+    if let Some(headers) = headers {
+        init.set_headers(headers);
+    }
     init.set_redirect(web_sys::RequestRedirect::Manual);
     if let Some(body) = body {
         init.set_body(body);

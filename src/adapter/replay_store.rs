@@ -47,12 +47,11 @@ async fn record_in_durable_object(
     let ask = async {
         let stub = env.durable_object(BINDING)?.id_from_name(jkt)?.get_stub()?;
         let body = serde_json::json!({ "id": hex(&entry_id(jkt, jti)), "expires": expires_at });
-        let headers = web_sys::Headers::new()?;
         let body = JsValue::from(body.to_string());
         let request = outbound::request(
             "https://replay-guard/record",
             "POST",
-            &headers,
+            None,
             Some(&body),
             None,
         )?;

@@ -33,7 +33,7 @@ JS
 "$ESBUILD_BIN" build/index.js --minify --format=esm --outfile=build/index.js --allow-overwrite --log-level=warning
 # worker-build keeps the wasm name section (it passes --debuginfo to wasm-opt): about 80 KB that only
 # names functions in stack traces. Strip it and the producers section from the deployed module. The
-# feature list is worker-build's plus SIMD (src/fast_rsa.rs): --all-features would allow encodings workerd
+# feature list is worker-build's plus SIMD (crates/crypto/src/rsa.rs): --all-features would allow encodings workerd
 # cannot load yet.
 features=()
 for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling simd; do

@@ -15,11 +15,11 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "lint"
 cargo fmt --all -- --check
-cargo clippy --all-targets --quiet -- -D warnings
-cargo clippy --target wasm32-unknown-unknown --lib --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --target wasm32-unknown-unknown --lib --quiet -- -D warnings
 
 step "native tests"
-cargo test --quiet
+cargo test --workspace --quiet
 
 step "fast crypto paths against the stock crates, release profile (optimiser bugs show only there)"
 cargo test --quiet --release --test fast_rsa --test fast_p256 --test rsa_pss --test fast_crypto_proofs

@@ -2,7 +2,7 @@
 //!
 //! Read it from the bottom up; each layer uses only the ones above it in this list, never one below:
 //!
-//! - [`crypto`]: verification-only RSA and P-256 arithmetic (no JOSE, no I/O).
+//! - [`crypto`]: verification-only RSA and P-256 arithmetic (no JOSE, no I/O), the crate `crates/crypto`.
 //! - [`http`]: what HTTP hands the gateway: URLs and authorities, paths, header names, the
 //!   `Authorization` header, CORS, the headers sent to an origin.
 //! - [`jose`]: base64url, strict JSON, compact JWS, JWKs, access tokens, DPoP proofs, server nonces.
@@ -20,7 +20,6 @@
 //! tests and benchmarks under `tests/` and `benches/` exercise; the rest is `pub(crate)`.
 
 pub mod config;
-pub mod crypto;
 pub mod error;
 pub mod gateway;
 pub mod http;
@@ -28,6 +27,10 @@ pub mod idp;
 pub mod jose;
 pub mod policy;
 pub mod state;
+
+// The arithmetic lives in its own crate (crates/crypto), built for speed while the rest is built for size
+// (Cargo.toml, [profile.release]).
+pub use edge_gateway_crypto as crypto;
 
 // Served by the Workers adapter only.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]

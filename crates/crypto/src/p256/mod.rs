@@ -23,7 +23,7 @@
 macro_rules! reached {
     ($b:ident => $update:expr) => {
         #[cfg(feature = "branch-counters")]
-        $crate::crypto::p256::branches::record(|$b| $update);
+        $crate::p256::branches::record(|$b| $update);
     };
 }
 

@@ -11,7 +11,7 @@ fi
 # shellcheck source=/dev/null
 . target/tools.env
 
-stamp=$( (cat Cargo.toml Cargo.lock scripts/build.sh; find src -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
+stamp=$( (cat Cargo.toml Cargo.lock scripts/build.sh; find src crates -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
 if [ -f build/index.js ] && [ "$(cat build/.stamp 2>/dev/null)" = "$stamp" ]; then
   echo "build: worker is up to date"
   exit 0

@@ -1,12 +1,13 @@
 //! The demo endpoints of Auth0's API quickstarts (README "Features", Serve mode), served by the gateway itself when
 //! no origin is configured.
 
-use serde_json::{json, Value};
-
 use crate::gateway::Identity;
 
-/// The body for a demo path, or `None` when the path is not a demo endpoint.
-pub fn demo_response(path: &str, identity: Option<&Identity>) -> Option<Value> {
+/// The JSON body for a demo path, or `None` when the path is not a demo endpoint.
+///
+/// Written directly rather than through a `serde_json::Value`: the object is always the message (plain
+/// ASCII, nothing to escape) and, for an authenticated request, the `sub` claim, escaped by serde_json.
+pub fn demo_response(path: &str, identity: Option<&Identity>) -> Option<String> {
     let message = match path {
         "/api/public" => {
             "Hello from a public endpoint! You don't need to be authenticated to see this."
@@ -19,9 +20,53 @@ pub fn demo_response(path: &str, identity: Option<&Identity>) -> Option<Value> {
         }
         _ => return None,
     };
-    let mut body = json!({ "message": message });
-    if let Some(sub) = identity.and_then(|i| i.claims.sub.as_deref()) {
-        body["user_id"] = Value::String(sub.to_owned());
+    let sub = identity.and_then(|i| i.claims.sub.as_deref());
+    let mut body = String::with_capacity(message.len() + sub.map_or(0, |s| s.len() + 16) + 16);
+    body.push_str(r#"{"message":""#);
+    body.push_str(message);
+    body.push('"');
+    if let Some(sub) = sub {
+        body.push_str(r#","user_id":"#);
+        // Serialising a string cannot fail; `None` would only drop the body to a 404.
+        body.push_str(&serde_json::to_string(sub).ok()?);
     }
+    body.push('}');
     Some(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::authorization::Scheme;
+    use crate::jose::token::Claims;
+    use serde_json::{json, Value};
+    use std::sync::Arc;
+
+    fn parsed(path: &str, sub: Option<&str>) -> Value {
+        let identity = sub.map(|sub| Identity {
+            scheme: Scheme::Bearer,
+            claims: Arc::new(Claims::from_all(json!({ "sub": sub }))),
+        });
+        serde_json::from_str(&demo_response(path, identity.as_ref()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn bodies_are_the_quickstart_objects() {
+        assert_eq!(
+            parsed("/api/public", None),
+            json!({"message": "Hello from a public endpoint! You don't need to be authenticated to see this."})
+        );
+        for sub in [
+            "auth0|abc",
+            "quote \" back \\ slash",
+            "ctl \u{1}\n",
+            "é ✓ \u{1F600}",
+        ] {
+            let body = parsed("/api/private-scoped", Some(sub));
+            assert_eq!(body["user_id"], json!(sub));
+            assert_eq!(body.as_object().unwrap().len(), 2);
+        }
+        assert_eq!(parsed("/api/private", None).as_object().unwrap().len(), 1);
+        assert!(demo_response("/api/other", None).is_none());
+    }
 }

@@ -362,7 +362,7 @@ async fn serve(
             Err(reason) => return Ok(Outcome::Refused(GatewayError::BadGateway(reason))),
         },
         None => match demo_response(&authorized.path, authorized.identity.as_ref()) {
-            Some(body) => (response::json(200, &body)?, None),
+            Some(body) => (response::json(200, body)?, None),
             None => return Ok(Outcome::Refused(GatewayError::NotFound)),
         },
     };

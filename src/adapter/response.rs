@@ -1,6 +1,5 @@
 //! Building responses: the core renders errors and chooses headers; this only writes them.
 
-use serde_json::Value;
 use worker::{Headers, Response, ResponseBuilder, Result};
 
 use crate::error::{ChallengeContext, GatewayError, ResourceChallenge};
@@ -8,12 +7,12 @@ use crate::gateway::METADATA_HEADERS;
 use crate::http::authorization::DpopMode;
 use crate::jose::dpop::PROOF_ALGS;
 
-pub(super) fn json(status: u16, body: &Value) -> Result<Response> {
+pub(super) fn json(status: u16, body: String) -> Result<Response> {
     let response = ResponseBuilder::new()
         .with_status(status)
         .with_header("content-type", "application/json")?
         .with_header("cache-control", "no-store")?
-        .fixed(body.to_string().into_bytes());
+        .fixed(body.into_bytes());
     Ok(response)
 }
 

@@ -45,19 +45,10 @@ pub fn limit_key(claims: &Claims) -> (LimitKeySource, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Map, Value};
+    use serde_json::{json, Value};
 
     fn claims(all: Value) -> Claims {
-        let all: Map<String, Value> = all.as_object().unwrap().clone();
-        Claims {
-            issuer: 0,
-            sub: all.get("sub").and_then(Value::as_str).map(String::from),
-            exp: 0.0,
-            iat: None,
-            scopes: Vec::new(),
-            jkt: None,
-            all,
-        }
+        Claims::from_all(all)
     }
 
     #[test]

@@ -81,12 +81,13 @@ pub fn parse_authorization(
     header: Option<&str>,
     mode: DpopMode,
 ) -> Result<Credentials<'_>, (Option<Scheme>, CredentialsError)> {
-    let value = header.map(|v| v.trim_matches([' ', '\t'])).unwrap_or("");
+    // Byte scans: the separators are ASCII, so every index found is a char boundary.
+    let value = header.map(trim_blanks).unwrap_or("");
     if value.is_empty() {
         return Err((None, CredentialsError::Missing));
     }
-    let (scheme_name, rest) = match value.find([' ', '\t']) {
-        Some(at) => (&value[..at], value[at..].trim_start_matches([' ', '\t'])),
+    let (scheme_name, rest) = match value.bytes().position(is_blank) {
+        Some(at) => (&value[..at], trim_blanks(&value[at..])),
         None => (value, ""),
     };
     let scheme = if scheme_name.eq_ignore_ascii_case("bearer") {
@@ -100,7 +101,9 @@ pub fn parse_authorization(
         (Scheme::Dpop, DpopMode::Disabled) => Some(CredentialsError::DpopSchemeDisabled),
         (Scheme::Bearer, DpopMode::Required) => Some(CredentialsError::BearerSchemeDisabled),
         _ if rest.is_empty() => Some(CredentialsError::NoToken),
-        _ if rest.contains([' ', '\t', ',']) => Some(CredentialsError::SeveralTokens),
+        _ if rest.bytes().any(|b| is_blank(b) || b == b',') => {
+            Some(CredentialsError::SeveralTokens)
+        }
         _ => None,
     };
     match refused {
@@ -110,6 +113,20 @@ pub fn parse_authorization(
             token: rest,
         }),
     }
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Without leading and trailing spaces and tabs (RFC 9110 section 5.6.3 whitespace).
+fn trim_blanks(s: &str) -> &str {
+    let start = s.bytes().position(|b| !is_blank(b)).unwrap_or(s.len());
+    let end = s
+        .bytes()
+        .rposition(|b| !is_blank(b))
+        .map_or(start, |at| at + 1);
+    &s[start..end]
 }
 
 #[cfg(test)]
@@ -210,6 +227,11 @@ mod tests {
                 prop_assert!(!c.token.is_empty());
                 prop_assert!(!c.token.contains([' ', '\t', ',']));
             }
+        }
+
+        #[test]
+        fn blanks_are_trimmed_as_chars_would_be(v in "[ \t\u{a0}a\u{e9}]{0,12}") {
+            prop_assert_eq!(trim_blanks(&v), v.trim_matches([' ', '\t']));
         }
     }
 }

@@ -45,6 +45,34 @@ impl std::fmt::Display for PathError {
 /// Refused: a path not starting with `/`, a `..` segment (also encoded), an empty segment (`//`), an
 /// encoded `/` or `\`, a raw `\`, NUL or other control characters, and invalid percent-encoding.
 pub fn normalize(raw: &str) -> Result<String, PathError> {
+    if is_normal(raw.as_bytes()) {
+        return Ok(raw.to_owned());
+    }
+    normalize_segments(raw)
+}
+
+/// Whether a path is already its own normal form, the common case, checked in one pass over the bytes:
+/// absolute, printable ASCII without `%` or `\`, and no empty (but the last), `.` or `..` segment.
+fn is_normal(raw: &[u8]) -> bool {
+    let Some((b'/', rest)) = raw.split_first() else {
+        return false;
+    };
+    let plain = |b: &u8| matches!(b, b' '..=b'~') && *b != b'%' && *b != b'\\';
+    let mut segments = rest.split(|&b| b == b'/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
+            return false;
+        }
+        if !segment.iter().all(plain) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Normalises segment by segment: decodes escapes, removes `.` segments, refuses the ambiguous.
+fn normalize_segments(raw: &str) -> Result<String, PathError> {
     let Some(rest) = raw.strip_prefix('/') else {
         return Err(PathError::NotAbsolute);
     };
@@ -124,13 +152,18 @@ fn decode_segment(segment: &str) -> Result<String, PathError> {
 /// into its path (at least `/`) and query; the fragment is dropped. No URL library is needed for this,
 /// which keeps the `url` crate and its Unicode tables out of the worker.
 pub fn split_url(url: &str) -> (&str, Option<&str>) {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let rest = rest.split('#').next().unwrap_or("");
-    let (before_query, query) = match rest.split_once('?') {
-        Some((before, query)) => (before, Some(query)),
+    // Byte searches: every delimiter is ASCII, so each index is a char boundary.
+    let find = |s: &str, b: u8| s.bytes().position(|c| c == b);
+    let rest = match url.as_bytes().windows(3).position(|w| w == b"://") {
+        Some(at) => &url[at + 3..],
+        None => url,
+    };
+    let rest = find(rest, b'#').map_or(rest, |at| &rest[..at]);
+    let (before_query, query) = match find(rest, b'?') {
+        Some(at) => (&rest[..at], Some(&rest[at + 1..])),
         None => (rest, None),
     };
-    let path = before_query.find('/').map_or("/", |at| &before_query[at..]);
+    let path = find(before_query, b'/').map_or("/", |at| &before_query[at..]);
     (path, query)
 }
 
@@ -222,6 +255,29 @@ mod tests {
         #[test]
         fn never_panics(raw in ".{0,64}") {
             let _ = normalize(&raw);
+        }
+
+        // The one-pass check for a path already normal agrees with normalising segment by segment.
+        #[test]
+        fn normal_paths_are_recognised(raw in "(/([a-zA-Z.%\\\\ \x7f\u{e9}]|%[0-9a-fA-F]{2}){0,4}){0,5}") {
+            let fast = is_normal(raw.as_bytes());
+            let slow = normalize_segments(&raw);
+            if fast {
+                prop_assert_eq!(slow, Ok(raw.clone()));
+            }
+            prop_assert_eq!(normalize(&raw), normalize_segments(&raw));
+        }
+
+        #[test]
+        fn split_url_finds_the_first_delimiters(
+            scheme in "(https?://)?", authority in "[a-z0-9.:@]{0,12}", path in "(/[a-z/:?#]{0,6}){0,3}",
+        ) {
+            let url = format!("{scheme}{authority}{path}");
+            let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+            let rest = rest.split('#').next().unwrap_or("");
+            let (before, query) = rest.split_once('?').map_or((rest, None), |(b, q)| (b, Some(q)));
+            let expected = (before.find('/').map_or("/", |at| &before[at..]), query);
+            prop_assert_eq!(split_url(&url), expected);
         }
 
         #[test]

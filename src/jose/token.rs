@@ -172,6 +172,23 @@ pub struct Claims {
     pub all: Map<String, Value>,
 }
 
+#[cfg(test)]
+impl Claims {
+    /// Claims made of `all` alone, its `sub` as the subject, for the tests of what consumes claims.
+    pub(crate) fn from_all(all: Value) -> Claims {
+        let all = all.as_object().cloned().unwrap_or_default();
+        Claims {
+            issuer: 0,
+            sub: all.get("sub").and_then(Value::as_str).map(String::from),
+            exp: 0.0,
+            iat: None,
+            scopes: Vec::new(),
+            jkt: None,
+            all,
+        }
+    }
+}
+
 /// A token whose structure, header and claims passed; its signature is not verified yet.
 #[derive(Debug)]
 pub struct UnverifiedToken<'a> {

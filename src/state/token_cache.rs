@@ -119,7 +119,7 @@ mod tests {
     use super::*;
     use crate::jose::jwks::parse_rsa_jwk;
     use crate::test_keys;
-    use serde_json::Map;
+    use serde_json::json;
 
     fn key() -> Arc<VerifyingKey> {
         Arc::new(parse_rsa_jwk(&test_keys::rsa_2048().public_jwk("k1")).unwrap())
@@ -128,13 +128,8 @@ mod tests {
     fn token(exp: f64, key: &Arc<VerifyingKey>) -> CachedToken {
         CachedToken {
             claims: Arc::new(Claims {
-                issuer: 0,
-                sub: Some("s".into()),
                 exp,
-                iat: None,
-                scopes: vec![],
-                jkt: None,
-                all: Map::new(),
+                ..Claims::from_all(json!({"sub": "s"}))
             }),
             kid: "k1".into(),
             key: key.clone(),

@@ -11,7 +11,9 @@ fi
 # shellcheck source=/dev/null
 . target/tools.env
 
-stamp=$( (cat Cargo.toml Cargo.lock scripts/build.sh; find src crates -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
+# KEEP_NAMES=1 keeps the wasm function names, for CPU profiles (benches/profile.mjs); never for a deploy.
+keep_names=${KEEP_NAMES:-0}
+stamp=$( (echo "keep_names=$keep_names"; cat Cargo.toml Cargo.lock scripts/build.sh; find src crates -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
 if [ -f build/index.js ] && [ "$(cat build/.stamp 2>/dev/null)" = "$stamp" ]; then
   echo "build: worker is up to date"
   exit 0
@@ -39,5 +41,7 @@ features=()
 for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling simd; do
   features+=("--enable-$f")
 done
-"$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
+if [ "$keep_names" != 1 ]; then
+  "$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
+fi
 echo "$stamp" > build/.stamp

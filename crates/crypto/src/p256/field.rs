@@ -234,7 +234,7 @@ fn montgomery_reduce(mut t: [i64; 2 * LIMBS]) -> Fe {
 /// < 2^515 / 2^261 + p < 2^257.
 ///
 /// Never inlined: one copy instead of one per call in the point formulas. In V8 the proof check is then
-/// about a quarter faster (README "What each step bought"), and the module 10 KiB smaller.
+/// about a quarter faster (README "What each step bought"), and the module 8 KiB smaller.
 #[inline(never)]
 fn mul_limbs(a: &Limbs, b: &Limbs) -> Fe {
     let mut t = [0i64; 2 * LIMBS];

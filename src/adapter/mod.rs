@@ -192,13 +192,24 @@ impl Incoming {
         } else {
             (None, None)
         };
+        // Each read is a crossing into JavaScript: a header is read only where it can matter (a preflight's
+        // method on OPTIONS, a proof beside credentials).
+        let preflight_method = match method {
+            "OPTIONS" => headers.get("access-control-request-method")?,
+            _ => None,
+        };
+        let authorization = headers.get("authorization")?;
+        let dpop = match authorization {
+            Some(_) => headers.get("dpop")?,
+            None => None,
+        };
         Ok(Self {
             mcp_method,
             mcp_name,
             origin: headers.get("origin")?,
-            preflight_method: headers.get("access-control-request-method")?,
-            authorization: headers.get("authorization")?,
-            dpop: headers.get("dpop")?,
+            preflight_method,
+            authorization,
+            dpop,
             url,
             htu_url,
         })

@@ -3,16 +3,18 @@
 //   node benches/profile.mjs [--path public|publicBearer|same|new|dpop] [--worker gateway|reference]
 //        [--requests N] [--top N] [--out FILE]
 //
-// It builds the worker with its wasm function names kept (KEEP_NAMES=1 scripts/build.sh), starts it (or
-// the jose reference of benches/reference) with a local issuer and REQUEST_LOGS=off, sends 1000 requests of the path to warm it up, then records V8's
-// sampling profiler through the worker's inspector (the port `wrangler dev --inspector-port` serves)
-// while it sends N more. It prints the functions with the most self time, and the time of the samples
-// summed by where the code lives: the gateway's wasm, the bundle's JavaScript (the glue and entry.js,
-// wrangler's dev middleware), the runtime's built-ins (`Response`, `Headers.get`, `TextDecoder`...),
-// garbage collection, and the rest of the isolate's thread ("(program)"). Idle time is left out. The
-// profiler's interrupts slow everything they sample, so the shares mean more than the µs. The profile
-// is written to FILE (default target/profile/<worker>-<path>.cpuprofile), which Chrome DevTools opens. The next
-// ordinary build strips the names again.
+// It builds the worker with its wasm function names kept (GATEWAY_KEEP_WASM_NAMES=1 scripts/build.sh),
+// starts it (or the jose reference of benches/reference) with a local issuer and REQUEST_LOGS=off, sends
+// 1000 requests of the path to warm it up, then records V8's sampling profiler through the worker's
+// inspector (the port `wrangler dev --inspector-port` serves) while it sends N more. It prints the
+// functions with the most self time, and the time of the samples summed by where the code lives: the
+// gateway's wasm, the crossings between JavaScript and wasm, the bundle's JavaScript (the glue and
+// entry.js, wrangler's dev middleware), the runtime's built-ins (`Response`, `Headers.get`,
+// `TextDecoder`...), garbage collection, and the rest of the isolate's thread ("(program)"). Idle time is
+// left out. The profiler's interrupts slow everything they sample, so the shares mean more than the µs,
+// and a small JavaScript function's share needs an A/B before anyone acts on it (README "Where the floor
+// goes"). The profile is written to FILE (default target/profile/<worker>-<path>.cpuprofile), which
+// Chrome DevTools opens. The next ordinary build strips the names again.
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -103,7 +105,7 @@ function summarise(profile, requests, nameOf) {
   return { total: total / requests, places: rows(byPlace, Infinity), functions: rows(byFunction, TOP) };
 }
 
-process.env.KEEP_NAMES = '1';
+process.env.GATEWAY_KEEP_WASM_NAMES = '1';
 const issuer = await startIssuer();
 const gateway = await startGateway({
   vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off' },

@@ -11,8 +11,9 @@ fi
 # shellcheck source=/dev/null
 . target/tools.env
 
-# KEEP_NAMES=1 keeps the wasm function names, for CPU profiles (benches/profile.mjs); never for a deploy.
-keep_names=${KEEP_NAMES:-0}
+# GATEWAY_KEEP_WASM_NAMES=1 keeps the wasm function names, for CPU profiles (benches/profile.mjs);
+# never for a deploy.
+keep_names=${GATEWAY_KEEP_WASM_NAMES:-0}
 stamp=$( (echo "keep_names=$keep_names"; cat Cargo.toml Cargo.lock scripts/build.sh; find src crates -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
 if [ -f build/index.js ] && [ "$(cat build/.stamp 2>/dev/null)" = "$stamp" ]; then
   echo "build: worker is up to date"

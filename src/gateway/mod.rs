@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::{GatewayError, ResourceChallenge, Unavailable};
 use crate::http::authorization::{
-    parse_authorization, Credentials, CredentialsError, DpopMode, Scheme,
+    parse_authorization, trim_blanks, Credentials, CredentialsError, DpopMode, Scheme,
 };
 use crate::http::path;
 use crate::http::proxy::OriginIdentity;
@@ -440,7 +440,7 @@ fn proof(
     if credentials.scheme == Scheme::Bearer {
         return Ok(None);
     }
-    let proof = match req.dpop.map(|p| p.trim_matches([' ', '\t'])) {
+    let proof = match req.dpop.map(trim_blanks) {
         None | Some("") => return Err(GatewayError::InvalidDpopProof(ProofError::Missing)),
         Some(p) if p.contains(',') => {
             return Err(GatewayError::InvalidDpopProof(ProofError::Several))

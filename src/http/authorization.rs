@@ -120,7 +120,7 @@ fn is_blank(b: u8) -> bool {
 }
 
 /// Without leading and trailing spaces and tabs (RFC 9110 section 5.6.3 whitespace).
-fn trim_blanks(s: &str) -> &str {
+pub(crate) fn trim_blanks(s: &str) -> &str {
     let start = s.bytes().position(|b| !is_blank(b)).unwrap_or(s.len());
     let end = s
         .bytes()

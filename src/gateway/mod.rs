@@ -146,7 +146,9 @@ pub async fn authorize<'c>(
     }
     let anonymous = match rule.access {
         Access::Public => true,
-        Access::Optional => req.authorization.is_none_or(|a| a.trim().is_empty()),
+        // Blank means the spaces and tabs of RFC 9110's OWS, as the credentials parser reads them; any
+        // other character is a credential, and must be valid.
+        Access::Optional => req.authorization.is_none_or(|a| trim_blanks(a).is_empty()),
         Access::Token { .. } => false,
     };
     if anonymous {
@@ -793,9 +795,18 @@ mod tests {
     fn optional_routes_pass_anonymously_but_check_credentials_that_are_sent() {
         let (c, k) = (policy_config(), keys());
         assert!(run(&c, &k, "GET", "/open", None, None).unwrap().is_none());
-        assert!(run(&c, &k, "GET", "/open", Some("  "), None)
+        assert!(run(&c, &k, "GET", "/open", Some(" \t "), None)
             .unwrap()
             .is_none());
+        // Only spaces and tabs are blank: a no-break space is not, and is refused as on a required route.
+        assert_eq!(
+            run(&c, &k, "GET", "/open", Some("\u{a0}"), None).unwrap_err(),
+            GatewayError::Unauthorized(CredentialsError::UnsupportedScheme)
+        );
+        assert_eq!(
+            run(&c, &k, "GET", "/a", Some("\u{a0}"), None).unwrap_err(),
+            GatewayError::Unauthorized(CredentialsError::UnsupportedScheme)
+        );
         let good = format!("Bearer {}", token(json!({})));
         let id = run(&c, &k, "GET", "/open", Some(&good), None).unwrap();
         assert_eq!(id.unwrap().claims.sub.as_deref(), Some("auth0|u"));

@@ -85,18 +85,17 @@ impl TokenCache {
         self.entries.is_empty()
     }
 
-    /// Drops expired entries; if that is not enough, arbitrary ones (a quarter of the entries when the
-    /// count is the limit, or as many as the bytes need), picked in one pass.
+    /// Drops expired entries, then arbitrary ones (picked in one pass) until the cache is at three quarters
+    /// of both budgets with `size` more bytes. Emptying a quarter at a time keeps the scans rare: a cache
+    /// full of live tokens under a stream of new ones scans once per many inserts, not once per insert.
     fn make_room(&mut self, size: usize, now: u64) {
         let now = now as f64;
         self.entries.retain(|_, (t, _)| now < t.claims.exp);
         self.bytes = self.entries.values().map(|(_, s)| s).sum();
-        let mut count = if self.entries.len() >= self.max_entries {
-            (self.max_entries / 4).max(1)
-        } else {
-            0
-        };
-        let mut excess = (self.bytes + size).saturating_sub(self.max_bytes);
+        let low_entries = self.max_entries - (self.max_entries / 4).max(1);
+        let low_bytes = self.max_bytes - self.max_bytes / 4;
+        let mut count = self.entries.len().saturating_sub(low_entries);
+        let mut excess = (self.bytes + size).saturating_sub(low_bytes);
         let victims: Vec<[u8; 32]> = self
             .entries
             .iter()
@@ -168,6 +167,30 @@ mod tests {
         // An entry larger than the whole budget is not kept.
         small.insert(TokenCache::key_of("huge"), token(1e12, &k), 20_000, 0);
         assert!(small.get(&TokenCache::key_of("huge"), 0, 0).is_none());
+    }
+
+    /// Under a stream of new tokens, a full cache empties a quarter of a budget at once, so that the next
+    /// inserts up to that quarter evict nothing: one scan of the entries per many inserts.
+    #[test]
+    fn eviction_makes_room_for_many_inserts() {
+        let k = key();
+        // Bound by bytes: 100 entries of 100 + 128 bytes fill 22_800.
+        let mut by_bytes = TokenCache::new(1000, 22_800);
+        // Bound by count.
+        let mut by_count = TokenCache::new(100, 1 << 20);
+        for cache in [&mut by_bytes, &mut by_count] {
+            for i in 0..100 {
+                cache.insert(TokenCache::key_of(&i.to_string()), token(1e12, &k), 100, 0);
+            }
+            assert_eq!(cache.len(), 100);
+            cache.insert(TokenCache::key_of("next"), token(1e12, &k), 100, 0);
+            let after = cache.len();
+            assert!(after <= 76, "{after} entries: a quarter made room for the insert");
+            for i in 0..(100 - after) {
+                cache.insert(TokenCache::key_of(&format!("more{i}")), token(1e12, &k), 100, 0);
+                assert_eq!(cache.len(), after + i + 1, "insert {i} evicted an entry");
+            }
+        }
     }
 
     #[test]

@@ -9,9 +9,9 @@
 // it receives, calls one of them `--calls` times with a fresh `Request` and reads each response; `none`
 // answers a constant `Response` the same way. The CPU of the wrapper's workerd process per call is the
 // cost, so both builds run in the same process, isolate and machine state, alternating round by round. A
-// path is `/api/public`, `/api/private:token` with a Bearer token, or `/api/private-scoped:token`, the
-// same route with the rate limit counted (the local `RATE_LIMITER` simulator). The reference answers the
-// first two only. `--bindings`: A runs with neither `RATE_LIMITER` nor `METRICS` (and no route rate
+// path is `/api/public`, `/api/private:token` with a Bearer token, `/api/private:new` with a token never
+// seen before on each call, or `/api/private-scoped:token`, the same route with the rate limit counted (the
+// local `RATE_LIMITER` simulator). The reference answers all but the last. `--bindings`: A runs with neither `RATE_LIMITER` nor `METRICS` (and no route rate
 // limited), B with both, which is the cost of the operations bindings (README "Operations"). Prints per
 // path the median µs per call of A, B and none, and the median of the per-round differences B - A with
 // its 95% interval. What it leaves out: the runtime's own handling of each HTTP request (the same for
@@ -57,10 +57,11 @@ export default {
   async fetch(request, env, ctx) {
     if (request.method !== 'POST') return new Response('ready');
     envs ??= { a: ${bindings} ? bare(env) : env, b: env, none: env };
-    const { target, calls, path, headers } = await request.json();
+    const { target, calls, path, headers, tokens } = await request.json();
     const statuses = {};
     for (let i = 0; i < calls; i++) {
-      const response = await targets[target].fetch(new Request('http://localhost' + path, { headers }), envs[target], ctx);
+      const init = { headers: tokens ? { authorization: 'Bearer ' + tokens[i] } : headers };
+      const response = await targets[target].fetch(new Request('http://localhost' + path, init), envs[target], ctx);
       await response.arrayBuffer();
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
     }
@@ -93,14 +94,20 @@ export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, bindin
     vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off', ROUTES: benchRoutes({ rateLimited: RATE_LIMITED }) },
   });
   const token = issuer.mint({ scope: 'read:messages' });
+  // `:new`: a token never seen per call, the same ones for each target (each has a cache of its own).
+  const fresh = paths.some((p) => p.endsWith(':new'))
+    ? Array.from({ length: (rounds + 1) * calls }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages' }))
+    : [];
+  const used = { a: 0, b: 0, none: 0 };
   try {
     const { worker: pids } = workerdProcesses(worker.pid);
     // µs of CPU per call of `target` on `pathAndToken`; every call must be answered 200.
     const cost = async (target, pathAndToken) => {
       const [pathname, withToken] = pathAndToken.split(':');
       const headers = withToken ? { authorization: `Bearer ${token}` } : {};
+      const tokens = withToken === 'new' ? fresh.slice(used[target], (used[target] += calls)) : undefined;
       const before = cpuNs(pids);
-      const response = await fetch(worker.url, { method: 'POST', body: JSON.stringify({ target, calls, path: pathname, headers }) });
+      const response = await fetch(worker.url, { method: 'POST', body: JSON.stringify({ target, calls, path: pathname, headers, tokens }) });
       const statuses = await response.json();
       if (statuses['200'] !== calls) throw new Error(`inprocess: ${target} ${pathAndToken} answered ${JSON.stringify(statuses)}`);
       return (cpuNs(pids) - before) / 1000 / calls;

@@ -2,20 +2,22 @@
 // cannot resolve (README "Performance"):
 //
 //   node benches/inprocess.mjs --a <build dir A> --b <build dir B | reference> [--paths P,P...] [--rounds N]
-//        [--calls N] [--bindings]
+//        [--calls N] [--pad N] [--bindings]
 //
 // One wrapper Worker imports both builds (a `build/` directory of scripts/build.sh, or `reference`, the
-// jose worker of benches/reference; the same directory twice is imported as two copies) and, per request
-// it receives, calls one of them `--calls` times with a fresh `Request` and reads each response; `none`
+// jose worker of benches/reference; the same directory twice is imported as two copies) and, per request it
+// receives, calls one of them `--calls` times with a fresh `Request` and reads each response; `none`
 // answers a constant `Response` the same way. The CPU of the wrapper's workerd process per call is the
 // cost, so both builds run in the same process, isolate and machine state, alternating round by round. A
 // path is `/api/public`, `/api/private:token` with a Bearer token, `/api/private:new` with a token never
-// seen before on each call, or `/api/private-scoped:token`, the same route with the rate limit counted (the
-// local `RATE_LIMITER` simulator). The reference answers all but the last. `--bindings`: A runs with neither `RATE_LIMITER` nor `METRICS` (and no route rate
-// limited), B with both, which is the cost of the operations bindings (README "Operations"). Prints per
-// path the median µs per call of A, B and none, and the median of the per-round differences B - A with
-// its 95% interval. What it leaves out: the runtime's own handling of each HTTP request (the same for
-// both builds) and the cost of a handler returning a pending promise to the runtime.
+// seen before on each call (`--pad N` adds to each a claim `pad` of N characters, so that the
+// verified-token cache fills its byte budget before its count), or `/api/private-scoped:token`, the same
+// route with the rate limit counted (the local `RATE_LIMITER` simulator). The reference answers all but the
+// last. `--bindings`: A runs with neither `RATE_LIMITER` nor `METRICS` (and no route rate limited), B with
+// both, which is the cost of the operations bindings (README "Operations"). Prints per path the median µs
+// per call of A, B and none, and the median of the per-round differences B - A with its 95% interval. What
+// it leaves out: the runtime's own handling of each HTTP request (the same for both builds) and the cost of
+// a handler returning a pending promise to the runtime.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -84,7 +86,7 @@ dataset = "auth0_edge_gateway"
  * Runs the A/B; returns, per path, the median µs per call of `a`, `b` and `none`, and the median of the
  * per-round differences B - A with its 95% interval.
  */
-export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, bindings = false, log = () => {} }) {
+export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, pad = 0, bindings = false, log = () => {} }) {
   const config = writeWrapper(entry(a, false), entry(b, path.resolve(a) === path.resolve(b)), bindings);
   const issuer = await startIssuer();
   const worker = await startGateway({
@@ -96,7 +98,7 @@ export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, bindin
   const token = issuer.mint({ scope: 'read:messages' });
   // `:new`: a token never seen per call, the same ones for each target (each has a cache of its own).
   const fresh = paths.some((p) => p.endsWith(':new'))
-    ? Array.from({ length: (rounds + 1) * calls }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages' }))
+    ? Array.from({ length: (rounds + 1) * calls }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages', claims: pad ? { pad: 'x'.repeat(pad) } : {} }))
     : [];
   const used = { a: 0, b: 0, none: 0 };
   try {
@@ -142,6 +144,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     paths: cliArg('paths', '/api/public,/api/private:token').split(','),
     rounds: Number(cliArg('rounds', 30)),
     calls: Number(cliArg('calls', 1000)),
+    pad: Number(cliArg('pad', 0)),
     bindings: process.argv.includes('--bindings'),
   });
   const us = (x) => x.toFixed(1);

@@ -153,13 +153,26 @@ export function cpuNs(pids) {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
-function send(url, headers, { method = 'GET', body } = {}) {
+/**
+ * Sends one request; its status. wrangler's dev proxy closes a kept-alive connection after about 5 s idle,
+ * and a socket reused at that moment fails with ECONNRESET before the request reaches the worker (Node's
+ * documented keep-alive race; seen between the rounds of a bench.sh run, where each worker's sockets wait
+ * while the others run). Such a request is sent again, on another socket.
+ */
+function send(url, headers, request = {}, retries = CONCURRENCY) {
+  const { method = 'GET', body } = request;
   return new Promise((resolve, reject) => {
     const req = http.request(url, { agent, headers, method }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
     });
-    req.on('error', reject);
+    req.on('error', (error) => {
+      if (req.reusedSocket && error.code === 'ECONNRESET' && retries > 0) {
+        resolve(send(url, headers, request, retries - 1));
+      } else {
+        reject(error);
+      }
+    });
     req.end(body);
   });
 }

@@ -11,17 +11,19 @@
 // cost, so both builds run in the same process, isolate and machine state, alternating round by round. A
 // path is `/api/public`, `/api/private:token` with a Bearer token, `/api/private:new` with a token never
 // seen before on each call (`--pad N` adds to each a claim `pad` of N characters, so that the
-// verified-token cache fills its byte budget before its count), or `/api/private-scoped:token`, the same
-// route with the rate limit counted (the local `RATE_LIMITER` simulator). The reference answers all but the
-// last. `--bindings`: A runs with neither `RATE_LIMITER` nor `METRICS` (and no route rate limited), B with
-// both, which is the cost of the operations bindings (README "Operations"). Prints per path the median µs
-// per call of A, B and none, and the median of the per-round differences B - A with its 95% interval. What
-// it leaves out: the runtime's own handling of each HTTP request (the same for both builds) and the cost of
-// a handler returning a pending promise to the runtime.
+// verified-token cache fills its byte budget before its count), `/api/private:dpop` with a token bound to a
+// DPoP key and a fresh proof on each call, or `/api/private-scoped:token`, the same route with the rate
+// limit counted (the local `RATE_LIMITER` simulator). The reference answers all but the last. `--bindings`:
+// A runs with neither `RATE_LIMITER` nor `METRICS` (and no route rate limited), B with both, which is the
+// cost of the operations bindings (README "Operations"). Prints per path the median µs per call of A, B and
+// none, and the median of the per-round differences B - A with its 95% interval. What it leaves out: the
+// runtime's own handling of each HTTP request (the same for both builds) and the cost of a handler
+// returning a pending promise to the runtime.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startIssuer } from '../tools/dev-issuer.mjs';
+import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
 import { benchRoutes, cliArg, cpuNs, median, medianInterval, workerdProcesses, writeWrapperWorker } from './load.mjs';
 
@@ -62,7 +64,7 @@ export default {
     const { target, calls, path, headers, tokens } = await request.json();
     const statuses = {};
     for (let i = 0; i < calls; i++) {
-      const init = { headers: tokens ? { authorization: 'Bearer ' + tokens[i] } : headers };
+      const init = { headers: tokens ? tokens[i] : headers };
       const response = await targets[target].fetch(new Request('http://localhost' + path, init), envs[target], ctx);
       await response.arrayBuffer();
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
@@ -96,18 +98,29 @@ export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, pad = 
     vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off', ROUTES: benchRoutes({ rateLimited: RATE_LIMITED }) },
   });
   const token = issuer.mint({ scope: 'read:messages' });
-  // `:new`: a token never seen per call, the same ones for each target (each has a cache of its own).
-  const fresh = paths.some((p) => p.endsWith(':new'))
-    ? Array.from({ length: (rounds + 1) * calls }, (_, i) => issuer.mint({ sub: `user-${i}`, scope: 'read:messages', claims: pad ? { pad: 'x'.repeat(pad) } : {} }))
-    : [];
-  const used = { a: 0, b: 0, none: 0 };
+  const dpopKey = generateDpopKey();
+  const bound = issuer.mint({ scope: 'read:messages', cnfJkt: dpopKey.jkt });
+  // The headers of each call of `:new` (a token never seen) and `:dpop` (a fresh proof), the same ones for
+  // each target (each has its caches of its own).
+  const perCall = (kind, make) => (paths.some((p) => p.endsWith(`:${kind}`)) ? Array.from({ length: (rounds + 1) * calls }, (_, i) => make(i)) : []);
+  const fresh = {
+    new: perCall('new', (i) => ({
+      authorization: `Bearer ${issuer.mint({ sub: `user-${i}`, scope: 'read:messages', claims: pad ? { pad: 'x'.repeat(pad) } : {} })}`,
+    })),
+    dpop: perCall('dpop', () => ({
+      authorization: `DPoP ${bound}`,
+      dpop: makeProof({ key: dpopKey, htm: 'GET', htu: 'http://localhost/api/private', accessToken: bound }),
+    })),
+  };
+  const used = { new: { a: 0, b: 0, none: 0 }, dpop: { a: 0, b: 0, none: 0 } };
   try {
     const { worker: pids } = workerdProcesses(worker.pid);
     // µs of CPU per call of `target` on `pathAndToken`; every call must be answered 200.
     const cost = async (target, pathAndToken) => {
       const [pathname, withToken] = pathAndToken.split(':');
       const headers = withToken ? { authorization: `Bearer ${token}` } : {};
-      const tokens = withToken === 'new' ? fresh.slice(used[target], (used[target] += calls)) : undefined;
+      const count = used[withToken];
+      const tokens = count ? fresh[withToken].slice(count[target], (count[target] += calls)) : undefined;
       const before = cpuNs(pids);
       const response = await fetch(worker.url, { method: 'POST', body: JSON.stringify({ target, calls, path: pathname, headers, tokens }) });
       const statuses = await response.json();

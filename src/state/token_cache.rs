@@ -185,9 +185,17 @@ mod tests {
             assert_eq!(cache.len(), 100);
             cache.insert(TokenCache::key_of("next"), token(1e12, &k), 100, 0);
             let after = cache.len();
-            assert!(after <= 76, "{after} entries: a quarter made room for the insert");
+            assert!(
+                after <= 76,
+                "{after} entries: a quarter made room for the insert"
+            );
             for i in 0..(100 - after) {
-                cache.insert(TokenCache::key_of(&format!("more{i}")), token(1e12, &k), 100, 0);
+                cache.insert(
+                    TokenCache::key_of(&format!("more{i}")),
+                    token(1e12, &k),
+                    100,
+                    0,
+                );
                 assert_eq!(cache.len(), after + i + 1, "insert {i} evicted an entry");
             }
         }

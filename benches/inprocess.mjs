@@ -23,13 +23,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startIssuer } from '../tools/dev-issuer.mjs';
-import { generateDpopKey, makeProof } from '../tools/dpop-client.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { benchRoutes, cliArg, cpuNs, median, medianInterval, workerdProcesses, writeWrapperWorker } from './load.mjs';
+import { benchPaths, benchRoutes, cliArg, cpuNs, median, medianInterval, workerdProcesses, writeWrapperWorker } from './load.mjs';
 
 const REFERENCE = path.join(REPO_ROOT, 'benches/reference/index.js');
 const DIR = path.join(REPO_ROOT, 'target/inprocess');
 const RATE_LIMITED = '/api/private-scoped';
+// The name the new tokens of benchPaths are minted for.
+const WRAPPER = 'inprocess';
 
 /** The entry module of a build directory or of `reference`; `copy`: import it from a copy of its directory. */
 function entry(build, copy) {
@@ -61,10 +62,10 @@ export default {
   async fetch(request, env, ctx) {
     if (request.method !== 'POST') return new Response('ready');
     envs ??= { a: ${bindings} ? bare(env) : env, b: env, none: env };
-    const { target, calls, path, headers, tokens } = await request.json();
+    const { target, calls, path, headers, headersEach } = await request.json();
     const statuses = {};
     for (let i = 0; i < calls; i++) {
-      const init = { headers: tokens ? tokens[i] : headers };
+      const init = { headers: headersEach ? headersEach[i] : headers };
       const response = await targets[target].fetch(new Request('http://localhost' + path, init), envs[target], ctx);
       await response.arrayBuffer();
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
@@ -97,32 +98,23 @@ export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, pad = 
     extraArgs: ['--config', config],
     vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off', ROUTES: benchRoutes({ rateLimited: RATE_LIMITED }) },
   });
-  const token = issuer.mint({ scope: 'read:messages' });
-  const dpopKey = generateDpopKey();
-  const bound = issuer.mint({ scope: 'read:messages', cnfJkt: dpopKey.jkt });
-  // The headers of each call of `:new` (a token never seen) and `:dpop` (a fresh proof), the same ones for
-  // each target (each has its caches of its own).
-  const perCall = (kind, make) => (paths.some((p) => p.endsWith(`:${kind}`)) ? Array.from({ length: (rounds + 1) * calls }, (_, i) => make(i)) : []);
-  const fresh = {
-    new: perCall('new', (i) => ({
-      authorization: `Bearer ${issuer.mint({ sub: `user-${i}`, scope: 'read:messages', claims: pad ? { pad: 'x'.repeat(pad) } : {} })}`,
-    })),
-    dpop: perCall('dpop', () => ({
-      authorization: `DPoP ${bound}`,
-      dpop: makeProof({ key: dpopKey, htm: 'GET', htu: 'http://localhost/api/private', accessToken: bound }),
-    })),
-  };
-  const used = { new: { a: 0, b: 0, none: 0 }, dpop: { a: 0, b: 0, none: 0 } };
+  // The requests of benches/load.mjs. `:new` and `:dpop` send headers of their own on each call (a token
+  // never seen, a fresh proof), the same ones to each target, which keeps caches of its own.
+  const made = benchPaths(issuer, paths.some((p) => p.endsWith(':new')) ? [WRAPPER] : [], (rounds + 1) * calls, { pad });
+  const sameHeaders = made.same()[1]();
+  const headersOf = { new: made.new({ name: WRAPPER })[1], dpop: made.dpop({ url: 'http://localhost' })[1] };
+  const sent = { new: { a: 0, b: 0, none: 0 }, dpop: { a: 0, b: 0, none: 0 } };
   try {
     const { worker: pids } = workerdProcesses(worker.pid);
     // µs of CPU per call of `target` on `pathAndToken`; every call must be answered 200.
     const cost = async (target, pathAndToken) => {
-      const [pathname, withToken] = pathAndToken.split(':');
-      const headers = withToken ? { authorization: `Bearer ${token}` } : {};
-      const count = used[withToken];
-      const tokens = count ? fresh[withToken].slice(count[target], (count[target] += calls)) : undefined;
+      const [pathname, credentials] = pathAndToken.split(':');
+      const headers = credentials ? sameHeaders : {};
+      const first = sent[credentials]?.[target];
+      const headersEach = first === undefined ? undefined : Array.from({ length: calls }, (_, i) => headersOf[credentials](first + i));
+      if (headersEach) sent[credentials][target] += calls;
       const before = cpuNs(pids);
-      const response = await fetch(worker.url, { method: 'POST', body: JSON.stringify({ target, calls, path: pathname, headers, tokens }) });
+      const response = await fetch(worker.url, { method: 'POST', body: JSON.stringify({ target, calls, path: pathname, headers, headersEach }) });
       const statuses = await response.json();
       if (statuses['200'] !== calls) throw new Error(`inprocess: ${target} ${pathAndToken} answered ${JSON.stringify(statuses)}`);
       return (cpuNs(pids) - before) / 1000 / calls;

@@ -72,15 +72,17 @@ const TOOLS_CALL = JSON.stringify({
  * the headers of request i and, for other than a GET answered 200, the request's method, body and
  * expected status: the public route, the public route sent a Bearer token (which it does not read),
  * Bearer with one token, Bearer with a new token per request
- * (`tokensPerWorker` minted for each of `workerNames`), DPoP with a fresh proof per request, and `mcp`, a
+ * (`tokensPerWorker` minted for each of `workerNames`, each with a claim `pad` of `pad` characters when
+ * `pad` is given), DPoP with a fresh proof per request, and `mcp`, a
  * POST of a tools/call to `/mcp` with one token (answered 404 by the demo endpoints once authorised, as
  * no demo endpoint is there: what it measures is the gateway's work, body included), and `mcpOpen`, the
  * same POST to `/mcp-open` (see `benchRoutes`).
  */
-export function benchPaths(issuer, workerNames, tokensPerWorker) {
+export function benchPaths(issuer, workerNames, tokensPerWorker, { pad = 0 } = {}) {
   const sameToken = issuer.mint({ scope: 'read:messages' });
+  const claims = pad ? { pad: 'x'.repeat(pad) } : {};
   const fresh = Object.fromEntries(
-    workerNames.map((w) => [w, Array.from({ length: tokensPerWorker }, (_, i) => issuer.mint({ sub: `${w}-${i}` }))]),
+    workerNames.map((w) => [w, Array.from({ length: tokensPerWorker }, (_, i) => issuer.mint({ sub: `${w}-${i}`, claims }))]),
   );
   const key = generateDpopKey();
   const bound = issuer.mint({ cnfJkt: key.jkt });

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startIssuer } from '../../tools/dev-issuer.mjs';
-import { assertError, describeRes } from './contract.mjs';
+import { ALGS, assertError, describeRes } from './contract.mjs';
 import { buildWorker, request, startGateway, wranglerToml } from './harness.mjs';
 import { startOrigin } from './origin.mjs';
 
@@ -75,7 +75,12 @@ function mint(opts = {}) {
 }
 
 function call(gw, p, token) {
-  const headers = token === undefined ? {} : { Authorization: `Bearer ${token}` };
+  return callWith(gw, p, token === undefined ? undefined : `Bearer ${token}`);
+}
+
+/** A request with this `Authorization` value as it is (none when undefined). */
+function callWith(gw, p, authorization) {
+  const headers = authorization === undefined ? {} : { Authorization: authorization };
   return request(`${gw.url}${p}`, { headers });
 }
 
@@ -108,6 +113,22 @@ for (const form of ['strings', 'tables']) {
       const rec = await proxied(gw, '/open', mint({ sub: 'auth0|opt' }));
       assert.equal(header(rec, 'x-auth-sub'), 'auth0|opt');
       await refused(gw, '/open', mint({ expiresIn: -10 }), 'exp: the token has expired');
+    });
+
+    test('optional authentication: only spaces and tabs make a blank Authorization', async () => {
+      const gw = gateways[form];
+      const proxiedBefore = origin.count();
+      const blank = await callWith(gw, '/open', ' \t ');
+      assert.equal(blank.status, 200, describeRes(blank));
+      assert.equal(origin.count(), proxiedBefore + 1, 'a blank Authorization goes through anonymously');
+      assert.equal(header(origin.last(), 'x-auth-sub'), undefined);
+      // A no-break space is not blank: credentials in no supported scheme, on this route as on any other.
+      // node:http writes header values as Latin-1, so these two characters are the UTF-8 bytes C2 A0, which
+      // the runtime reads as U+00A0.
+      const started = origin.started();
+      const noBreak = await callWith(gw, '/open', '\u00c2\u00a0');
+      assertError(noBreak, 401, 'unauthorized', { challenge: `Bearer realm="api", DPoP ${ALGS}` });
+      assert.equal(origin.started(), started, 'a refused request reached the origin');
     });
 
     test('an audience per route: a token for API A is refused on API B and accepted on its own', async () => {

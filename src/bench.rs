@@ -7,7 +7,7 @@ use std::sync::Arc;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::idp::{parse_issuer, Issuer};
-use crate::jose::dpop::{self, ProofTarget, ProofWindow};
+use crate::jose::dpop::{self, PreparedProofKey, ProofTarget, ProofWindow};
 use crate::jose::jwa::{Algorithm, Algorithms};
 use crate::jose::jwks::{parse_jwks, KeySet};
 use crate::jose::token::{self, ClaimRules, TokenProfile};
@@ -151,8 +151,41 @@ pub fn bench_verify_proof(proof: &str, method: &str, url: &str, token: &str, now
         max_skew: 30,
     };
     dpop::parse_proof(proof, target, window, now as u64)
-        .and_then(|p| p.verify_signature())
+        .and_then(|p| p.verify_signature(None))
         .is_ok()
+}
+
+thread_local! {
+    static PREPARED: RefCell<Option<PreparedProofKey>> = const { RefCell::new(None) };
+}
+
+/// The same with the proof's key prepared, as the gateway verifies a client's proofs from its key's
+/// second one on (README "DPoP"); the key is prepared on the first call.
+#[wasm_bindgen]
+pub fn bench_verify_proof_prepared(
+    proof: &str,
+    method: &str,
+    url: &str,
+    token: &str,
+    now: f64,
+) -> bool {
+    let target = ProofTarget {
+        method,
+        url,
+        access_token: token,
+    };
+    let window = ProofWindow {
+        max_age: 300,
+        max_skew: 30,
+    };
+    let Ok(parsed) = dpop::parse_proof(proof, target, window, now as u64) else {
+        return false;
+    };
+    PREPARED.with(|prepared| {
+        let mut prepared = prepared.borrow_mut();
+        let key = prepared.get_or_insert_with(|| parsed.prepare_key());
+        parsed.verify_signature(Some(key)).is_ok()
+    })
 }
 
 /// What a guarded JSON-RPC call adds to a request (README "MCP servers"): parse the body, check the

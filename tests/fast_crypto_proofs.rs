@@ -4,7 +4,8 @@
 //! - P-256 (`p256_cases`): valid signatures whose u1 G + u2 Q meets an equal point, an opposite point
 //!   (the point at infinity mid-chain, then doubled), or ends on x(R) >= n. Both the `p256` crate and the
 //!   fast path accept each, and the fast path's branch counters (feature `branch-counters`, on in test
-//!   builds only) show the branch taken.
+//!   builds only) show the branch taken; once with the key as it comes, once prepared (its multiples of
+//!   Q affine, with cases of their own for their additions).
 //! - RSA (`rsa_cases`): encoded blocks, well formed or malformed in one named way, signed with the private
 //!   key of the 2048-bit fixture and of the odd-sized and limb-boundary fixture keys, under every JWA RSA
 //!   algorithm: the fast path and the `rsa` crate give the expected answer on each.
@@ -21,7 +22,7 @@ use auth0_edge_gateway::crypto::p256::branches::{self, Branches};
 use auth0_edge_gateway::crypto::p256::P256Verifier;
 use auth0_edge_gateway::crypto::rsa::RsaVerifier;
 use auth0_edge_gateway::jose::jwa::Algorithm;
-use common::p256_cases::check_branch_cases;
+use common::p256_cases::{branch_cases, check_branch_cases, prepared_branch_cases};
 use common::rsa_2048;
 use common::rsa_cases::{check_rsa_cases, odd_key};
 use common::tally::say;
@@ -32,6 +33,7 @@ use rsa::RsaPrivateKey;
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn p256_valid_signatures_reach_every_special_branch() {
     let cases = check_branch_cases(
+        branch_cases(),
         |case, message, signature| {
             let key = P256Verifier::from_affine(&case.x, &case.y).expect("a valid key");
             branches::count(|| key.verify_sha256(message, signature))
@@ -39,6 +41,23 @@ fn p256_valid_signatures_reach_every_special_branch() {
         Branches::get,
     );
     say!("fast_p256 special branches: {cases} valid signatures, each reaching its branch");
+}
+
+/// The same with the key prepared (a DPoP key from its second proof on): its multiples of Q are affine,
+/// and their additions meet the exceptional cases too.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn p256_prepared_keys_reach_every_special_branch() {
+    let cases = check_branch_cases(
+        prepared_branch_cases(),
+        |case, message, signature| {
+            let key = P256Verifier::from_affine(&case.x, &case.y).expect("a valid key");
+            let prepared = key.prepare();
+            branches::count(|| prepared.verify_sha256(message, signature))
+        },
+        Branches::get,
+    );
+    say!("fast_p256 special branches, prepared keys: {cases} valid signatures, each reaching its branch");
 }
 
 /// The structured blocks under `key`, every JWA RSA algorithm.

@@ -9,7 +9,7 @@
 
 mod common;
 
-use auth0_edge_gateway::crypto::p256::P256Verifier;
+use auth0_edge_gateway::crypto::p256::{P256Verifier, PreparedP256Verifier};
 use common::es256::{
     coordinate, es256_sign, hex32, p256_crate_verify as reference_verify, P256_N as N,
 };
@@ -97,6 +97,8 @@ fn split(sig: &[u8; 64]) -> ([u8; 32], [u8; 32]) {
 struct Key {
     reference: VerifyingKey,
     fast: P256Verifier,
+    /// The same key prepared, as the gateway verifies a DPoP key's proofs from its second one on.
+    prepared: PreparedP256Verifier,
 }
 
 impl Key {
@@ -106,7 +108,12 @@ impl Key {
         let (x, y) = (point.x().unwrap(), point.y().unwrap());
         let fast = P256Verifier::from_affine(x.as_ref(), y.as_ref())
             .expect("a p256 public key is a valid point");
-        Key { reference, fast }
+        let prepared = fast.prepare();
+        Key {
+            reference,
+            fast,
+            prepared,
+        }
     }
 }
 
@@ -128,6 +135,8 @@ impl Agreement {
             hex(message),
             hex(sig)
         );
+        let prepared = key.prepared.verify_sha256(message, sig);
+        assert_eq!(prepared, fast, "{what}: the prepared key disagrees");
         self.cases += 1;
         self.accepted += usize::from(fast);
         fast

@@ -54,7 +54,7 @@ fn dpop_fixture() -> &'static DpopFixture {
         });
         let proof = key.sign_compact(&header.to_string(), &claims.to_string());
         dpop::parse_proof(&proof, proof_target(), WINDOW, NOW)
-            .and_then(|p| p.verify_signature())
+            .and_then(|p| p.verify_signature(None))
             .expect("the base proof verifies");
         DpopFixture { key, jwk, proof }
     })
@@ -69,7 +69,16 @@ fn run_proof(proof: &str) -> Result<Option<VerifiedProof>, TestCaseError> {
         }
         Ok(parsed) => {
             prop_assert!(proof.len() <= dpop::MAX_PROOF_BYTES);
-            match parsed.verify_signature() {
+            // The key prepared (as from its second proof on) gives the same answer.
+            let prepared = parsed.clone().verify_signature(Some(&parsed.prepare_key()));
+            let plain = parsed.verify_signature(None);
+            prop_assert_eq!(
+                prepared.is_ok(),
+                plain.is_ok(),
+                "prepared key: {:?}",
+                prepared
+            );
+            match plain {
                 Ok(p) => Ok(Some(p)),
                 Err(e) => {
                     assert_no_echo(e.description(), proof)?;

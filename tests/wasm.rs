@@ -160,10 +160,13 @@ fn dpop_proofs_made_and_checked_on_wasm32() {
         max_age: 300,
         max_skew: 30,
     };
-    let verified = parse_proof(&proof, target, window, now)
-        .unwrap()
-        .verify_signature()
-        .unwrap();
+    let parsed = parse_proof(&proof, target, window, now).unwrap();
+    let prepared = parsed.prepare_key();
+    let verified = parsed.clone().verify_signature(None).unwrap();
+    assert_eq!(
+        parsed.verify_signature(Some(&prepared)),
+        Ok(verified.clone())
+    );
     assert_eq!(verified.jkt, client.jkt());
     let post = ProofTarget {
         method: "POST",

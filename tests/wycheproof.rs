@@ -81,8 +81,17 @@ fn es256(
     match key {
         Err(reason) => Outcome::KeyRefused(reason),
         Ok(key) => match dpop::es256_signature(sig) {
-            Ok(sig) if dpop::verify_es256(key, msg, &sig) => Outcome::Accepted,
-            _ => Outcome::Rejected,
+            Ok(sig) => {
+                let accepted = dpop::verify_es256(key, msg, &sig);
+                // The key prepared, as for a DPoP key's later proofs, gives the same answer.
+                assert_eq!(key.prepare().verify_sha256(msg, &sig), accepted);
+                if accepted {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Rejected
+                }
+            }
+            Err(_) => Outcome::Rejected,
         },
     }
 }

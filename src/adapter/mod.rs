@@ -25,8 +25,10 @@ use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
 use crate::idp::key_cache::KeyCache;
 use crate::jose::dpop::public_url;
+use crate::state::proof_keys::ProofKeyCache;
 use crate::state::replay::{ReplayCache, ReplayStoreKind};
 use crate::state::token_cache::TokenCache;
+use crate::state::Caches;
 
 use idp::{IdpKeys, IsolateKeys};
 use log::RequestLog;
@@ -39,7 +41,7 @@ struct Isolate {
     /// One key cache per accepted issuer, in the order of `Config::issuers`.
     keys: Vec<IsolateKeys>,
     replay: RefCell<ReplayCache>,
-    tokens: RefCell<TokenCache>,
+    caches: Caches,
 }
 
 /// Verified tokens kept per isolate: at most this many, and this many bytes of tokens.
@@ -101,7 +103,10 @@ fn new_isolate(env: &Env) -> Isolate {
             })
             .collect(),
         replay: RefCell::new(ReplayCache::new(capacity)),
-        tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_ENTRIES, TOKEN_CACHE_BYTES)),
+        caches: Caches::new(
+            TokenCache::new(TOKEN_CACHE_ENTRIES, TOKEN_CACHE_BYTES),
+            ProofKeyCache::default(),
+        ),
     }
 }
 
@@ -283,7 +288,7 @@ async fn handle<'c>(
                 &facts,
                 &keys,
                 &replay,
-                &isolate.tokens,
+                &isolate.caches,
                 &forward::RequestBody(req),
                 now_secs(),
                 &mut trace,

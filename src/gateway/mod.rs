@@ -22,12 +22,14 @@ use crate::http::authorization::{
 use crate::http::path;
 use crate::http::proxy::OriginIdentity;
 use crate::idp::{KeyError, KeySource};
-use crate::jose::dpop::{self, ProofError, ProofTarget, VerifiedProof};
+use crate::jose::dpop::{self, ParsedProof, ProofError, ProofTarget, VerifiedProof};
 use crate::jose::token::{self, ClaimRules, Claims, TokenError, UnverifiedToken};
 use crate::policy::jsonrpc::{self, JsonRpcError};
 use crate::policy::{Access, RouteRule};
+use crate::state::proof_keys::{KnownKey, ProofKeyCache};
 use crate::state::replay::{ReplayError, ReplayStore};
 use crate::state::token_cache::{CachedToken, TokenCache};
+use crate::state::Caches;
 
 /// What the pipeline reads from a request.
 #[derive(Debug, Clone, Copy)]
@@ -130,7 +132,7 @@ pub async fn authorize<'c>(
     req: &RequestFacts<'_>,
     keys: &impl KeySource,
     replay: &impl ReplayStore,
-    tokens: &RefCell<TokenCache>,
+    caches: &Caches,
     body: &impl BodySource,
     now: u64,
     trace: &mut Trace<'c>,
@@ -169,6 +171,7 @@ pub async fn authorize<'c>(
 
     // A token verified before skips parsing and its signature check: every request's CPU counts.
     let token_id = TokenCache::key_of(credentials.token);
+    let tokens = &caches.tokens;
     let (claims, proof) = match cached_token(tokens, keys, &token_id, now, config.clock_leeway)
         .await
     {
@@ -183,7 +186,7 @@ pub async fn authorize<'c>(
             )
             .map_err(invalid_token)?;
             check_route_policy(config, rule, scheme, &entry.claims)?;
-            let proof = proof(config, req, credentials, now)?;
+            let proof = proof(config, req, credentials, &caches.proof_keys, now)?;
             (entry.claims.clone(), proof)
         }
         None => {
@@ -192,7 +195,7 @@ pub async fn authorize<'c>(
             trace.kid = Some(unverified.kid().to_owned());
             check_route_policy(config, rule, scheme, unverified.claims())?;
             // RFC 9449 section 4.3: the proof signature before any token key work.
-            let proof = proof(config, req, credentials, now)?;
+            let proof = proof(config, req, credentials, &caches.proof_keys, now)?;
             let claims = verify_token(keys, tokens, unverified, token_id, credentials, now)
                 .await
                 .map_err(|e| e.for_scheme(scheme))?;
@@ -437,6 +440,7 @@ fn proof(
     config: &Config,
     req: &RequestFacts<'_>,
     credentials: Credentials<'_>,
+    proof_keys: &RefCell<ProofKeyCache>,
     now: u64,
 ) -> Result<Option<VerifiedProof>, GatewayError> {
     if credentials.scheme == Scheme::Bearer {
@@ -461,10 +465,32 @@ fn proof(
             return Err(GatewayError::UseDpopNonce(nonces.issue(now)));
         }
     }
-    parsed
-        .verify_signature()
+    verify_proof_signature(proof_keys, parsed)
         .map(Some)
         .map_err(GatewayError::InvalidDpopProof)
+}
+
+/// Step 4b: the proof's signature, with its key prepared from the key's second verified proof on (see
+/// [`ProofKeyCache`]).
+fn verify_proof_signature(
+    proof_keys: &RefCell<ProofKeyCache>,
+    parsed: ParsedProof,
+) -> Result<VerifiedProof, ProofError> {
+    let known = proof_keys.borrow().get(parsed.jkt());
+    match known {
+        KnownKey::Unknown => {
+            let proof = parsed.verify_signature(None)?;
+            proof_keys.borrow_mut().saw(&proof.jkt);
+            Ok(proof)
+        }
+        KnownKey::Seen => {
+            let key = Arc::new(parsed.prepare_key());
+            let proof = parsed.verify_signature(Some(&key))?;
+            proof_keys.borrow_mut().prepared(key);
+            Ok(proof)
+        }
+        KnownKey::Prepared(key) => parsed.verify_signature(Some(&key)),
+    }
 }
 
 /// Step 5: the token is bound to the proof key (RFC 9449 section 6.1), and a bound token is never accepted
@@ -549,6 +575,11 @@ mod tests {
     use crate::policy::ClaimFailure;
     use crate::state::replay::ReplayCache;
     use crate::test_keys;
+
+    /// The isolate's caches, with room for `tokens` verified tokens.
+    fn caches(tokens: usize) -> Caches {
+        Caches::new(TokenCache::new(tokens, 1 << 20), ProofKeyCache::default())
+    }
     use futures_executor::block_on;
     use serde_json::json;
     use std::cell::Cell;
@@ -644,15 +675,14 @@ mod tests {
             mcp_name: None,
             url: &url,
         };
-        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
-        run_full(config, keys, replay, &tokens, &req)
+        run_full(config, keys, replay, &caches(100), &req)
     }
 
     fn run_full(
         config: &Config,
         keys: &FixedKeys,
         replay: &RefCell<ReplayCache>,
-        tokens: &RefCell<TokenCache>,
+        caches: &Caches,
         req: &RequestFacts<'_>,
     ) -> Result<Option<Identity>, GatewayError> {
         block_on(authorize(
@@ -660,7 +690,7 @@ mod tests {
             req,
             keys,
             replay,
-            tokens,
+            caches,
             &Body::new(b""),
             NOW,
             &mut Trace::default(),
@@ -689,13 +719,13 @@ mod tests {
             url: &url,
         };
         let replay = RefCell::new(ReplayCache::new(10));
-        let tokens = RefCell::new(TokenCache::new(10, 1 << 20));
+        let caches = caches(10);
         block_on(authorize(
             config,
             &req,
             keys,
             &replay,
-            &tokens,
+            &caches,
             &Body::new(b""),
             NOW,
             trace,
@@ -732,7 +762,7 @@ mod tests {
         let c = config("allowed");
         let k = keys();
         let replay = RefCell::new(ReplayCache::new(100));
-        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let caches = caches(100);
         let bearer = format!("Bearer {}", token(json!({})));
         let req = RequestFacts {
             method: "GET",
@@ -744,17 +774,18 @@ mod tests {
             mcp_name: None,
             url: "https://api.example.com/api/private",
         };
-        assert!(run_full(&c, &k, &replay, &tokens, &req).is_ok());
-        assert_eq!(tokens.borrow().len(), 1);
-        assert!(run_full(&c, &k, &replay, &tokens, &req).is_ok());
+        assert!(run_full(&c, &k, &replay, &caches, &req).is_ok());
+        assert_eq!(caches.tokens.borrow().len(), 1);
+        assert!(run_full(&c, &k, &replay, &caches, &req).is_ok());
         // The same kid now names another key object (a refreshed JWKS): the entry is dropped and the
         // token verified again, against the new key.
         let refreshed = FixedKeys {
             key: Arc::new(parse_rsa_jwk(&test_keys::rsa_2048().public_jwk("k1")).unwrap()),
             ..keys()
         };
-        assert!(run_full(&c, &refreshed, &replay, &tokens, &req).is_ok());
-        let entry = tokens
+        assert!(run_full(&c, &refreshed, &replay, &caches, &req).is_ok());
+        let entry = caches
+            .tokens
             .borrow_mut()
             .get(&TokenCache::key_of(&bearer[7..]), NOW, 0)
             .unwrap();
@@ -765,7 +796,7 @@ mod tests {
             ..keys()
         };
         assert_eq!(
-            run_full(&c, &replaced, &replay, &tokens, &req).unwrap_err(),
+            run_full(&c, &replaced, &replay, &caches, &req).unwrap_err(),
             GatewayError::InvalidToken(Scheme::Bearer, TokenError::Signature)
         );
     }
@@ -825,7 +856,7 @@ mod tests {
     fn audiences_are_per_route_and_rechecked_on_cached_tokens() {
         let (c, k) = (policy_config(), keys());
         let replay = RefCell::new(ReplayCache::new(100));
-        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let caches = caches(100);
         let call = |path: &str, auth: &str| {
             let url = format!("https://api.example.com{path}");
             let req = RequestFacts {
@@ -838,14 +869,14 @@ mod tests {
                 mcp_name: None,
                 url: &url,
             };
-            run_full(&c, &k, &replay, &tokens, &req).map(|_| ())
+            run_full(&c, &k, &replay, &caches, &req).map(|_| ())
         };
         let for_a = format!("Bearer {}", token(json!({})));
         let for_b = format!("Bearer {}", token(json!({"aud": ["https://b2"]})));
         let mismatch = |scheme| Err(GatewayError::InvalidToken(scheme, TokenError::AudMismatch));
         assert_eq!(call("/a", &for_a), Ok(()));
         // Now cached: the stricter route still refuses it.
-        assert_eq!(tokens.borrow().len(), 1);
+        assert_eq!(caches.tokens.borrow().len(), 1);
         assert_eq!(call("/b", &for_a), mismatch(Scheme::Bearer));
         assert_eq!(call("/b", &for_b), Ok(()));
         assert_eq!(call("/a", &for_b), mismatch(Scheme::Bearer));
@@ -877,7 +908,7 @@ mod tests {
     fn resource_routes_take_the_resource_audience_and_check_origin_first() {
         let (c, k) = (resource_config(), keys());
         let replay = RefCell::new(ReplayCache::new(100));
-        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let caches = caches(100);
         let call = |path: &str, auth: Option<&str>, origin: Option<&str>| {
             let url = format!("https://mcp.example.com{path}");
             let req = RequestFacts {
@@ -893,7 +924,7 @@ mod tests {
             let mut trace = Trace::default();
             let body = Body::new(b"");
             let result = block_on(authorize(
-                &c, &req, &k, &replay, &tokens, &body, NOW, &mut trace,
+                &c, &req, &k, &replay, &caches, &body, NOW, &mut trace,
             ));
             (result.map(|_| ()), trace.resource)
         };
@@ -952,7 +983,7 @@ mod tests {
         .unwrap();
         let k = keys();
         let replay = RefCell::new(ReplayCache::new(100));
-        let tokens = RefCell::new(TokenCache::new(100, 1 << 20));
+        let caches = caches(100);
         let user = format!("Bearer {}", token(json!({"scope": "mcp"})));
         let admin = format!("Bearer {}", token(json!({"scope": "admin mcp"})));
         let call =
@@ -969,7 +1000,7 @@ mod tests {
                 };
                 let mut trace = Trace::default();
                 block_on(authorize(
-                    &c, &req, &k, &replay, &tokens, body, NOW, &mut trace,
+                    &c, &req, &k, &replay, &caches, body, NOW, &mut trace,
                 ))
             };
         let tool = |name: &str| {
@@ -1429,6 +1460,46 @@ mod tests {
             Some(&proof)
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_dpop_key_is_prepared_from_its_second_verified_proof() {
+        let c = config("allowed");
+        let client = test_keys::TestDpopKey::new(7);
+        let proof_keys = RefCell::new(ProofKeyCache::default());
+        let check = |jti: &str, forged: bool| {
+            let (auth, mut proof) = dpop_call(&client, json!({ "jti": jti }));
+            if forged {
+                // One character of the signature changed: still well formed, no longer valid.
+                let at = proof.len() - 20;
+                let swapped = if &proof[at..=at] == "A" { "B" } else { "A" };
+                proof.replace_range(at..=at, swapped);
+            }
+            let target = ProofTarget {
+                method: "GET",
+                url: URL,
+                access_token: &auth["DPoP ".len()..],
+            };
+            let parsed = dpop::parse_proof(&proof, target, c.dpop.window, NOW).unwrap();
+            verify_proof_signature(&proof_keys, parsed).map(|p| p.jti)
+        };
+        let known = || match proof_keys.borrow().get(&client.jkt()) {
+            KnownKey::Unknown => "unknown",
+            KnownKey::Seen => "seen",
+            KnownKey::Prepared(_) => "prepared",
+        };
+        assert_eq!(check("j0", true), Err(ProofError::Signature));
+        assert_eq!(known(), "unknown", "a bad signature leaves nothing");
+        assert_eq!(check("j1", false), Ok("j1".to_owned()));
+        assert_eq!(known(), "seen");
+        assert_eq!(check("j2", true), Err(ProofError::Signature));
+        assert_eq!(known(), "seen", "nor is a key prepared by one");
+        assert_eq!(check("j3", false), Ok("j3".to_owned()));
+        assert_eq!(known(), "prepared");
+        assert_eq!(check("j4", false), Ok("j4".to_owned()));
+        assert_eq!(check("j5", true), Err(ProofError::Signature));
+        assert_eq!(known(), "prepared");
+        assert_eq!(proof_keys.borrow().len(), 1);
     }
 
     #[test]

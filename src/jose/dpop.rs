@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::json::{numeric_date, parse_object};
 use super::jws::{parse_compact, JwsError};
 use super::{b64_decode, b64_encode};
-use crate::crypto::p256::P256Verifier;
+use crate::crypto::p256::{P256Verifier, PreparedP256Verifier};
 use crate::http::authority::{has_authority_chars, normalize_http_url};
 
 /// Proofs longer than this are refused before parsing (a P-256 proof is about 600 bytes).
@@ -145,7 +145,7 @@ pub struct VerifiedProof {
 }
 
 /// A proof whose claims passed; its signature is checked by [`ParsedProof::verify_signature`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ParsedProof {
     key: P256Verifier,
     signature: [u8; 64],
@@ -159,12 +159,50 @@ impl ParsedProof {
         self.proof.nonce.as_deref()
     }
 
-    /// RFC 9449 section 4.3 step 7: the signature verifies with the key in the header.
-    pub fn verify_signature(self) -> Result<VerifiedProof, ProofError> {
-        if !verify_es256(&self.key, self.signing_input.as_bytes(), &self.signature) {
+    /// RFC 7638 thumbprint of the key in the header.
+    pub fn jkt(&self) -> &str {
+        &self.proof.jkt
+    }
+
+    /// The key in the header, prepared for the proofs its client will send next.
+    pub fn prepare_key(&self) -> PreparedProofKey {
+        PreparedProofKey {
+            jkt: self.proof.jkt.clone(),
+            verifier: self.key.prepare(),
+        }
+    }
+
+    /// RFC 9449 section 4.3 step 7: the signature verifies with the key in the header. `prepared`, when it
+    /// is that key (the same thumbprint), does the arithmetic faster; any other key is ignored.
+    pub fn verify_signature(
+        self,
+        prepared: Option<&PreparedProofKey>,
+    ) -> Result<VerifiedProof, ProofError> {
+        let message = self.signing_input.as_bytes();
+        let valid = match prepared {
+            Some(key) if key.jkt == self.proof.jkt => {
+                key.verifier.verify_sha256(message, &self.signature)
+            }
+            _ => verify_es256(&self.key, message, &self.signature),
+        };
+        if !valid {
             return Err(ProofError::Signature);
         }
         Ok(self.proof)
+    }
+}
+
+/// A DPoP key with its table of multiples precomputed ([`P256Verifier::prepare`]), under its thumbprint:
+/// a client signs every proof with one key, and each verification with the prepared key costs less.
+#[derive(Debug)]
+pub struct PreparedProofKey {
+    jkt: String,
+    verifier: PreparedP256Verifier,
+}
+
+impl PreparedProofKey {
+    pub fn jkt(&self) -> &str {
+        &self.jkt
     }
 }
 
@@ -408,7 +446,7 @@ mod tests {
     }
 
     fn check(proof: &str) -> Result<VerifiedProof, ProofError> {
-        parse_proof(proof, target(), WINDOW, NOW)?.verify_signature()
+        parse_proof(proof, target(), WINDOW, NOW)?.verify_signature(None)
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! also a signature the `p256` crate accepts.
 //!
 //! `branch` names the counter the case must raise (the fields of the fast path's test-only
-//! `crypto::p256::branches::Branches`).
+//! `crypto::p256::branches::Branches`). A prepared key ([`prepared_branch_cases`]) adds its multiples of
+//! Q as affine points, so its cases are found and checked apart.
 
 use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::point::Double;
@@ -115,6 +116,16 @@ const SIGNED: [(&str, i64, u64, u64); 6] = [
     ("infinity_doubled", -3, 1, 1),
 ];
 
+/// The same for a prepared key, whose multiples of Q are affine and as many as G's (found the same way,
+/// with a prepared key's counters).
+const PREPARED_SIGNED: [(&str, i64, u64, u64); 5] = [
+    ("affine_doubling", 1, 2, 14),
+    ("affine_opposite", -1, 2, 2),
+    ("prepared_doubling", 2, 1, 3),
+    ("prepared_opposite", -1, 1, 1),
+    ("infinity_doubled", -1, 1, 1),
+];
+
 /// Standard ECDSA signing with d = num / den and nonce k: r = x(k G) mod n, s = (e + r d) / k.
 fn signed(branch: &'static str, num: i64, den: u64, k: u64) -> BranchCase {
     let magnitude = Scalar::from(num.unsigned_abs()) * inverse(&Scalar::from(den));
@@ -184,14 +195,26 @@ pub fn branch_cases() -> Vec<BranchCase> {
     cases
 }
 
+/// Every case for a prepared key.
+pub fn prepared_branch_cases() -> Vec<BranchCase> {
+    let mut cases = vec![equal_points()];
+    cases.extend(
+        PREPARED_SIGNED
+            .iter()
+            .map(|&(branch, num, den, k)| signed(branch, num, den, k)),
+    );
+    cases.extend(x_above_n());
+    cases
+}
+
 /// Runs every case through `fast`, which verifies and returns the branch counts; `count` reads one count
 /// by name. Each case must verify under both implementations and reach its branch; a message with one
 /// bit changed must fail under both. Returns the number of cases.
 pub fn check_branch_cases<C: std::fmt::Debug>(
+    cases: Vec<BranchCase>,
     fast: impl Fn(&BranchCase, &[u8], &[u8; 64]) -> (bool, C),
     count: impl Fn(&C, &str) -> Option<u32>,
 ) -> usize {
-    let cases = branch_cases();
     for case in &cases {
         let label = format!("{} ({})", case.what, case.branch);
         assert!(

@@ -652,6 +652,32 @@ describe('DPOP_MODE=allowed: hostile proofs answer 401 invalid_dpop_proof with t
       t.diagnostic(res.json.detail.error_description);
     });
   }
+
+  // From a key's second verified proof on, the isolate verifies its proofs with the key prepared (README
+  // "DPoP"). The same hostile proofs by such a key are refused alike, and its next valid proof passes.
+  describe('by a key whose proofs verified before (prepared)', () => {
+    let key;
+    let token;
+    test('two valid proofs, the second with the key prepared', async () => {
+      key = generateDpopKey();
+      token = issuer.mint({ sub: 'dpop-user', cnfJkt: key.jkt });
+      for (let i = 0; i < 2; i++) {
+        const { res } = await dpopCall(gw, '/api/private', { key, token });
+        assert.equal(res.status, 200, res.text);
+      }
+    });
+    for (const [name, make] of HOSTILE) {
+      test(name, async () => {
+        const ctx = { gw, htu: `${gw.url}/api/private`, key, token };
+        const req = make(ctx);
+        const tok = req.token ?? token;
+        const res = await send(gw, '/api/private', { auth: `DPoP ${tok}`, dpop: req.dpop });
+        assertBadProof(res, [tok, ...[req.dpop].flat()]);
+        const next = await dpopCall(gw, '/api/private', { key, token });
+        assert.equal(next.res.status, 200, next.res.text);
+      });
+    }
+  });
 });
 
 describe('DPOP_MODE=allowed: token problems on the DPoP scheme answer 401 invalid_token with the DPoP challenge', () => {

@@ -386,9 +386,8 @@ impl Fe {
         Fe::ZERO.sub(self)
     }
 
-    /// self^(p-2) = self^-1 (Fermat), 0 for 0. Square and multiply, left to right; only the test that
-    /// recomputes the table of multiples of G needs it.
-    #[cfg(test)]
+    /// self^(p-2) = self^-1 (Fermat), 0 for 0. Square and multiply, left to right: once per prepared key
+    /// (see [`super::point::to_affine_batch`]), so no addition chain.
     pub(crate) fn invert(&self) -> Fe {
         let mut exponent = P_BYTES;
         exponent[31] -= 2; // p - 2: p ends in 0xff, no borrow

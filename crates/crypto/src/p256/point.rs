@@ -172,9 +172,8 @@ impl Jacobian {
 }
 
 /// Affine forms of points none of which is at infinity, with one field inversion (Montgomery's trick:
-/// invert the product of the Z's, then peel off each 1/Z with two multiplications). Only the test that
-/// recomputes the table of multiples of G needs it.
-#[cfg(test)]
+/// invert the product of the Z's, then peel off each 1/Z with two multiplications): the table of a
+/// prepared key, and the test that recomputes the table of multiples of G.
 pub(crate) fn to_affine_batch<const L: usize>(points: &[Jacobian; L]) -> [Affine; L] {
     let mut prefix = [Fe::ONE; L];
     let mut product = Fe::ONE;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::idp::{parse_issuer, Issuer};
-use crate::jose::dpop::{self, PreparedProofKey, ProofTarget, ProofWindow};
+use crate::jose::dpop::{
+    self, ParsedProof, PreparedProofKey, ProofError, ProofTarget, ProofWindow,
+};
 use crate::jose::jwa::{Algorithm, Algorithms};
 use crate::jose::jwks::{parse_jwks, KeySet};
 use crate::jose::token::{self, ClaimRules, TokenProfile};
@@ -141,18 +143,7 @@ fn cached(token: &str, now: f64) -> Option<Arc<CachedToken>> {
 /// A DPoP proof: parse, claims against the request, ES256 signature.
 #[wasm_bindgen]
 pub fn bench_verify_proof(proof: &str, method: &str, url: &str, token: &str, now: f64) -> bool {
-    let target = ProofTarget {
-        method,
-        url,
-        access_token: token,
-    };
-    let window = ProofWindow {
-        max_age: 300,
-        max_skew: 30,
-    };
-    dpop::parse_proof(proof, target, window, now as u64)
-        .and_then(|p| p.verify_signature(None))
-        .is_ok()
+    parse_proof(proof, method, url, token, now).is_ok_and(|p| p.verify_signature(None).is_ok())
 }
 
 thread_local! {
@@ -169,6 +160,25 @@ pub fn bench_verify_proof_prepared(
     token: &str,
     now: f64,
 ) -> bool {
+    let Ok(parsed) = parse_proof(proof, method, url, token, now) else {
+        return false;
+    };
+    PREPARED.with(|prepared| {
+        let mut prepared = prepared.borrow_mut();
+        let key = prepared.get_or_insert_with(|| parsed.prepare_key());
+        parsed.verify_signature(Some(key)).is_ok()
+    })
+}
+
+/// A proof for `method` and `url` with `token`, parsed and its claims checked as the gateway's default
+/// window does.
+fn parse_proof(
+    proof: &str,
+    method: &str,
+    url: &str,
+    token: &str,
+    now: f64,
+) -> Result<ParsedProof, ProofError> {
     let target = ProofTarget {
         method,
         url,
@@ -178,14 +188,7 @@ pub fn bench_verify_proof_prepared(
         max_age: 300,
         max_skew: 30,
     };
-    let Ok(parsed) = dpop::parse_proof(proof, target, window, now as u64) else {
-        return false;
-    };
-    PREPARED.with(|prepared| {
-        let mut prepared = prepared.borrow_mut();
-        let key = prepared.get_or_insert_with(|| parsed.prepare_key());
-        parsed.verify_signature(Some(key)).is_ok()
-    })
+    dpop::parse_proof(proof, target, window, now as u64)
 }
 
 /// What a guarded JSON-RPC call adds to a request (README "MCP servers"): parse the body, check the

@@ -6,8 +6,8 @@
 //! also a signature the `p256` crate accepts.
 //!
 //! `branch` names the counter the case must raise (the fields of the fast path's test-only
-//! `crypto::p256::branches::Branches`). A prepared key ([`prepared_branch_cases`]) adds its multiples of
-//! Q as affine points, so its cases are found and checked apart.
+//! `crypto::p256::branches::Branches`). A prepared key adds its multiples of Q as
+//! affine points, so its cases are found and checked apart (`branch_cases(true)`).
 
 use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::point::Double;
@@ -183,23 +183,13 @@ fn x_above_n() -> Vec<BranchCase> {
     cases
 }
 
-/// Every case: each must verify under the `p256` crate, and under the fast path with its branch reached.
-pub fn branch_cases() -> Vec<BranchCase> {
+/// Every case, for a key as it comes or `prepared`: each must verify under the `p256` crate, and under
+/// the fast path with its branch reached.
+pub fn branch_cases(prepared: bool) -> Vec<BranchCase> {
+    let signed_cases: &[_] = if prepared { &PREPARED_SIGNED } else { &SIGNED };
     let mut cases = vec![equal_points()];
     cases.extend(
-        SIGNED
-            .iter()
-            .map(|&(branch, num, den, k)| signed(branch, num, den, k)),
-    );
-    cases.extend(x_above_n());
-    cases
-}
-
-/// Every case for a prepared key.
-pub fn prepared_branch_cases() -> Vec<BranchCase> {
-    let mut cases = vec![equal_points()];
-    cases.extend(
-        PREPARED_SIGNED
+        signed_cases
             .iter()
             .map(|&(branch, num, den, k)| signed(branch, num, den, k)),
     );

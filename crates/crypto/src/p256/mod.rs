@@ -13,7 +13,8 @@
 //! - u1 G + u2 Q by interleaved width-w NAF (Shamir's trick; Hankerson, Menezes, Vanstone, "Guide to
 //!   Elliptic Curve Cryptography", Algorithms 3.35 and 3.51): one chain of 256 doublings, additions of
 //!   odd multiples of G from a compile-time table of affine points ([`g_table`]), and of Q from a table
-//!   built for each verification.
+//!   built for each verification, or, for a key that verifies many signatures, from a table of affine
+//!   points as wide as G's, made once ([`P256Verifier::prepare`]).
 //! - The final comparison x(R) mod n = r without an inversion: X = r Z^2, or (r + n) Z^2 when r + n < p.
 //!
 //! Nothing here is constant time; nothing here needs to be (no secret is involved).

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use crate::jose::dpop::PreparedProofKey;
 
 /// Slots of the cache (a power of two).
-pub const SLOTS: usize = 512;
+const SLOTS: usize = 512;
 
 /// What the cache knows of a key, by thumbprint.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum KnownKey {
     /// Not verified here (or since another key took its slot).
     Unknown,
@@ -75,13 +75,10 @@ impl ProofKeyCache {
         });
     }
 
-    /// Keys known.
-    pub fn len(&self) -> usize {
+    /// Keys known, for the tests.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.slots.iter().flatten().count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

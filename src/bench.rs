@@ -170,6 +170,18 @@ pub fn bench_verify_proof_prepared(
     })
 }
 
+/// A key's second proof (README "DPoP"): parsed, verified, then its key prepared.
+#[wasm_bindgen]
+pub fn bench_verify_proof_then_prepare(
+    proof: &str,
+    method: &str,
+    url: &str,
+    token: &str,
+    now: f64,
+) -> bool {
+    parse_proof(proof, method, url, token, now).is_ok_and(|p| p.verify_and_prepare().is_ok())
+}
+
 /// A proof for `method` and `url` with `token`, parsed and its claims checked as the gateway's default
 /// window does.
 fn parse_proof(

@@ -4,8 +4,8 @@
 //! - P-256 (`p256_cases`): valid signatures whose u1 G + u2 Q meets an equal point, an opposite point
 //!   (the point at infinity mid-chain, then doubled), or ends on x(R) >= n. Both the `p256` crate and the
 //!   fast path accept each, and the fast path's branch counters (feature `branch-counters`, on in test
-//!   builds only) show the branch taken; once with the key as it comes, once prepared (its multiples of
-//!   Q affine, with cases of their own for their additions).
+//!   builds only) show the branch taken; once with the key as it comes, once prepared (combs of G and Q,
+//!   with cases of their own for their chain).
 //! - RSA (`rsa_cases`): encoded blocks, well formed or malformed in one named way, signed with the private
 //!   key of the 2048-bit fixture and of the odd-sized and limb-boundary fixture keys, under every JWA RSA
 //!   algorithm: the fast path and the `rsa` crate give the expected answer on each.
@@ -36,8 +36,8 @@ fn p256_valid_signatures_reach_every_special_branch() {
     say!("fast_p256 special branches: {cases} valid signatures, each reaching its branch");
 }
 
-/// The same with the key prepared (a DPoP key from its second proof on): its multiples of Q are affine,
-/// and their additions meet the exceptional cases too.
+/// The same with the key prepared (a DPoP key from its second proof on): another chain, over the combs of
+/// G and Q, whose additions meet the exceptional cases too.
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn p256_prepared_keys_reach_every_special_branch() {

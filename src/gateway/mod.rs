@@ -484,9 +484,8 @@ fn verify_proof_signature(
             Ok(proof)
         }
         KnownKey::Seen => {
-            let key = Arc::new(parsed.prepare_key());
-            let proof = parsed.verify_signature(Some(&key))?;
-            proof_keys.borrow_mut().prepared(key);
+            let (proof, key) = parsed.verify_and_prepare()?;
+            proof_keys.borrow_mut().prepared(Arc::new(key));
             Ok(proof)
         }
         KnownKey::Prepared(key) => parsed.verify_signature(Some(&key)),

@@ -166,10 +166,16 @@ impl ParsedProof {
 
     /// The key in the header, prepared for the proofs its client will send next.
     pub fn prepare_key(&self) -> PreparedProofKey {
-        PreparedProofKey {
-            jkt: self.proof.jkt.clone(),
-            verifier: self.key.prepare(),
-        }
+        PreparedProofKey::new(self.proof.jkt.clone(), &self.key)
+    }
+
+    /// Step 7 with the key as it comes, then, once the signature verified, the key prepared for the proofs
+    /// its client sends next: a bad signature costs one verification and prepares nothing.
+    pub fn verify_and_prepare(self) -> Result<(VerifiedProof, PreparedProofKey), ProofError> {
+        let key = self.key;
+        let proof = self.verify_signature(None)?;
+        let prepared = PreparedProofKey::new(proof.jkt.clone(), &key);
+        Ok((proof, prepared))
     }
 
     /// RFC 9449 section 4.3 step 7: the signature verifies with the key in the header. `prepared`, when it
@@ -192,7 +198,7 @@ impl ParsedProof {
     }
 }
 
-/// A DPoP key with its table of multiples precomputed ([`P256Verifier::prepare`]), under its thumbprint:
+/// A DPoP key with its combs precomputed ([`P256Verifier::prepare`]), under its thumbprint:
 /// a client signs every proof with one key, and each verification with the prepared key costs less.
 #[derive(Debug)]
 pub struct PreparedProofKey {
@@ -201,6 +207,13 @@ pub struct PreparedProofKey {
 }
 
 impl PreparedProofKey {
+    fn new(jkt: String, key: &P256Verifier) -> Self {
+        PreparedProofKey {
+            jkt,
+            verifier: key.prepare(),
+        }
+    }
+
     pub fn jkt(&self) -> &str {
         &self.jkt
     }

@@ -1,11 +1,11 @@
 //! DPoP client keys this isolate has verified proofs with. A client signs every proof with one key, so a
-//! key whose proof verified once is prepared on its next proof ([`PreparedProofKey`]: its table of
-//! multiples kept, about a third of a verification to make) and each proof after that verifies with it.
+//! key whose proof verified once is prepared on its next proof ([`PreparedProofKey`]: its combs kept,
+//! about one verification to make) and each proof after that verifies with it, in about half the time.
 //! A key seen once costs nothing more than before, and a proof with a bad signature leaves nothing here.
 //!
 //! The cache is direct-mapped: a key has one slot, chosen by its thumbprint (a SHA-256 output, so
 //! honest keys spread evenly), and takes it from whichever key held it. No scan, no hashing, and a
-//! bounded size: [`SLOTS`] entries, a prepared one some 5 KB. A client that grinds keys into another's
+//! bounded size: [`SLOTS`] entries, a prepared one some 9 KB. A client that grinds keys into another's
 //! slot can only make that client's proofs verify as a new key's do, as they did before keys were kept.
 
 use std::sync::Arc;

@@ -6,8 +6,8 @@
 //! also a signature the `p256` crate accepts.
 //!
 //! `branch` names the counter the case must raise (the fields of the fast path's test-only
-//! `crypto::p256::branches::Branches`). A prepared key adds its multiples of Q as
-//! affine points, so its cases are found and checked apart (`branch_cases(true)`).
+//! `crypto::p256::branches::Branches`). A prepared key runs another chain, over its combs and G's, so
+//! its cases are found and checked apart (`branch_cases(true)`).
 
 use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::point::Double;
@@ -85,21 +85,23 @@ fn inverse(x: &Scalar) -> Scalar {
 
 /// s = e, so u1 = e / s = 1, and Q = (e / r) G with r = x(2G), so u2 Q = (r / e)(e / r) G = G: the chain
 /// adds G (u1's only digit, the last one) to u2 Q = G itself, which must double it, and R = 2G. The
-/// message is chosen so that u2 is even: then u2's last digit is zero and G is the last addend.
+/// message is chosen so that u2 adds nothing after G: its last NAF digit is zero (u2 even), and so is its
+/// last column of a prepared key's combs (bits 0, 26, 52, ..., 234).
 fn equal_points() -> BranchCase {
     let r = x_mod_n(&G.double());
+    let bit = |k: &Scalar, position: usize| k.to_repr()[31 - position / 8] >> (position % 8) & 1;
     (0u32..)
         .find_map(|attempt| {
             let message = format!("u1 G = u2 Q = G, attempt {attempt}").into_bytes();
             let e = e_of(&message);
             let u2 = r * inverse(&e);
-            (!bool::from(u2.is_odd())).then(|| {
+            (0..10).all(|row| bit(&u2, 26 * row) == 0).then(|| {
                 let q = G * (e * inverse(&r));
                 let what = format!("u1 = 1, u2 Q = G (attempt {attempt})");
                 BranchCase::new(what, "affine_doubling", q, message, r, e)
             })
         })
-        .expect("half of the messages give an even u2")
+        .expect("one message in 2^10 gives such a u2")
 }
 
 /// The private key d = num / den (a small fraction mod n) and the nonce k, found by a search over
@@ -116,15 +118,91 @@ const SIGNED: [(&str, i64, u64, u64); 6] = [
     ("infinity_doubled", -3, 1, 1),
 ];
 
-/// The same for a prepared key, whose multiples of Q are affine and as many as G's (found the same way,
-/// with a prepared key's counters).
-const PREPARED_SIGNED: [(&str, i64, u64, u64); 5] = [
-    ("affine_doubling", 1, 2, 14),
-    ("affine_opposite", -1, 2, 2),
-    ("prepared_doubling", 2, 1, 3),
+/// The same for a prepared key, found the same way with a prepared key's counters. Its chain runs over
+/// its combs' columns, where small fractions reach only these two; [`comb_g_opposite`] and
+/// [`comb_q_doubling`] build the others.
+const PREPARED_SIGNED: [(&str, i64, u64, u64); 2] = [
     ("prepared_opposite", -1, 1, 1),
     ("infinity_doubled", -1, 1, 1),
 ];
+
+/// Bit `position` of k (0 the least significant).
+fn bit(k: &Scalar, position: usize) -> u8 {
+    k.to_repr()[31 - position / 8] >> (position % 8) & 1
+}
+
+/// A prepared key's combs (`crates/crypto/src/p256/comb.rs`) read a scalar as 10 rows of 26 columns:
+/// bit 26 row + column, row 2 t + s being tooth t of table s. The chain's last column, column 0, holds
+/// bits 0, 26, ..., 234; this is its pattern in k (bit `row` set for each row whose bit is set).
+fn last_column(k: &Scalar) -> u16 {
+    (0..10).fold(0, |pattern, row| {
+        pattern | u16::from(bit(k, 26 * row)) << row
+    })
+}
+
+/// The scalar that a column pattern adds: the sum of 2^(26 row) over its rows.
+fn column_scalar(pattern: u16) -> Scalar {
+    let mut bytes = FieldBytes::default();
+    for row in (0..10).filter(|row| pattern >> row & 1 == 1) {
+        let position = 26 * row;
+        bytes[31 - position / 8] |= 1 << (position % 8);
+    }
+    Option::from(Scalar::from_repr(bytes)).expect("below n")
+}
+
+/// Rows of table 0 (even rows) and of table 1 (odd rows) in a column pattern.
+const TABLE_0: u16 = 0b01_0101_0101;
+const TABLE_1: u16 = 0b10_1010_1010;
+
+/// A prepared key, the addition of G's table 0 in the last column meeting its opposite (`k_r` and
+/// `pattern` were found by a search over small k_r and all patterns). With R = k_r G, c the scalar of
+/// u2's last column (`pattern`) and E that of u1's (table 0 only): the chain reaches u1 G + (u2 - c) Q
+/// = -E G before that addition, then infinity, and ends on c Q from Q's last entries. So R = c Q, Q =
+/// (k_r / c) G, and u1 c + (u2 - c) k_r = 0; with u1 = e / s and u2 = r / s, s = (e c + r k_r) / (c k_r).
+fn comb_g_opposite(k_r: u64, pattern: u16) -> BranchCase {
+    let message = b"affine_opposite in a prepared key's last column".to_vec();
+    let (e, k_r, c) = (e_of(&message), Scalar::from(k_r), column_scalar(pattern));
+    let r = x_mod_n(&(G * k_r));
+    let s = (e * c + r * k_r) * inverse(&(c * k_r));
+    let (u1, u2) = (e * inverse(&s), r * inverse(&s));
+    assert_eq!(last_column(&u2), pattern, "u2's last column");
+    assert!(
+        last_column(&u1) & TABLE_1 == 0 && last_column(&u1) & TABLE_0 != 0,
+        "u1's last column in table 0 only"
+    );
+    let what = format!("R = {k_r:?} G, u2's last column {pattern:#b}");
+    BranchCase::new(
+        what,
+        "affine_opposite",
+        G * (k_r * inverse(&c)),
+        message,
+        r,
+        s,
+    )
+}
+
+/// A prepared key, the addition of Q's table 0 in the last column, the chain's last addition, meeting an
+/// equal point (found like [`comb_g_opposite`]). With R = k_r G and c the scalar of u2's last column
+/// (table 0 only): the chain reaches R - c Q = c Q before it, so R = 2 c Q, Q = (k_r / 2c) G, and key
+/// recovery (Q = (s R - e G) / r) gives s = e / k_r + r / 2c.
+fn comb_q_doubling(k_r: u64, pattern: u16) -> BranchCase {
+    let message = b"prepared_doubling in a prepared key's last column".to_vec();
+    let (e, k_r, c) = (e_of(&message), Scalar::from(k_r), column_scalar(pattern));
+    let r = x_mod_n(&(G * k_r));
+    let two_c = c + c;
+    let s = e * inverse(&k_r) + r * inverse(&two_c);
+    assert_eq!(last_column(&(r * inverse(&s))), pattern, "u2's last column");
+    assert_eq!(pattern & TABLE_1, 0, "table 0 only");
+    let what = format!("R = {k_r:?} G, u2's last column {pattern:#b}");
+    BranchCase::new(
+        what,
+        "prepared_doubling",
+        G * (k_r * inverse(&two_c)),
+        message,
+        r,
+        s,
+    )
+}
 
 /// Standard ECDSA signing with d = num / den and nonce k: r = x(k G) mod n, s = (e + r d) / k.
 fn signed(branch: &'static str, num: i64, den: u64, k: u64) -> BranchCase {
@@ -193,6 +271,12 @@ pub fn branch_cases(prepared: bool) -> Vec<BranchCase> {
             .iter()
             .map(|&(branch, num, den, k)| signed(branch, num, den, k)),
     );
+    if prepared {
+        cases.extend([
+            comb_g_opposite(19, 0b00_1001_0001),
+            comb_q_doubling(10, 0b01_0000_0101),
+        ]);
+    }
     cases.extend(x_above_n());
     cases
 }

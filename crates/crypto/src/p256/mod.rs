@@ -12,9 +12,10 @@
 //! - [`scalar`]: the few operations mod n: a binary-algorithm inverse and Montgomery products.
 //! - u1 G + u2 Q by interleaved width-w NAF (Shamir's trick; Hankerson, Menezes, Vanstone, "Guide to
 //!   Elliptic Curve Cryptography", Algorithms 3.35 and 3.51): one chain of 256 doublings, additions of
-//!   odd multiples of G from a compile-time table of affine points ([`g_table`]), and of Q from a table
-//!   built for each verification, or, for a key that verifies many signatures, from a table of affine
-//!   points as wide as G's, made once ([`P256Verifier::prepare`]).
+//!   odd multiples of G from a table of affine points made once per process, and of Q from a table
+//!   built for each verification.
+//! - For a key that verifies many signatures ([`P256Verifier::prepare`]), combs of Q and of G
+//!   ([`comb`]): tables made once, and a chain of 26 doublings instead of 256.
 //! - The final comparison x(R) mod n = r without an inversion: X = r Z^2, or (r + n) Z^2 when r + n < p.
 //!
 //! Nothing here is constant time; nothing here needs to be (no secret is involved).
@@ -28,15 +29,17 @@ macro_rules! reached {
     };
 }
 
+mod comb;
 mod field;
-mod g_table;
 mod point;
 mod scalar;
 
+use std::sync::OnceLock;
+
 use sha2::{Digest, Sha256};
 
+use comb::Comb;
 use field::Fe;
-use g_table::G_TABLE;
 use point::{to_affine_batch, Affine, Cached, Jacobian};
 use scalar::U256;
 
@@ -44,14 +47,12 @@ use scalar::U256;
 const B: Fe =
     Fe::from_hex_const("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
 
-/// wNAF width for u1: odd multiples of G up to 63G, from the compile-time table [`G_TABLE`].
+/// wNAF width for u1: odd multiples of G up to 63G ([`g_multiples`]).
 const G_WINDOW: u32 = 7;
+const G_TABLE_LEN: usize = 1 << (G_WINDOW - 2);
 /// wNAF width for u2 (multiples of Q: a table of 2^(w-2) points built for each verification).
 const Q_WINDOW: u32 = 5;
 const Q_TABLE_LEN: usize = 1 << (Q_WINDOW - 2);
-/// wNAF width for u2 with a [`PreparedP256Verifier`]: its table is as wide as G's.
-const PREPARED_WINDOW: u32 = G_WINDOW;
-const PREPARED_TABLE_LEN: usize = 1 << (PREPARED_WINDOW - 2);
 /// Digits of a width-w NAF of a scalar below 2^256.
 const NAF_DIGITS: usize = 257;
 
@@ -84,29 +85,47 @@ impl P256Verifier {
         verify_sha256(message, signature, Multiples::Build(&self.q))
     }
 
-    /// The same key with its odd multiples up to 63 Q in affine form, made with one field inversion: about
-    /// a third of a verification's work, which each later verification with the prepared key saves in
-    /// part (a table it does not build, cheaper and fewer additions of multiples of Q).
+    /// The same key with Q's combs ([`comb`]), made once: about one verification's work (and G's combs as
+    /// much again, once per process), which each later verification with the prepared key repays in part:
+    /// it builds no table and runs 26 doublings instead of 256.
     pub fn prepare(&self) -> PreparedP256Verifier {
-        let table = to_affine_batch(&odd_multiples::<PREPARED_TABLE_LEN>(&self.q));
         PreparedP256Verifier {
-            q_table: Box::new(table),
+            comb: Comb::new(&self.q),
         }
     }
 }
 
 /// A P-256 public key prepared for many verifications (a DPoP client signs every request with one key):
-/// its table of multiples is kept, in affine form, and as wide as G's.
+/// its combs are kept, in affine form.
 #[derive(Clone, Debug)]
 pub struct PreparedP256Verifier {
-    q_table: Box<[Affine; PREPARED_TABLE_LEN]>,
+    comb: Box<Comb>,
 }
 
 impl PreparedP256Verifier {
     /// The same answer as [`P256Verifier::verify_sha256`] with the key this was prepared from.
     pub fn verify_sha256(&self, message: &[u8], signature: &[u8; 64]) -> bool {
-        verify_sha256(message, signature, Multiples::Prepared(&self.q_table))
+        verify_sha256(message, signature, Multiples::Prepared(&self.comb))
     }
+}
+
+/// The base point G (SP 800-186 section 3.2.1.3), in Montgomery form.
+const G: Affine = Affine {
+    x: Fe::from_hex_const("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"),
+    y: Fe::from_hex_const("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"),
+};
+
+/// G, 3G, ..., 63G in affine form, made by the first verification of the process: about a third of a
+/// verification, once, where a compile-time table would add 4 KiB to the gzipped worker.
+fn g_multiples() -> &'static [Affine; G_TABLE_LEN] {
+    static TABLE: OnceLock<Box<[Affine; G_TABLE_LEN]>> = OnceLock::new();
+    TABLE.get_or_init(|| Box::new(to_affine_batch(&odd_multiples(&G))))
+}
+
+/// G's combs, made by the first verification with a prepared key: about one verification, once.
+fn g_comb() -> &'static Comb {
+    static COMB: OnceLock<Box<Comb>> = OnceLock::new();
+    COMB.get_or_init(|| Comb::new(&G))
 }
 
 /// Q, 3Q, 5Q, ..., (2 L - 1) Q.
@@ -172,65 +191,26 @@ fn verify_sha256(message: &[u8], signature: &[u8; 64], q: Multiples<'_>) -> bool
     above_n
 }
 
-/// Where the odd multiples of Q come from: built for this verification from Q, or a prepared key's.
+/// Where the multiples of Q come from: odd multiples built for this verification from Q, or a prepared
+/// key's combs.
 #[derive(Clone, Copy)]
 enum Multiples<'a> {
     Build(&'a Affine),
-    Prepared(&'a [Affine; PREPARED_TABLE_LEN]),
+    Prepared(&'a Comb),
 }
 
-/// The odd multiples of Q for one verification. One type for both forms, so that the verification
-/// and its chain are compiled once.
-enum QTable<'a> {
-    Cached(&'a [Cached; Q_TABLE_LEN]),
-    Prepared(&'a [Affine; PREPARED_TABLE_LEN]),
-}
-
-impl QTable<'_> {
-    fn window(&self) -> u32 {
-        match self {
-            Self::Cached(_) => Q_WINDOW,
-            Self::Prepared(_) => PREPARED_WINDOW,
-        }
-    }
-
-    /// acc + d Q for a wNAF digit d of this table's width; None for d = 0.
-    fn add(&self, acc: &Jacobian, digit: i8) -> Option<Jacobian> {
-        match self {
-            Self::Cached(table) => {
-                let p = entry(&table[..], digit)?;
-                Some(acc.add_cached(&if digit > 0 { *p } else { p.neg() }))
-            }
-            Self::Prepared(table) => {
-                let p = entry(&table[..], digit)?;
-                // Counted apart from the additions of multiples of G, which share `add_affine`.
-                #[cfg(feature = "branch-counters")]
-                let before = branches::current();
-                let sum = acc.add_affine(&if digit > 0 { *p } else { p.neg() });
-                reached!(b => {
-                    b.prepared_doubling += b.affine_doubling - before.affine_doubling;
-                    b.prepared_opposite += b.affine_opposite - before.affine_opposite;
-                    (b.affine_doubling, b.affine_opposite) =
-                        (before.affine_doubling, before.affine_opposite);
-                });
-                Some(sum)
-            }
-        }
+fn lincomb(u1: &U256, u2: &U256, q: Multiples<'_>) -> Jacobian {
+    match q {
+        Multiples::Build(q) => naf_lincomb(u1, u2, q),
+        Multiples::Prepared(comb) => comb::lincomb(u1, u2, g_comb(), comb),
     }
 }
 
 /// u1 G + u2 Q by interleaved wNAF (Guide to ECC, Algorithm 3.51 with Algorithm 3.35's digits).
-fn lincomb(u1: &U256, u2: &U256, q: Multiples<'_>) -> Jacobian {
-    let g_table = &G_TABLE;
-    let built;
-    let q_table = match q {
-        Multiples::Build(q) => {
-            built = odd_multiples(q).map(|p| Cached::new(&p));
-            QTable::Cached(&built)
-        }
-        Multiples::Prepared(table) => QTable::Prepared(table),
-    };
-    let (naf1, naf2) = (wnaf(u1, G_WINDOW), wnaf(u2, q_table.window()));
+fn naf_lincomb(u1: &U256, u2: &U256, q: &Affine) -> Jacobian {
+    let g_table = g_multiples();
+    let q_table: [Cached; Q_TABLE_LEN] = odd_multiples(q).map(|p| Cached::new(&p));
+    let (naf1, naf2) = (wnaf(u1, G_WINDOW), wnaf(u2, Q_WINDOW));
     let mut acc = Jacobian::INFINITY;
     let mut started = false;
     for (&d1, &d2) in naf1.iter().zip(&naf2).rev() {
@@ -243,8 +223,8 @@ fn lincomb(u1: &U256, u2: &U256, q: Multiples<'_>) -> Jacobian {
             acc = acc.add_affine(&if d1 > 0 { *p } else { p.neg() });
             started = true;
         }
-        if let Some(sum) = q_table.add(&acc, d2) {
-            acc = sum;
+        if let Some(p) = entry(&q_table, d2) {
+            acc = acc.add_cached(&if d2 > 0 { *p } else { p.neg() });
             started = true;
         }
     }
@@ -269,9 +249,9 @@ pub mod branches {
         pub cached_doubling: u32,
         /// An addition of a cached multiple of Q to its opposite: the point at infinity.
         pub cached_opposite: u32,
-        /// An addition of a prepared key's affine multiple of Q to an equal point: a doubling instead.
+        /// An addition of an entry of a prepared key's combs to an equal point: a doubling instead.
         pub prepared_doubling: u32,
-        /// An addition of a prepared key's affine multiple of Q to its opposite: the point at infinity.
+        /// An addition of an entry of a prepared key's combs to its opposite: the point at infinity.
         pub prepared_opposite: u32,
         /// A doubling of the point at infinity after the chain has started.
         pub infinity_doubled: u32,
@@ -383,21 +363,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn g_table_is_the_odd_multiples_of_g() {
-        // A key prepared at run time for Q = G has the table of G that is built in at compile time.
-        let gx =
-            Fe::from_hex_const("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
-        let gy =
-            Fe::from_hex_const("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
-        let prepared = P256Verifier {
-            q: Affine { x: gx, y: gy },
-        }
-        .prepare();
-        assert_eq!(G_TABLE.len(), 1 << (G_WINDOW - 2));
-        assert_eq!(prepared.q_table.len(), G_TABLE.len());
-        for (i, (table, computed)) in G_TABLE.iter().zip(prepared.q_table.iter()).enumerate() {
-            assert!(table.x.equals(&computed.x), "x of {}G", 2 * i + 1);
-            assert!(table.y.equals(&computed.y), "y of {}G", 2 * i + 1);
+    fn g_multiples_are_the_odd_multiples_of_g() {
+        // Three entries against their published coordinates (computed apart, with Python's integers).
+        let table = g_multiples();
+        assert_eq!(table.len(), 32);
+        for (i, x, y) in [
+            (
+                0,
+                "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296",
+                "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
+            ),
+            (
+                1,
+                "5ecbe4d1a6330a44c8f7ef951d4bf165e6c6b721efada985fb41661bc6e7fd6c",
+                "8734640c4998ff7e374b06ce1a64a2ecd82ab036384fb83d9a79b127a27d5032",
+            ),
+            (
+                31,
+                "6a9501d85bf5dc802a1f28a08acc7d8fdf53c8af01a7cd3832a290825d8bdac1",
+                "ca640ad19347374381c6c6e44a3c56a3f8461b5c697a6f3530aff53d5f1ef1a3",
+            ),
+        ] {
+            assert!(
+                table[i].x.equals(&Fe::from_hex_const(x)),
+                "x of {}G",
+                2 * i + 1
+            );
+            assert!(
+                table[i].y.equals(&Fe::from_hex_const(y)),
+                "y of {}G",
+                2 * i + 1
+            );
         }
     }
 

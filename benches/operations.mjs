@@ -10,9 +10,9 @@ export function operations(mod, data, now) {
     'verify a new PS256 token': [micro, (i) => mod.bench_verify_token(psTokens[i], now())],
     'a token seen before (cache)': [micro * 20, () => mod.bench_verify_cached(orgToken, now())],
     'a token seen before, route with audiences and claim rules': [micro * 20, () => mod.bench_verify_cached_with_policy(orgToken, now())],
-    'verify a DPoP proof (ES256)': [micro, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now())],
-    'verify a DPoP proof (ES256), its key prepared': [micro, (i) => mod.bench_verify_proof_prepared(proofs[i], 'GET', url, bound, now())],
-    "a key's second DPoP proof: verified, then the key prepared": [micro, (i) => mod.bench_verify_proof_then_prepare(proofs[i], 'GET', url, bound, now())],
+    'verify a DPoP proof (ES256)': [micro, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now(), 0)],
+    'verify a DPoP proof (ES256), its key prepared': [micro, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now(), 1)],
+    "a key's second DPoP proof: verified, then the key prepared": [micro, (i) => mod.bench_verify_proof(proofs[i], 'GET', url, bound, now(), 2)],
     'parse a JWKS (1 RSA key)': [micro, () => mod.bench_parse_jwks(jwks) === 1],
     'match a guarded JSON-RPC call': [micro * 20, () => mod.bench_jsonrpc(rpcBody, 'tools/call', 'delete_repo') === 1],
   };

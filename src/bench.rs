@@ -140,46 +140,34 @@ fn cached(token: &str, now: f64) -> Option<Arc<CachedToken>> {
     TOKENS.with(|t| t.borrow_mut().get(&id, now as u64, 0))
 }
 
-/// A DPoP proof: parse, claims against the request, ES256 signature.
-#[wasm_bindgen]
-pub fn bench_verify_proof(proof: &str, method: &str, url: &str, token: &str, now: f64) -> bool {
-    parse_proof(proof, method, url, token, now).is_ok_and(|p| p.verify_signature(None).is_ok())
-}
-
 thread_local! {
     static PREPARED: RefCell<Option<PreparedProofKey>> = const { RefCell::new(None) };
 }
 
-/// The same with the proof's key prepared, as the gateway verifies a client's proofs from its key's
-/// second one on (README "DPoP"); the key is prepared on the first call.
+/// A DPoP proof: parse, claims against the request, ES256 signature, with the key as the gateway has it
+/// (README "DPoP"): `form` 0, a key not seen before; 1, a key prepared (on the first call); 2, a key on
+/// its second proof, verified and then prepared.
 #[wasm_bindgen]
-pub fn bench_verify_proof_prepared(
+pub fn bench_verify_proof(
     proof: &str,
     method: &str,
     url: &str,
     token: &str,
     now: f64,
+    form: u8,
 ) -> bool {
     let Ok(parsed) = parse_proof(proof, method, url, token, now) else {
         return false;
     };
-    PREPARED.with(|prepared| {
-        let mut prepared = prepared.borrow_mut();
-        let key = prepared.get_or_insert_with(|| parsed.prepare_key());
-        parsed.verify_signature(Some(key)).is_ok()
-    })
-}
-
-/// A key's second proof (README "DPoP"): parsed, verified, then its key prepared.
-#[wasm_bindgen]
-pub fn bench_verify_proof_then_prepare(
-    proof: &str,
-    method: &str,
-    url: &str,
-    token: &str,
-    now: f64,
-) -> bool {
-    parse_proof(proof, method, url, token, now).is_ok_and(|p| p.verify_and_prepare().is_ok())
+    match form {
+        0 => parsed.verify_signature(None).is_ok(),
+        1 => PREPARED.with(|prepared| {
+            let mut prepared = prepared.borrow_mut();
+            let key = prepared.get_or_insert_with(|| parsed.prepare_key());
+            parsed.verify_signature(Some(key)).is_ok()
+        }),
+        _ => parsed.verify_and_prepare().is_ok(),
+    }
 }
 
 /// A proof for `method` and `url` with `token`, parsed and its claims checked as the gateway's default

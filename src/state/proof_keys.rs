@@ -1,6 +1,7 @@
 //! DPoP client keys this isolate has verified proofs with. A client signs every proof with one key, so a
-//! key whose proof verified once is prepared on its next proof ([`PreparedProofKey`]: its combs kept,
-//! about one verification to make) and each proof after that verifies with it, in about half the time.
+//! key whose proof verified once is prepared once its next proof verifies ([`PreparedProofKey`]: its
+//! combs kept, about one verification to make) and each proof after that verifies with it, in about half
+//! the time.
 //! A key seen once costs nothing more than before, and a proof with a bad signature leaves nothing here.
 //!
 //! The cache is direct-mapped: a key has one slot, chosen by its thumbprint (a SHA-256 output, so

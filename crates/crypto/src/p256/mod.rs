@@ -86,8 +86,8 @@ impl P256Verifier {
     }
 
     /// The same key with Q's combs ([`comb`]), made once: about one verification's work (and G's combs as
-    /// much again, once per process), which each later verification with the prepared key repays in part:
-    /// it builds no table and runs 26 doublings instead of 256.
+    /// much again, once per process). Each later verification with the prepared key builds no table and
+    /// runs 26 doublings instead of 256, about half the work.
     pub fn prepare(&self) -> PreparedP256Verifier {
         PreparedP256Verifier {
             comb: Comb::new(&self.q),
@@ -199,6 +199,7 @@ enum Multiples<'a> {
     Prepared(&'a Comb),
 }
 
+/// u1 G + u2 Q, by the chain that suits where Q's multiples come from.
 fn lincomb(u1: &U256, u2: &U256, q: Multiples<'_>) -> Jacobian {
     match q {
         Multiples::Build(q) => naf_lincomb(u1, u2, q),
@@ -364,7 +365,7 @@ mod tests {
 
     #[test]
     fn g_multiples_are_the_odd_multiples_of_g() {
-        // Three entries against their published coordinates (computed apart, with Python's integers).
+        // Three entries against coordinates computed apart: G (SP 800-186), 3G and 63G (Python integers).
         let table = g_multiples();
         assert_eq!(table.len(), 32);
         for (i, x, y) in [

@@ -12,10 +12,11 @@ mod response;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use worker::{Context, Env, Headers, Response, Result};
+use worker::{Context, Delay, Env, Headers, Response, Result};
 
 use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
@@ -24,7 +25,7 @@ use crate::gateway::{self, Authorized, Metadata, RequestFacts, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
 use crate::idp::key_cache::KeyCache;
-use crate::jose::dpop::public_url;
+use crate::jose::dpop::{self, public_url};
 use crate::state::proof_keys::ProofKeyCache;
 use crate::state::replay::{ReplayCache, ReplayStoreKind};
 use crate::state::token_cache::TokenCache;
@@ -297,6 +298,9 @@ async fn handle<'c>(
             resource = trace.resource;
             log.trace(config, trace, keys.report());
             idp::refresh_in_background(ctx, env, isolate, keys.background_refreshes());
+            if incoming.dpop.is_some() {
+                make_shared_combs_in_background(ctx);
+            }
             match decision {
                 Ok(authorized) => match over_limit(env, config, &authorized).await {
                     Some(error) => Outcome::Refused(error),
@@ -307,6 +311,19 @@ async fn handle<'c>(
         }
     };
     respond(outcome, config, cors.unwrap_or_default(), log, resource)
+}
+
+/// After a request with a DPoP proof, the combs every prepared DPoP key shares are made once the response
+/// is out, unless made (README "DPoP"): no request waits for them.
+fn make_shared_combs_in_background(ctx: &Context) {
+    if dpop::shared_combs_made() {
+        return;
+    }
+    ctx.wait_until(async {
+        // A timer first, so that the work runs in a later task than the response.
+        Delay::from(Duration::ZERO).await;
+        dpop::make_shared_combs();
+    });
 }
 
 /// CORS preflights from allowed origins are answered here, without a token.

@@ -198,6 +198,18 @@ impl ParsedProof {
     }
 }
 
+/// Whether what every prepared key's verification shares (G's combs) is made; [`make_shared_combs`] makes
+/// it.
+pub fn shared_combs_made() -> bool {
+    crate::crypto::p256::base_combs_made()
+}
+
+/// Makes what every prepared key's verification shares, about 1 ms of work once per isolate, which the
+/// adapter spends after a response rather than in the first verification with a prepared key.
+pub fn make_shared_combs() {
+    crate::crypto::p256::make_base_combs();
+}
+
 /// A DPoP key with its combs precomputed ([`P256Verifier::prepare`]), under its thumbprint:
 /// a client signs every proof with one key, and each verification with the prepared key costs less.
 #[derive(Debug)]

@@ -89,13 +89,12 @@ fn inverse(x: &Scalar) -> Scalar {
 /// last column of a prepared key's combs (bits 0, 26, 52, ..., 234).
 fn equal_points() -> BranchCase {
     let r = x_mod_n(&G.double());
-    let bit = |k: &Scalar, position: usize| k.to_repr()[31 - position / 8] >> (position % 8) & 1;
     (0u32..)
         .find_map(|attempt| {
             let message = format!("u1 G = u2 Q = G, attempt {attempt}").into_bytes();
             let e = e_of(&message);
             let u2 = r * inverse(&e);
-            (0..10).all(|row| bit(&u2, 26 * row) == 0).then(|| {
+            (KEY_COMB.last_column(&u2) == 0).then(|| {
                 let q = G * (e * inverse(&r));
                 let what = format!("u1 = 1, u2 Q = G (attempt {attempt})");
                 BranchCase::new(what, "affine_doubling", q, message, r, e)
@@ -118,57 +117,77 @@ const SIGNED: [(&str, i64, u64, u64); 6] = [
     ("infinity_doubled", -3, 1, 1),
 ];
 
-/// The same for a prepared key, found the same way with a prepared key's counters. Its chain runs over
-/// its combs' columns, where small fractions reach only these two; [`comb_g_opposite`] and
-/// [`comb_q_doubling`] build the others.
-const PREPARED_SIGNED: [(&str, i64, u64, u64); 2] = [
-    ("prepared_opposite", -1, 1, 1),
-    ("infinity_doubled", -1, 1, 1),
-];
-
 /// Bit `position` of k (0 the least significant).
 fn bit(k: &Scalar, position: usize) -> u8 {
     k.to_repr()[31 - position / 8] >> (position % 8) & 1
 }
 
-/// A prepared key's combs (`crates/crypto/src/p256/comb.rs`) read a scalar as 10 rows of 26 columns:
-/// bit 26 row + column, row 2 t + s being tooth t of table s. The chain's last column, column 0, holds
-/// bits 0, 26, ..., 234; this is its pattern in k (bit `row` set for each row whose bit is set).
-fn last_column(k: &Scalar) -> u16 {
-    (0..10).fold(0, |pattern, row| {
-        pattern | u16::from(bit(k, 26 * row)) << row
-    })
+/// The shape of a comb (`crates/crypto/src/p256/comb.rs`): a scalar read as `rows` rows of `spacing`
+/// columns, bit `spacing row + column`, row `2 t + s` being tooth t of table s (both combs have two
+/// tables). The chain's last column, column 0, holds bits 0, spacing, 2 spacing, ...
+#[derive(Clone, Copy)]
+struct Shape {
+    rows: usize,
+    spacing: usize,
 }
 
-/// The scalar that a column pattern adds: the sum of 2^(26 row) over its rows.
-fn column_scalar(pattern: u16) -> Scalar {
-    let mut bytes = FieldBytes::default();
-    for row in (0..10).filter(|row| pattern >> row & 1 == 1) {
-        let position = 26 * row;
-        bytes[31 - position / 8] |= 1 << (position % 8);
+/// A prepared key's combs: 5 teeth, 2 tables, 26 columns.
+const KEY_COMB: Shape = Shape {
+    rows: 10,
+    spacing: 26,
+};
+/// G's combs: 8 teeth, 2 tables, 16 columns, the chain's last 16.
+const G_COMB: Shape = Shape {
+    rows: 16,
+    spacing: 16,
+};
+
+impl Shape {
+    /// The pattern of k's last column (bit `row` set for each row whose bit is set).
+    fn last_column(self, k: &Scalar) -> u32 {
+        (0..self.rows).fold(0, |pattern, row| {
+            pattern | u32::from(bit(k, self.spacing * row)) << row
+        })
     }
-    Option::from(Scalar::from_repr(bytes)).expect("below n")
-}
 
-/// Rows of table 0 (even rows) and of table 1 (odd rows) in a column pattern.
-const TABLE_0: u16 = 0b01_0101_0101;
-const TABLE_1: u16 = 0b10_1010_1010;
+    /// The scalar that a last-column pattern adds: the sum of 2^(spacing row) over its rows.
+    fn column_scalar(self, pattern: u32) -> Scalar {
+        let mut bytes = FieldBytes::default();
+        for row in (0..self.rows).filter(|row| pattern >> row & 1 == 1) {
+            let position = self.spacing * row;
+            bytes[31 - position / 8] |= 1 << (position % 8);
+        }
+        Option::from(Scalar::from_repr(bytes)).expect("below n")
+    }
+
+    /// The rows of table `s` in a column pattern.
+    fn table(self, s: usize) -> u32 {
+        (0..self.rows)
+            .filter(|row| row % 2 == s)
+            .fold(0, |mask, row| mask | 1 << row)
+    }
+}
 
 /// A prepared key, the addition of G's table 0 in the last column meeting its opposite (`k_r` and
 /// `pattern` were found by a search over small k_r and all patterns). With R = k_r G, c the scalar of
 /// u2's last column (`pattern`) and E that of u1's (table 0 only): the chain reaches u1 G + (u2 - c) Q
 /// = -E G before that addition, then infinity, and ends on c Q from Q's last entries. So R = c Q, Q =
 /// (k_r / c) G, and u1 c + (u2 - c) k_r = 0; with u1 = e / s and u2 = r / s, s = (e c + r k_r) / (c k_r).
-fn comb_g_opposite(k_r: u64, pattern: u16) -> BranchCase {
+fn comb_g_opposite(k_r: u64, pattern: u32) -> BranchCase {
     let message = b"affine_opposite in a prepared key's last column".to_vec();
-    let (e, k_r, c) = (e_of(&message), Scalar::from(k_r), column_scalar(pattern));
+    let (e, k_r, c) = (
+        e_of(&message),
+        Scalar::from(k_r),
+        KEY_COMB.column_scalar(pattern),
+    );
     let r = x_mod_n(&(G * k_r));
     let s = (e * c + r * k_r) * inverse(&(c * k_r));
     let (u1, u2) = (e * inverse(&s), r * inverse(&s));
-    assert_eq!(last_column(&u2), pattern, "u2's last column");
+    assert_eq!(KEY_COMB.last_column(&u2), pattern, "u2's last column");
+    let g_column = G_COMB.last_column(&u1);
     assert!(
-        last_column(&u1) & TABLE_1 == 0 && last_column(&u1) & TABLE_0 != 0,
-        "u1's last column in table 0 only"
+        g_column & G_COMB.table(1) == 0 && g_column & G_COMB.table(0) != 0,
+        "u1's last column in G's table 0 only"
     );
     let what = format!("R = {k_r:?} G, u2's last column {pattern:#b}");
     BranchCase::new(
@@ -185,14 +204,22 @@ fn comb_g_opposite(k_r: u64, pattern: u16) -> BranchCase {
 /// equal point (found like [`comb_g_opposite`]). With R = k_r G and c the scalar of u2's last column
 /// (table 0 only): the chain reaches R - c Q = c Q before it, so R = 2 c Q, Q = (k_r / 2c) G, and key
 /// recovery (Q = (s R - e G) / r) gives s = e / k_r + r / 2c.
-fn comb_q_doubling(k_r: u64, pattern: u16) -> BranchCase {
+fn comb_q_doubling(k_r: u64, pattern: u32) -> BranchCase {
     let message = b"prepared_doubling in a prepared key's last column".to_vec();
-    let (e, k_r, c) = (e_of(&message), Scalar::from(k_r), column_scalar(pattern));
+    let (e, k_r, c) = (
+        e_of(&message),
+        Scalar::from(k_r),
+        KEY_COMB.column_scalar(pattern),
+    );
     let r = x_mod_n(&(G * k_r));
     let two_c = c + c;
     let s = e * inverse(&k_r) + r * inverse(&two_c);
-    assert_eq!(last_column(&(r * inverse(&s))), pattern, "u2's last column");
-    assert_eq!(pattern & TABLE_1, 0, "table 0 only");
+    assert_eq!(
+        KEY_COMB.last_column(&(r * inverse(&s))),
+        pattern,
+        "u2's last column"
+    );
+    assert_eq!(pattern & KEY_COMB.table(1), 0, "table 0 only");
     let what = format!("R = {k_r:?} G, u2's last column {pattern:#b}");
     BranchCase::new(
         what,
@@ -202,6 +229,68 @@ fn comb_q_doubling(k_r: u64, pattern: u16) -> BranchCase {
         r,
         s,
     )
+}
+
+/// A prepared key, the addition of Q's table 0 in the last column meeting its opposite, Q's table 1 then
+/// ending the chain (found like [`comb_g_opposite`]). With R = k_r G, c0 and c1 the scalars of u2's last
+/// column in tables 0 and 1 (`pattern`, table 1 only, is c1's): the chain reaches R - c0 Q - c1 Q =
+/// -c0 Q before it, so R = c1 Q, Q = (k_r / c1) G, and s comes as in [`comb_g_opposite`].
+fn comb_q_opposite(k_r: u64, pattern: u32) -> BranchCase {
+    let message = b"prepared_opposite in a prepared key's last column".to_vec();
+    let (e, k_r, c1) = (
+        e_of(&message),
+        Scalar::from(k_r),
+        KEY_COMB.column_scalar(pattern),
+    );
+    let r = x_mod_n(&(G * k_r));
+    let s = (e * c1 + r * k_r) * inverse(&(c1 * k_r));
+    let column = KEY_COMB.last_column(&(r * inverse(&s)));
+    assert_eq!(pattern & KEY_COMB.table(0), 0, "c1 in table 1 only");
+    assert_eq!(
+        column & KEY_COMB.table(1),
+        pattern,
+        "u2's last column, table 1"
+    );
+    assert_ne!(column & KEY_COMB.table(0), 0, "u2's last column, table 0");
+    let what = format!("R = {k_r:?} G, u2's last column {column:#b}");
+    BranchCase::new(
+        what,
+        "prepared_opposite",
+        G * (k_r * inverse(&c1)),
+        message,
+        r,
+        s,
+    )
+}
+
+/// A prepared key, the chain at the point at infinity after the next-to-last column, then doubled. The
+/// chain is there when R is what the last column adds: R = E G + c Q with E and c the scalars of u1's
+/// last column in G's combs and of u2's in Q's. With R = G, u1's last column just its bit 0 (E = 1) and
+/// u2's empty (c = 0), that holds for any s: u1 is chosen (s = e / u1), u2 = r / s = r u1 / e, and the
+/// key recovered, Q = (s R - e G) / r. Candidates for u1 are tried until u2's last column is empty (one
+/// in 2^10).
+fn comb_infinity_doubled() -> BranchCase {
+    let message = b"infinity_doubled in a prepared key's chain".to_vec();
+    let (e, r) = (e_of(&message), x_mod_n(&G));
+    (0u32..)
+        .find_map(|attempt| {
+            // A candidate with G's last column (bits 0, 16, ..., 240) cleared, then bit 0 set.
+            let mut bytes = Sha256::digest(format!("u1, attempt {attempt}"));
+            for row in 0..G_COMB.rows {
+                let position = G_COMB.spacing * row;
+                bytes[31 - position / 8] &= !(1 << (position % 8));
+            }
+            bytes[31] |= 1;
+            let u1 = Option::<Scalar>::from(Scalar::from_repr(bytes))?;
+            let u2 = r * u1 * inverse(&e);
+            (KEY_COMB.last_column(&u2) == 0).then(|| {
+                let s = e * inverse(&u1);
+                let q = (G * s - G * e) * inverse(&r);
+                let what = format!("R = G, u1 from attempt {attempt}");
+                BranchCase::new(what, "infinity_doubled", q, message.clone(), r, s)
+            })
+        })
+        .expect("one candidate in 2^10 gives such a u2")
 }
 
 /// Standard ECDSA signing with d = num / den and nonce k: r = x(k G) mod n, s = (e + r d) / k.
@@ -264,18 +353,20 @@ fn x_above_n() -> Vec<BranchCase> {
 /// Every case, for a key as it comes or `prepared`: each must verify under the `p256` crate, and under
 /// the fast path with its branch reached.
 pub fn branch_cases(prepared: bool) -> Vec<BranchCase> {
-    let signed_cases: &[_] = if prepared { &PREPARED_SIGNED } else { &SIGNED };
     let mut cases = vec![equal_points()];
-    cases.extend(
-        signed_cases
-            .iter()
-            .map(|&(branch, num, den, k)| signed(branch, num, den, k)),
-    );
     if prepared {
         cases.extend([
-            comb_g_opposite(19, 0b00_1001_0001),
+            comb_g_opposite(128, 0b11_1011_1001),
             comb_q_doubling(10, 0b01_0000_0101),
+            comb_q_opposite(3, 0b00_0000_1010),
+            comb_infinity_doubled(),
         ]);
+    } else {
+        cases.extend(
+            SIGNED
+                .iter()
+                .map(|&(branch, num, den, k)| signed(branch, num, den, k)),
+        );
     }
     cases.extend(x_above_n());
     cases

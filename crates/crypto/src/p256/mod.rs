@@ -15,7 +15,8 @@
 //!   odd multiples of G from a table of affine points made once per process, and of Q from a table
 //!   built for each verification.
 //! - For a key that verifies many signatures ([`P256Verifier::prepare`]), combs of Q and of G
-//!   ([`comb`]): tables made once, and a chain of 26 doublings instead of 256.
+//!   ([`comb`]): tables made once (Q's per key, G's larger ones per process), and a chain of 26
+//!   doublings instead of 256.
 //! - The final comparison x(R) mod n = r without an inversion: X = r Z^2, or (r + n) Z^2 when r + n < p.
 //!
 //! Nothing here is constant time; nothing here needs to be (no secret is involved).
@@ -38,7 +39,7 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use comb::Comb;
+use comb::{GComb, KeyComb};
 use field::Fe;
 use point::{to_affine_batch, Affine, Cached, Jacobian};
 use scalar::U256;
@@ -85,12 +86,12 @@ impl P256Verifier {
         verify_sha256(message, signature, Multiples::Build(&self.q))
     }
 
-    /// The same key with Q's combs ([`comb`]), made once: about one verification's work (and G's combs as
-    /// much again, once per process). Each later verification with the prepared key builds no table and
+    /// The same key with Q's combs ([`comb`]), made once: about one verification's work (and G's combs
+    /// about four times as much, once per process: [`make_base_combs`]). Each later verification with the prepared key builds no table and
     /// runs 26 doublings instead of 256, about half the work.
     pub fn prepare(&self) -> PreparedP256Verifier {
         PreparedP256Verifier {
-            comb: Comb::new(&self.q),
+            comb: KeyComb::new(&self.q),
         }
     }
 }
@@ -99,7 +100,7 @@ impl P256Verifier {
 /// its combs are kept, in affine form.
 #[derive(Clone, Debug)]
 pub struct PreparedP256Verifier {
-    comb: Box<Comb>,
+    comb: Box<KeyComb>,
 }
 
 impl PreparedP256Verifier {
@@ -122,10 +123,23 @@ fn g_multiples() -> &'static [Affine; G_TABLE_LEN] {
     TABLE.get_or_init(|| Box::new(to_affine_batch(&odd_multiples(&G))))
 }
 
-/// G's combs, made by the first verification with a prepared key: about one verification, once.
-fn g_comb() -> &'static Comb {
-    static COMB: OnceLock<Box<Comb>> = OnceLock::new();
-    COMB.get_or_init(|| Comb::new(&G))
+/// Makes G's combs if they are not made yet (about four times a key's combs, once per process), so that
+/// no prepared key's verification has to: the first verification with a prepared key makes them
+/// otherwise.
+pub fn make_base_combs() {
+    g_comb();
+}
+
+/// Whether G's combs are made ([`make_base_combs`]).
+pub fn base_combs_made() -> bool {
+    G_COMB.get().is_some()
+}
+
+static G_COMB: OnceLock<Box<GComb>> = OnceLock::new();
+
+/// G's combs.
+fn g_comb() -> &'static GComb {
+    G_COMB.get_or_init(|| GComb::new(&G))
 }
 
 /// Q, 3Q, 5Q, ..., (2 L - 1) Q.
@@ -196,7 +210,7 @@ fn verify_sha256(message: &[u8], signature: &[u8; 64], q: Multiples<'_>) -> bool
 #[derive(Clone, Copy)]
 enum Multiples<'a> {
     Build(&'a Affine),
-    Prepared(&'a Comb),
+    Prepared(&'a KeyComb),
 }
 
 /// u1 G + u2 Q, by the chain that suits where Q's multiples come from.

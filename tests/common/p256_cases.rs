@@ -168,20 +168,23 @@ impl Shape {
     }
 }
 
-/// A prepared key, the addition of G's table 0 in the last column meeting its opposite (`k_r` and
-/// `pattern` were found by a search over small k_r and all patterns). With R = k_r G, c the scalar of
-/// u2's last column (`pattern`) and E that of u1's (table 0 only): the chain reaches u1 G + (u2 - c) Q
-/// = -E G before that addition, then infinity, and ends on c Q from Q's last entries. So R = c Q, Q =
-/// (k_r / c) G, and u1 c + (u2 - c) k_r = 0; with u1 = e / s and u2 = r / s, s = (e c + r k_r) / (c k_r).
-fn comb_g_opposite(k_r: u64, pattern: u32) -> BranchCase {
-    let message = b"affine_opposite in a prepared key's last column".to_vec();
-    let (e, k_r, c) = (
-        e_of(&message),
-        Scalar::from(k_r),
-        KEY_COMB.column_scalar(pattern),
-    );
+/// The signature (r, s) and key Q for a message of hash `e` with R = k_r G = c Q: Q = (k_r / c) G, and s
+/// such that u1 G + (u2 - c) Q = 0, which with u1 = e / s and u2 = r / s is u1 c + (u2 - c) k_r = 0, so
+/// s = (e c + r k_r) / (c k_r). The chain then holds the point at infinity once it has added all but c Q.
+fn r_equal_to_c_q(e: Scalar, k_r: Scalar, c: Scalar) -> (Scalar, Scalar, ProjectivePoint) {
     let r = x_mod_n(&(G * k_r));
     let s = (e * c + r * k_r) * inverse(&(c * k_r));
+    (r, s, G * (k_r * inverse(&c)))
+}
+
+/// A prepared key, the addition of G's table 0 in the last column meeting its opposite (`k_r` and
+/// `pattern` were found by a search over small k_r and all patterns). With c the scalar of u2's last
+/// column (`pattern`) and E that of u1's (table 0 only), and R = c Q ([`r_equal_to_c_q`]): the chain
+/// reaches -E G before that addition, then infinity, and ends on c Q from Q's last entries.
+fn comb_g_opposite(k_r: u64, pattern: u32) -> BranchCase {
+    let message = b"affine_opposite in a prepared key's last column".to_vec();
+    let e = e_of(&message);
+    let (r, s, q) = r_equal_to_c_q(e, Scalar::from(k_r), KEY_COMB.column_scalar(pattern));
     let (u1, u2) = (e * inverse(&s), r * inverse(&s));
     assert_eq!(KEY_COMB.last_column(&u2), pattern, "u2's last column");
     let g_column = G_COMB.last_column(&u1);
@@ -189,15 +192,8 @@ fn comb_g_opposite(k_r: u64, pattern: u32) -> BranchCase {
         g_column & G_COMB.table(1) == 0 && g_column & G_COMB.table(0) != 0,
         "u1's last column in G's table 0 only"
     );
-    let what = format!("R = {k_r:?} G, u2's last column {pattern:#b}");
-    BranchCase::new(
-        what,
-        "affine_opposite",
-        G * (k_r * inverse(&c)),
-        message,
-        r,
-        s,
-    )
+    let what = format!("R = {k_r} G, u2's last column {pattern:#b}");
+    BranchCase::new(what, "affine_opposite", q, message, r, s)
 }
 
 /// A prepared key, the addition of Q's table 0 in the last column, the chain's last addition, meeting an
@@ -232,18 +228,13 @@ fn comb_q_doubling(k_r: u64, pattern: u32) -> BranchCase {
 }
 
 /// A prepared key, the addition of Q's table 0 in the last column meeting its opposite, Q's table 1 then
-/// ending the chain (found like [`comb_g_opposite`]). With R = k_r G, c0 and c1 the scalars of u2's last
-/// column in tables 0 and 1 (`pattern`, table 1 only, is c1's): the chain reaches R - c0 Q - c1 Q =
-/// -c0 Q before it, so R = c1 Q, Q = (k_r / c1) G, and s comes as in [`comb_g_opposite`].
+/// ending the chain (found like [`comb_g_opposite`]). With c0 and c1 the scalars of u2's last column in
+/// tables 0 and 1 (`pattern`, table 1 only, is c1's) and R = c1 Q ([`r_equal_to_c_q`]): the chain
+/// reaches -c0 Q before that addition, then infinity, and ends on c1 Q.
 fn comb_q_opposite(k_r: u64, pattern: u32) -> BranchCase {
     let message = b"prepared_opposite in a prepared key's last column".to_vec();
-    let (e, k_r, c1) = (
-        e_of(&message),
-        Scalar::from(k_r),
-        KEY_COMB.column_scalar(pattern),
-    );
-    let r = x_mod_n(&(G * k_r));
-    let s = (e * c1 + r * k_r) * inverse(&(c1 * k_r));
+    let e = e_of(&message);
+    let (r, s, q) = r_equal_to_c_q(e, Scalar::from(k_r), KEY_COMB.column_scalar(pattern));
     let column = KEY_COMB.last_column(&(r * inverse(&s)));
     assert_eq!(pattern & KEY_COMB.table(0), 0, "c1 in table 1 only");
     assert_eq!(
@@ -252,15 +243,8 @@ fn comb_q_opposite(k_r: u64, pattern: u32) -> BranchCase {
         "u2's last column, table 1"
     );
     assert_ne!(column & KEY_COMB.table(0), 0, "u2's last column, table 0");
-    let what = format!("R = {k_r:?} G, u2's last column {column:#b}");
-    BranchCase::new(
-        what,
-        "prepared_opposite",
-        G * (k_r * inverse(&c1)),
-        message,
-        r,
-        s,
-    )
+    let what = format!("R = {k_r} G, u2's last column {column:#b}");
+    BranchCase::new(what, "prepared_opposite", q, message, r, s)
 }
 
 /// A prepared key, the chain at the point at infinity after the next-to-last column, then doubled. The

@@ -9,7 +9,7 @@
 //! add the picked entries. A key's comb (5 teeth, 2 tables, 26 columns: 260 bits) costs each
 //! verification 52 additions; G's, made once per process, has 8 teeth (2 tables, 16 columns) and costs
 //! 32, added in the chain's last 16 columns. More teeth for a key cost more than they save: with 6, a
-//! verification took 5 µs less and a key's preparation 110 µs more (README "Keys a client reuses").
+//! verification took 5 µs less and a key's preparation 110 µs more (README "What each step bought").
 
 use super::point::{to_affine_batch, Affine, Cached, Jacobian};
 use super::scalar::U256;
@@ -92,7 +92,8 @@ impl<const TEETH: usize, const TABLES: usize, const SPACING: usize, const POINTS
         out
     }
 
-    /// Adds the entries of column j (none past the comb's columns) to acc; `of_q` for the counters.
+    /// Adds the entries of column j (none past the comb's columns) to acc, and says whether it added any;
+    /// `of_q` for the counters.
     fn add_column(
         &self,
         acc: &mut Jacobian,

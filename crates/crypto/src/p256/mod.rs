@@ -87,8 +87,8 @@ impl P256Verifier {
     }
 
     /// The same key with Q's combs ([`comb`]), made once: about one verification's work (and G's combs
-    /// about four times as much, once per process: [`make_base_combs`]). Each later verification with the prepared key builds no table and
-    /// runs 26 doublings instead of 256, about half the work.
+    /// about four times as much, once per process: [`make_base_combs`]). Each later verification with the
+    /// prepared key builds no table and runs 26 doublings instead of 256, about half the work.
     pub fn prepare(&self) -> PreparedP256Verifier {
         PreparedP256Verifier {
             comb: KeyComb::new(&self.q),

@@ -112,6 +112,14 @@ fn rsa_structured_blocks_2095_2096() {
     odd_keys(&[2095, 2096]);
 }
 
+/// 3552 bits (L = 127, the largest key whose Montgomery columns are summed in 64 bits) and 3560 (L = 128,
+/// the smallest summed in 128).
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn rsa_structured_blocks_column_sum_boundary_3552_3560() {
+    odd_keys(&[3552, 3560]);
+}
+
 /// 4056 bits (R = 2^4060) and 4095 bits.
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

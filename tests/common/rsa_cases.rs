@@ -442,6 +442,8 @@ pub fn odd_key(bits: usize) -> RsaPrivateKey {
         2073 => include_str!("../fixtures/rsa-2073.pem"),
         2095 => include_str!("../fixtures/rsa-2095.pem"),
         2096 => include_str!("../fixtures/rsa-2096.pem"),
+        3552 => include_str!("../fixtures/rsa-3552.pem"),
+        3560 => include_str!("../fixtures/rsa-3560.pem"),
         4056 => include_str!("../fixtures/rsa-4056.pem"),
         4095 => include_str!("../fixtures/rsa-4095.pem"),
         _ => panic!("no {bits}-bit fixture key"),

@@ -32,8 +32,14 @@ const MAX_BITS: usize = 4096;
 /// Bits per limb.
 const LIMB_BITS: usize = 28;
 const LIMB_MASK: u32 = (1 << LIMB_BITS) - 1;
-/// Limbs for the largest modulus: R = 2^(28 L) must exceed 4 n (see [`RsaVerifier::mont_mul`]).
+/// Limbs for the largest modulus: R = 2^(28 L) must exceed 4 n (see [`RsaVerifier::mont_mul_in`]).
 const MAX_LIMBS: usize = (MAX_BITS + 2).div_ceil(LIMB_BITS);
+/// The most limbs for which a column sum of [`RsaVerifier::mont_mul_in`] (at most 2 L products below
+/// 2^56, and the previous column's carry, below 2^36) fits in 64 bits: 3072-bit keys and smaller.
+const U64_MAX_LIMBS: usize = 127;
+const _: () = assert!(
+    2 * U64_MAX_LIMBS as u128 * (LIMB_MASK as u128 * LIMB_MASK as u128) + (1 << 36) < 1 << 64
+);
 /// Zero limbs after a number, so that a dot product runs in whole vectors of four limbs.
 const PAD: usize = 4;
 /// A number with its padding.
@@ -328,17 +334,30 @@ impl RsaVerifier {
     }
 
     /// Montgomery multiplication, out = a b R^-1 mod n, for a, b < 2n; out < 2n. Every argument is L
-    /// limbs followed by PAD zero limbs (out's padding is left as it is); `b_rev` is scratch space.
+    /// limbs followed by PAD zero limbs (out's padding is left as it is); `b_rev` is scratch space. The
+    /// column sums are kept in 64 bits where they fit (L <= [`U64_MAX_LIMBS`]), else in 128: on a 2048-bit
+    /// key the 128-bit additions and shifts cost 11-14 µs of an RS256 verification's 111 in workerd (README
+    /// "What each step bought").
+    fn mont_mul(&self, out: &mut [u32], a: &[u32], b: &[u32], b_rev: &mut [u32]) {
+        if self.n.len() <= U64_MAX_LIMBS {
+            self.mont_mul_in::<u64>(out, a, b, b_rev);
+        } else {
+            self.mont_mul_in::<u128>(out, a, b, b_rev);
+        }
+    }
+
+    /// [`Self::mont_mul`] with column sums of type `C`.
     ///
     /// Product scanning: column i sums a[j] b[i-j] and m[j] n[i-j] over j, plus the carry from column
     /// i - 1; for i < L the multiple m[i] of n that clears the column's low 28 bits is chosen then. Each
     /// product is below 2^56 and a column has at most 2 L <= 294 of them, so each of the four 64-bit
-    /// lanes of [`dot2`] (a quarter of the products) stays below 2^63; the column total is kept in 128
-    /// bits. The result is (a b + m n) / R < (4 n^2 + R n) / R < 2n because R >= 4 n (Walter, "Montgomery
-    /// exponentiation needs no final subtractions", 1999), so no subtraction is needed between steps.
+    /// lanes of [`dot2`] (a quarter of the products) stays below 2^63, and each of the two sums of two
+    /// lanes it returns below 2^64. The result is (a b + m n) / R < (4 n^2 + R n) / R < 2n because
+    /// R >= 4 n (Walter, "Montgomery exponentiation needs no final subtractions", 1999), so no
+    /// subtraction is needed between steps.
     // SIMD on wasm32 here too, so that `dot2` is inlined into the column loops.
     #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
-    fn mont_mul(&self, out: &mut [u32], a: &[u32], b: &[u32], b_rev: &mut [u32]) {
+    fn mont_mul_in<C: Column>(&self, out: &mut [u32], a: &[u32], b: &[u32], b_rev: &mut [u32]) {
         let l = self.n.len();
         let (a, b_rev, n_rev) = (&a[..l + PAD], &mut b_rev[..l + PAD], &self.n_rev[..l + PAD]);
         for (d, &s) in b_rev.iter_mut().zip(b[..l].iter().rev()) {
@@ -348,27 +367,27 @@ impl RsaVerifier {
         let mut m = [0u32; WIDTH];
         let m = &mut m[..l + PAD];
         let n0 = u64::from(self.n[0]);
-        let mut acc: u128 = 0;
+        let mut acc = C::ZERO;
         for i in 0..l {
             // Column i: a[j] b[i-j] for j <= i and m[j] n[i-j] for j < i (m[i..] is still zero). Past
             // the column, the reversed b and n read their zero padding.
-            acc += dot2(a, &b_rev[l - 1 - i..], m, &n_rev[l - 1 - i..], i + 1);
-            let mi = (acc as u32).wrapping_mul(self.n0_inv) & LIMB_MASK;
+            acc.add(dot2(a, &b_rev[l - 1 - i..], m, &n_rev[l - 1 - i..], i + 1));
+            let mi = acc.low().wrapping_mul(self.n0_inv) & LIMB_MASK;
             m[i] = mi;
-            acc += u128::from(u64::from(mi) * n0);
-            debug_assert_eq!(acc as u32 & LIMB_MASK, 0);
-            acc >>= LIMB_BITS;
+            acc.add([u64::from(mi) * n0, 0]);
+            debug_assert_eq!(acc.low() & LIMB_MASK, 0);
+            acc.shift();
         }
         for i in l..2 * l - 1 {
             // Column i: j from i + 1 - L to L - 1; past the column, a and m read their zero padding.
             let lo = i + 1 - l;
-            acc += dot2(&a[lo..], b_rev, &m[lo..], n_rev, 2 * l - 1 - i);
-            out[i - l] = acc as u32 & LIMB_MASK;
-            acc >>= LIMB_BITS;
+            acc.add(dot2(&a[lo..], b_rev, &m[lo..], n_rev, 2 * l - 1 - i));
+            out[i - l] = acc.low() & LIMB_MASK;
+            acc.shift();
         }
         // out < 2n < R: the last column's carry is the top limb.
-        debug_assert!(acc <= u128::from(LIMB_MASK));
-        out[l - 1] = acc as u32;
+        debug_assert!(acc.fits_limb());
+        out[l - 1] = acc.low();
     }
 
     /// x mod n for x < 2n.
@@ -380,13 +399,67 @@ impl RsaVerifier {
     }
 }
 
-/// Σ a[k] b[k] + c[k] d[k] for k below `len` rounded up to a multiple of four; the caller guarantees
-/// that the products past `len` are zero. Four 64-bit lanes, each below 2^63 (see
-/// [`RsaVerifier::mont_mul`]), summed in 128 bits.
+/// The running column sum of [`RsaVerifier::mont_mul_in`]. Additions are checked for overflow in the
+/// tests' builds, which proves [`U64_MAX_LIMBS`].
+trait Column: Copy {
+    const ZERO: Self;
+    /// Adds both halves of a [`dot2`] result.
+    fn add(&mut self, sums: [u64; 2]);
+    /// The low 32 bits.
+    fn low(self) -> u32;
+    /// Drops the low 28 bits, leaving the carry into the next column.
+    fn shift(&mut self);
+    /// Whether the value fits in one limb.
+    fn fits_limb(self) -> bool;
+}
+
+impl Column for u64 {
+    const ZERO: Self = 0;
+    #[inline(always)]
+    fn add(&mut self, [x, y]: [u64; 2]) {
+        *self += x;
+        *self += y;
+    }
+    #[inline(always)]
+    fn low(self) -> u32 {
+        self as u32
+    }
+    #[inline(always)]
+    fn shift(&mut self) {
+        *self >>= LIMB_BITS;
+    }
+    fn fits_limb(self) -> bool {
+        self <= Self::from(LIMB_MASK)
+    }
+}
+
+impl Column for u128 {
+    const ZERO: Self = 0;
+    #[inline(always)]
+    fn add(&mut self, [x, y]: [u64; 2]) {
+        *self += u128::from(x) + u128::from(y);
+    }
+    #[inline(always)]
+    fn low(self) -> u32 {
+        self as u32
+    }
+    #[inline(always)]
+    fn shift(&mut self) {
+        *self >>= LIMB_BITS;
+    }
+    fn fits_limb(self) -> bool {
+        self <= Self::from(LIMB_MASK)
+    }
+}
+
+/// Σ a[k] b[k] + c[k] d[k] for k below `len` rounded up to a multiple of four, in two parts whose sum
+/// it is; the caller guarantees that the products past `len` are zero. Four 64-bit lanes (lane j takes
+/// the limbs k = j mod 4), each below 2^63, then lanes 0 + 2 and 1 + 3, each below 2^64 (see
+/// [`RsaVerifier::mont_mul_in`]).
 #[cfg(target_arch = "wasm32")]
 #[target_feature(enable = "simd128")]
 #[inline]
-fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> u128 {
+fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> [u64; 2] {
     use core::arch::wasm32::{
         u64x2_add, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, u64x2_extract_lane,
         u64x2_splat, v128_load,
@@ -410,38 +483,33 @@ fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> u128 {
         low = u64x2_add(low, u64x2_extmul_low_u32x4(vc, vd));
         high = u64x2_add(high, u64x2_extmul_high_u32x4(vc, vd));
     }
-    let sum = [
-        u64x2_extract_lane::<0>(low),
-        u64x2_extract_lane::<1>(low),
-        u64x2_extract_lane::<0>(high),
-        u64x2_extract_lane::<1>(high),
-    ]
-    .into_iter()
-    .map(u128::from)
-    .sum();
+    // The low vector holds lanes 0 and 1, the high one lanes 2 and 3.
+    let pair = u64x2_add(low, high);
+    let sums = [u64x2_extract_lane::<0>(pair), u64x2_extract_lane::<1>(pair)];
     // The lanes wrap silently: with debug assertions on, the exact sum proves that none did.
     #[cfg(debug_assertions)]
     {
         let exact: u128 = (0..end)
             .map(|k| u128::from(a[k]) * u128::from(b[k]) + u128::from(c[k]) * u128::from(d[k]))
             .sum();
+        let sum = u128::from(sums[0]) + u128::from(sums[1]);
         assert_eq!(sum, exact, "a 64-bit lane of dot2 overflowed");
     }
-    sum
+    sums
 }
 
 /// [`dot2`] one product at a time, over the same limbs and in the same four 64-bit lanes (lane j takes
 /// the limbs k = j mod 4), so that the overflow checks of the native test builds prove the lane bound the
 /// wasm32 code relies on.
 #[cfg(not(target_arch = "wasm32"))]
-fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> u128 {
+fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> [u64; 2] {
     let end = len.div_ceil(4) * 4;
     let (a, b, c, d) = (&a[..end], &b[..end], &c[..end], &d[..end]);
     let mut lanes = [0u64; 4];
     for k in 0..end {
         lanes[k % 4] += u64::from(a[k]) * u64::from(b[k]) + u64::from(c[k]) * u64::from(d[k]);
     }
-    lanes.into_iter().map(u128::from).sum()
+    [lanes[0] + lanes[2], lanes[1] + lanes[3]]
 }
 
 /// OS2IP (RFC 8017 section 4.2) into little-endian 28-bit limbs; false if the value does not fit.
@@ -577,13 +645,16 @@ mod tests {
     }
 
     /// The largest operands the verification produces (just below 2n, every limb near 2^28) keep every
-    /// column inside its bounds: the debug assertions in `mont_mul` check the carries.
+    /// column inside its bounds: the debug assertions in `mont_mul_in` and the overflow checks of its
+    /// column sums check the carries. 3552 bits is the largest key summed in 64 bits, 3560 the smallest
+    /// summed in 128.
     #[test]
     fn largest_operands() {
-        for bits in [2048, 4096] {
+        for (bits, limbs) in [(2048, 74), (3552, U64_MAX_LIMBS), (3560, 128), (4096, 147)] {
             let n = vec![0xffu8; bits / 8];
             let v = RsaVerifier::new(&n).unwrap();
             let l = v.n.len();
+            assert_eq!(l, limbs, "{bits}");
             // 2n - 1 in 28-bit limbs.
             let mut x = [0u32; WIDTH];
             x[..l].copy_from_slice(&v.n);

@@ -46,3 +46,7 @@ pub mod bench;
 #[cfg(test)]
 #[path = "../tests/common/mod.rs"]
 mod test_keys;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

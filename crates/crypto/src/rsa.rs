@@ -413,44 +413,30 @@ trait Column: Copy {
     fn fits_limb(self) -> bool;
 }
 
-impl Column for u64 {
-    const ZERO: Self = 0;
-    #[inline(always)]
-    fn add(&mut self, [x, y]: [u64; 2]) {
-        *self += x;
-        *self += y;
-    }
-    #[inline(always)]
-    fn low(self) -> u32 {
-        self as u32
-    }
-    #[inline(always)]
-    fn shift(&mut self) {
-        *self >>= LIMB_BITS;
-    }
-    fn fits_limb(self) -> bool {
-        self <= Self::from(LIMB_MASK)
-    }
+macro_rules! column {
+    ($($t:ty),*) => {$(
+        impl Column for $t {
+            const ZERO: Self = 0;
+            #[inline(always)]
+            fn add(&mut self, [x, y]: [u64; 2]) {
+                *self += Self::from(x);
+                *self += Self::from(y);
+            }
+            #[inline(always)]
+            fn low(self) -> u32 {
+                self as u32
+            }
+            #[inline(always)]
+            fn shift(&mut self) {
+                *self >>= LIMB_BITS;
+            }
+            fn fits_limb(self) -> bool {
+                self <= Self::from(LIMB_MASK)
+            }
+        }
+    )*};
 }
-
-impl Column for u128 {
-    const ZERO: Self = 0;
-    #[inline(always)]
-    fn add(&mut self, [x, y]: [u64; 2]) {
-        *self += u128::from(x) + u128::from(y);
-    }
-    #[inline(always)]
-    fn low(self) -> u32 {
-        self as u32
-    }
-    #[inline(always)]
-    fn shift(&mut self) {
-        *self >>= LIMB_BITS;
-    }
-    fn fits_limb(self) -> bool {
-        self <= Self::from(LIMB_MASK)
-    }
-}
+column!(u64, u128);
 
 /// Σ a[k] b[k] + c[k] d[k] for k below `len` rounded up to a multiple of four, in two parts whose sum
 /// it is; the caller guarantees that the products past `len` are zero. Four 64-bit lanes (lane j takes

@@ -35,7 +35,7 @@ const LIMB_MASK: u32 = (1 << LIMB_BITS) - 1;
 /// Limbs for the largest modulus: R = 2^(28 L) must exceed 4 n (see [`RsaVerifier::mont_mul_in`]).
 const MAX_LIMBS: usize = (MAX_BITS + 2).div_ceil(LIMB_BITS);
 /// The most limbs for which a column sum of [`RsaVerifier::mont_mul_in`] (at most 2 L products below
-/// 2^56, and the previous column's carry, below 2^36) fits in 64 bits: 3072-bit keys and smaller.
+/// 2^56, and the previous column's carry, below 2^36) fits in 64 bits: keys up to 3552 bits (2048 and 3072).
 const U64_MAX_LIMBS: usize = 127;
 const _: () = assert!(
     2 * U64_MAX_LIMBS as u128 * (LIMB_MASK as u128 * LIMB_MASK as u128) + (1 << 36) < 1 << 64

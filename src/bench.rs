@@ -131,13 +131,12 @@ pub fn bench_verify_cached_with_policy(token: &str, now: f64) -> bool {
 }
 
 fn cached(token: &str, now: f64) -> Option<Arc<CachedToken>> {
-    let id = TokenCache::key_of(token);
-    if let Some(entry) = TOKENS.with(|t| t.borrow_mut().get(&id, now as u64, 0)) {
+    if let Some(entry) = TOKENS.with(|t| t.borrow_mut().get(token, now as u64, 0)) {
         return Some(entry);
     }
     let entry = verify(token, now)?;
-    TOKENS.with(|t| t.borrow_mut().insert(id, entry, token.len(), now as u64));
-    TOKENS.with(|t| t.borrow_mut().get(&id, now as u64, 0))
+    TOKENS.with(|t| t.borrow_mut().insert(token, entry, now as u64));
+    TOKENS.with(|t| t.borrow_mut().get(token, now as u64, 0))
 }
 
 thread_local! {

@@ -170,38 +170,37 @@ pub async fn authorize<'c>(
     }
 
     // A token verified before skips parsing and its signature check: every request's CPU counts.
-    let token_id = TokenCache::key_of(credentials.token);
     let tokens = &caches.tokens;
-    let (claims, proof) = match cached_token(tokens, keys, &token_id, now, config.clock_leeway)
-        .await
-    {
-        Some(entry) => {
-            trace.issuer = Some(entry.claims.issuer);
-            trace.kid = Some(entry.kid.clone());
-            token::check_age(
-                entry.claims.iat,
-                config.max_token_age,
-                now,
-                config.clock_leeway,
-            )
-            .map_err(invalid_token)?;
-            check_route_policy(config, rule, scheme, &entry.claims)?;
-            let proof = proof(config, req, credentials, &caches.proof_keys, now)?;
-            (entry.claims.clone(), proof)
-        }
-        None => {
-            let unverified = parse_token(config, credentials.token, now).map_err(invalid_token)?;
-            trace.issuer = Some(unverified.issuer());
-            trace.kid = Some(unverified.kid().to_owned());
-            check_route_policy(config, rule, scheme, unverified.claims())?;
-            // RFC 9449 section 4.3: the proof signature before any token key work.
-            let proof = proof(config, req, credentials, &caches.proof_keys, now)?;
-            let claims = verify_token(keys, tokens, unverified, token_id, credentials, now)
-                .await
-                .map_err(|e| e.for_scheme(scheme))?;
-            (claims, proof)
-        }
-    };
+    let (claims, proof) =
+        match cached_token(tokens, keys, credentials.token, now, config.clock_leeway).await {
+            Some(entry) => {
+                trace.issuer = Some(entry.claims.issuer);
+                trace.kid = Some(entry.kid.clone());
+                token::check_age(
+                    entry.claims.iat,
+                    config.max_token_age,
+                    now,
+                    config.clock_leeway,
+                )
+                .map_err(invalid_token)?;
+                check_route_policy(config, rule, scheme, &entry.claims)?;
+                let proof = proof(config, req, credentials, &caches.proof_keys, now)?;
+                (entry.claims.clone(), proof)
+            }
+            None => {
+                let unverified =
+                    parse_token(config, credentials.token, now).map_err(invalid_token)?;
+                trace.issuer = Some(unverified.issuer());
+                trace.kid = Some(unverified.kid().to_owned());
+                check_route_policy(config, rule, scheme, unverified.claims())?;
+                // RFC 9449 section 4.3: the proof signature before any token key work.
+                let proof = proof(config, req, credentials, &caches.proof_keys, now)?;
+                let claims = verify_token(keys, tokens, unverified, credentials, now)
+                    .await
+                    .map_err(|e| e.for_scheme(scheme))?;
+                (claims, proof)
+            }
+        };
     trace.sub = claims.sub.clone();
 
     check_binding(config.dpop_mode, &claims, proof.as_ref()).map_err(invalid_token)?;
@@ -328,15 +327,15 @@ fn credentials<'r>(
 async fn cached_token(
     tokens: &RefCell<TokenCache>,
     keys: &impl KeySource,
-    token_id: &[u8; 32],
+    token: &str,
     now: u64,
     leeway: u64,
 ) -> Option<Arc<CachedToken>> {
-    let entry = tokens.borrow_mut().get(token_id, now, leeway)?;
+    let entry = tokens.borrow_mut().get(token, now, leeway)?;
     match keys.key(entry.claims.issuer, &entry.kid).await {
         Ok(current) if Arc::ptr_eq(&current, &entry.key) => Some(entry),
         _ => {
-            tokens.borrow_mut().remove(token_id);
+            tokens.borrow_mut().remove(token);
             None
         }
     }
@@ -410,7 +409,6 @@ async fn verify_token(
     keys: &impl KeySource,
     tokens: &RefCell<TokenCache>,
     unverified: UnverifiedToken<'_>,
-    token_id: [u8; 32],
     credentials: Credentials<'_>,
     now: u64,
 ) -> Result<Arc<Claims>, VerifyError> {
@@ -428,9 +426,7 @@ async fn verify_token(
         kid,
         key,
     };
-    tokens
-        .borrow_mut()
-        .insert(token_id, entry, credentials.token.len(), now);
+    tokens.borrow_mut().insert(credentials.token, entry, now);
     Ok(claims)
 }
 
@@ -786,7 +782,7 @@ mod tests {
         let entry = caches
             .tokens
             .borrow_mut()
-            .get(&TokenCache::key_of(&bearer[7..]), NOW, 0)
+            .get(&bearer[7..], NOW, 0)
             .unwrap();
         assert!(Arc::ptr_eq(&entry.key, &refreshed.key));
         // A key that signs differently under the same kid: the cached verification is not reused.

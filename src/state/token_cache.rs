@@ -1,12 +1,11 @@
 //! Verified-token cache: a token seen before skips parsing and its RSA signature check, the most
-//! expensive step of a request. Entries are keyed by SHA-256 of the whole token, bounded in count and
-//! bytes, never outlive the token's `exp`, and are valid only while the key that verified them is still the
-//! key the JWKS publishes for its `kid` (a key rotated away or a refreshed key set invalidates them).
+//! expensive step of a request. Entries hold the whole token, compared byte for byte on every lookup, are
+//! bounded in count and bytes, never outlive the token's `exp`, and are valid only while the key that
+//! verified them is still the key the JWKS publishes for its `kid` (a key rotated away or a refreshed key
+//! set invalidates them).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use sha2::{Digest, Sha256};
 
 use crate::jose::jwks::VerifyingKey;
 use crate::jose::token::Claims;
@@ -20,13 +19,40 @@ pub struct CachedToken {
     pub key: Arc<VerifyingKey>,
 }
 
+/// One entry: the token it was verified for, its verification, and the bytes it counts for.
+#[derive(Debug)]
+struct Entry {
+    token: Box<str>,
+    verified: Arc<CachedToken>,
+    size: usize,
+}
+
 /// The cache of one isolate.
+///
+/// Entries are found by a fingerprint of the token's last 16 bytes, which fall in its signature: for a token
+/// the issuer signed they are as good as random, so two cached tokens practically never share one, and a
+/// token that does (one an attacker shaped) finds an entry whose token differs and counts as a miss. Only
+/// verified tokens are inserted, so no one but the issuer chooses what the map holds. A cryptographic hash of
+/// the whole token (as before) cost a token seen before more than half of its work in the gateway
+/// (README "What each step bought").
 #[derive(Debug)]
 pub struct TokenCache {
-    entries: HashMap<[u8; 32], (Arc<CachedToken>, usize)>,
+    entries: HashMap<u64, Entry>,
     bytes: usize,
     max_entries: usize,
     max_bytes: usize,
+}
+
+/// The fingerprint a token is filed under: its last 16 bytes (fewer for a shorter token), folded into 64
+/// bits.
+fn fingerprint(token: &str) -> u64 {
+    let bytes = token.as_bytes();
+    let mut tail = [0u8; 16];
+    let take = bytes.len().min(16);
+    tail[16 - take..].copy_from_slice(&bytes[bytes.len() - take..]);
+    let [low, high] =
+        [&tail[..8], &tail[8..]].map(|half| u64::from_le_bytes(half.try_into().expect("8 bytes")));
+    low.rotate_left(32) ^ high ^ take as u64
 }
 
 impl TokenCache {
@@ -39,40 +65,48 @@ impl TokenCache {
         }
     }
 
-    /// The cache key of a token.
-    pub fn key_of(token: &str) -> [u8; 32] {
-        Sha256::digest(token.as_bytes()).into()
-    }
-
-    /// A cached verification of `id`, unless it has expired at `now` (with `leeway`).
-    pub fn get(&mut self, id: &[u8; 32], now: u64, leeway: u64) -> Option<Arc<CachedToken>> {
-        let (entry, _) = self.entries.get(id)?;
+    /// A cached verification of `token`, unless it has expired at `now` (with `leeway`).
+    pub fn get(&mut self, token: &str, now: u64, leeway: u64) -> Option<Arc<CachedToken>> {
+        let id = fingerprint(token);
+        let entry = self.entries.get(&id).filter(|e| *e.token == *token)?;
         // RFC 7519 section 4.1.4, as in token::check_claims.
-        if now as f64 >= entry.claims.exp + leeway as f64 {
-            self.remove(id);
+        if now as f64 >= entry.verified.claims.exp + leeway as f64 {
+            self.remove_id(id);
             return None;
         }
-        Some(entry.clone())
+        Some(entry.verified.clone())
     }
 
-    /// Forgets an entry (its key is no longer current).
-    pub fn remove(&mut self, id: &[u8; 32]) {
-        if let Some((_, size)) = self.entries.remove(id) {
-            self.bytes -= size;
+    /// Forgets the entry of `token` (its key is no longer current).
+    pub fn remove(&mut self, token: &str) {
+        let id = fingerprint(token);
+        if self.entries.get(&id).is_some_and(|e| *e.token == *token) {
+            self.remove_id(id);
         }
     }
 
-    /// Records a verified token; `size` approximates its memory (the token length is a fair measure).
-    pub fn insert(&mut self, id: [u8; 32], token: CachedToken, size: usize, now: u64) {
-        let size = size + 128;
+    fn remove_id(&mut self, id: u64) {
+        if let Some(entry) = self.entries.remove(&id) {
+            self.bytes -= entry.size;
+        }
+    }
+
+    /// Records a verified token; its size is the token's length plus a fair measure of the rest.
+    pub fn insert(&mut self, token: &str, verified: CachedToken, now: u64) {
+        let size = token.len() + 128;
         if size > self.max_bytes {
             return;
         }
         if self.entries.len() >= self.max_entries || self.bytes + size > self.max_bytes {
             self.make_room(size, now);
         }
-        if let Some((_, old)) = self.entries.insert(id, (Arc::new(token), size)) {
-            self.bytes -= old;
+        let entry = Entry {
+            token: token.into(),
+            verified: Arc::new(verified),
+            size,
+        };
+        if let Some(old) = self.entries.insert(fingerprint(token), entry) {
+            self.bytes -= old.size;
         }
         self.bytes += size;
     }
@@ -90,25 +124,25 @@ impl TokenCache {
     /// full of live tokens under a stream of new ones scans once per many inserts, not once per insert.
     fn make_room(&mut self, size: usize, now: u64) {
         let now = now as f64;
-        self.entries.retain(|_, (t, _)| now < t.claims.exp);
-        self.bytes = self.entries.values().map(|(_, s)| s).sum();
+        self.entries.retain(|_, e| now < e.verified.claims.exp);
+        self.bytes = self.entries.values().map(|e| e.size).sum();
         let low_entries = self.max_entries - (self.max_entries / 4).max(1);
         let low_bytes = self.max_bytes - self.max_bytes / 4;
         let mut count = self.entries.len().saturating_sub(low_entries);
         let mut excess = (self.bytes + size).saturating_sub(low_bytes);
-        let victims: Vec<[u8; 32]> = self
+        let victims: Vec<u64> = self
             .entries
             .iter()
-            .take_while(|(_, (_, s))| {
+            .take_while(|(_, e)| {
                 let take = count > 0 || excess > 0;
                 count = count.saturating_sub(1);
-                excess = excess.saturating_sub(*s);
+                excess = excess.saturating_sub(e.size);
                 take
             })
             .map(|(id, _)| *id)
             .collect();
         for id in victims {
-            self.remove(&id);
+            self.remove_id(id);
         }
     }
 }
@@ -122,6 +156,11 @@ mod tests {
 
     fn key() -> Arc<VerifyingKey> {
         Arc::new(parse_rsa_jwk(&test_keys::rsa_2048().public_jwk("k1")).unwrap())
+    }
+
+    /// A token of `len` bytes that ends with `name`.
+    fn tok(name: &str, len: usize) -> String {
+        format!("{name:x>len$}")
     }
 
     fn token(exp: f64, key: &Arc<VerifyingKey>) -> CachedToken {
@@ -139,12 +178,12 @@ mod tests {
     fn entries_never_outlive_exp() {
         let k = key();
         let mut cache = TokenCache::new(10, 1 << 20);
-        let id = TokenCache::key_of("t1");
-        cache.insert(id, token(1000.0, &k), 100, 900);
+        let id = tok("t1", 100);
+        cache.insert(&id, token(1000.0, &k), 900);
         assert!(cache.get(&id, 999, 0).is_some());
         assert!(cache.get(&id, 1000, 0).is_none());
         assert!(cache.is_empty(), "an expired entry is dropped");
-        cache.insert(id, token(1000.0, &k), 100, 900);
+        cache.insert(&id, token(1000.0, &k), 900);
         assert!(
             cache.get(&id, 1004, 5).is_some(),
             "the clock leeway applies as for fresh tokens"
@@ -156,17 +195,18 @@ mod tests {
         let k = key();
         let mut cache = TokenCache::new(100, 1 << 20);
         for i in 0..1000 {
-            cache.insert(TokenCache::key_of(&i.to_string()), token(1e12, &k), 100, 0);
+            cache.insert(&tok(&i.to_string(), 100), token(1e12, &k), 0);
             assert!(cache.len() <= 100);
         }
         let mut small = TokenCache::new(1000, 10_000);
         for i in 0..1000 {
-            small.insert(TokenCache::key_of(&i.to_string()), token(1e12, &k), 1000, 0);
+            small.insert(&tok(&i.to_string(), 1000), token(1e12, &k), 0);
             assert!(small.bytes <= 10_000, "{}", small.bytes);
         }
         // An entry larger than the whole budget is not kept.
-        small.insert(TokenCache::key_of("huge"), token(1e12, &k), 20_000, 0);
-        assert!(small.get(&TokenCache::key_of("huge"), 0, 0).is_none());
+        let huge = tok("huge", 20_000);
+        small.insert(&huge, token(1e12, &k), 0);
+        assert!(small.get(&huge, 0, 0).is_none());
     }
 
     /// Under a stream of new tokens, a full cache empties a quarter of a budget at once, so that the next
@@ -180,22 +220,17 @@ mod tests {
         let mut by_count = TokenCache::new(100, 1 << 20);
         for cache in [&mut by_bytes, &mut by_count] {
             for i in 0..100 {
-                cache.insert(TokenCache::key_of(&i.to_string()), token(1e12, &k), 100, 0);
+                cache.insert(&tok(&i.to_string(), 100), token(1e12, &k), 0);
             }
             assert_eq!(cache.len(), 100);
-            cache.insert(TokenCache::key_of("next"), token(1e12, &k), 100, 0);
+            cache.insert(&tok("next", 100), token(1e12, &k), 0);
             let after = cache.len();
             assert!(
                 after <= 76,
                 "{after} entries: a quarter made room for the insert"
             );
             for i in 0..(100 - after) {
-                cache.insert(
-                    TokenCache::key_of(&format!("more{i}")),
-                    token(1e12, &k),
-                    100,
-                    0,
-                );
+                cache.insert(&tok(&format!("more{i}"), 100), token(1e12, &k), 0);
                 assert_eq!(cache.len(), after + i + 1, "insert {i} evicted an entry");
             }
         }
@@ -206,17 +241,36 @@ mod tests {
         let k = key();
         let mut cache = TokenCache::new(4, 1 << 20);
         for i in 0..3 {
-            cache.insert(
-                TokenCache::key_of(&format!("old{i}")),
-                token(10.0, &k),
-                10,
-                0,
-            );
+            cache.insert(&tok(&format!("old{i}"), 10), token(10.0, &k), 0);
         }
-        let live = TokenCache::key_of("live");
-        cache.insert(live, token(1e12, &k), 10, 0);
-        cache.insert(TokenCache::key_of("new"), token(1e12, &k), 10, 20);
+        let live = tok("live", 10);
+        cache.insert(&live, token(1e12, &k), 0);
+        cache.insert(&tok("new", 10), token(1e12, &k), 20);
         assert!(cache.get(&live, 20, 0).is_some());
         assert_eq!(cache.len(), 2);
+    }
+
+    /// Tokens filed under one fingerprint (the same last 16 bytes) are told apart by their whole bytes: a
+    /// token shaped to share a cached token's tail finds nothing and removes nothing.
+    #[test]
+    fn a_shared_tail_is_a_miss() {
+        let k = key();
+        let mut cache = TokenCache::new(10, 1 << 20);
+        let tail = "0123456789abcdef";
+        let (cached, shaped) = (format!("aaaa.{tail}"), format!("bbbb.{tail}"));
+        assert_eq!(fingerprint(&cached), fingerprint(&shaped));
+        cache.insert(&cached, token(1e12, &k), 0);
+        assert!(cache.get(&shaped, 0, 0).is_none());
+        cache.remove(&shaped);
+        assert!(cache.get(&cached, 0, 0).is_some(), "the cached token stays");
+        // The same tail differs for tokens of different lengths under 16 bytes, and an empty token has one.
+        assert_ne!(fingerprint("ab"), fingerprint("\0ab"));
+        assert!(cache.get("", 0, 0).is_none());
+        // A second verified token under the fingerprint replaces the first, and the byte count follows.
+        cache.insert(&shaped, token(1e12, &k), 0);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.bytes, shaped.len() + 128);
+        assert!(cache.get(&cached, 0, 0).is_none());
+        assert!(cache.get(&shaped, 0, 0).is_some());
     }
 }

@@ -294,8 +294,13 @@ impl Fe {
         x
     }
 
+    /// Zero mod p. A value under the invariant (< 2^257 < 3p) is zero only as 0, p or 2p, whose lowest
+    /// limbs (the value mod 2^29) are 0, 2^29 - 1 and 2^29 - 2, as p = -1 mod 2^29: any other lowest limb
+    /// answers without reducing, which every point addition asks twice.
     pub(crate) fn is_zero(&self) -> bool {
-        self.canonical() == [0; LIMBS]
+        const P_LOW: i64 = MASK;
+        const TWO_P_LOW: i64 = MASK - 1;
+        matches!(self.0[0], 0 | P_LOW | TWO_P_LOW) && self.canonical() == [0; LIMBS]
     }
 
     /// Equality of the field elements (not of the representations).
@@ -573,6 +578,7 @@ mod tests {
                     assert!(got.equals(expected), "check {k}");
                 }
                 assert!(a.sub(b).add(b).equals(a));
+                assert_eq!(a.is_zero(), ca.0 == [0; LIMBS]);
                 assert_eq!(a.equals(b), a.sub(b).is_zero());
             }
         }

@@ -33,8 +33,8 @@ struct Entry {
 /// the issuer signed they are as good as random, so two cached tokens practically never share one, and a
 /// token that does (one an attacker shaped) finds an entry whose token differs and counts as a miss. Only
 /// verified tokens are inserted, so no one but the issuer chooses what the map holds. A cryptographic hash of
-/// the whole token (as before) cost a token seen before more than half of its work in the gateway
-/// (README "What each step bought").
+/// the whole token would be more than half of a token seen before's work in the gateway (README "What each
+/// step bought").
 #[derive(Debug)]
 pub struct TokenCache {
     entries: HashMap<u64, Entry>,

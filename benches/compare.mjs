@@ -1,7 +1,7 @@
 // A/B comparison of builds of a worker under `wrangler dev`, for measuring one change at a time:
 //
 //   node benches/compare.mjs <wrangler.toml of A> <wrangler.toml of B> [<wrangler.toml of C> ...]
-//        [--rounds N] [--requests N] [--paths public,same,new,dpop,mcp]
+//        [--rounds N] [--requests N] [--paths public,same,new,dpop,mcp,mcpOpen]
 //
 // Each configuration is started with `wrangler dev --config`; give each its own directory with a copy of
 // the built worker (for the gateway: a copy of build/ beside a wrangler.toml without the [build] section).
@@ -18,7 +18,7 @@ const args = process.argv.slice(2);
 const flags = args.findIndex((a) => a.startsWith('--'));
 const configs = flags < 0 ? args : args.slice(0, flags);
 if (configs.length < 2) {
-  console.error('usage: node benches/compare.mjs <wrangler.toml A> <wrangler.toml B> [<wrangler.toml C> ...] [--rounds N] [--requests N] [--paths public,same,new,dpop,mcp]');
+  console.error('usage: node benches/compare.mjs <wrangler.toml A> <wrangler.toml B> [<wrangler.toml C> ...] [--rounds N] [--requests N] [--paths public,same,new,dpop,mcp,mcpOpen]');
   process.exit(2);
 }
 const ROUNDS = Number(cliArg('rounds', 10));
@@ -46,8 +46,8 @@ try {
     }
   }
   for (let round = 0; round < ROUNDS; round++) {
-    const order = workers.map((_, i) => workers[(i + round) % workers.length]);
-    for (const w of round % 2 ? order : order.reverse()) {
+    // Each worker takes each place in turn; with two, A and B alternate.
+    for (const w of workers.map((_, i) => workers[(i + round) % workers.length])) {
       for (const p of PATHS) {
         const [pathname, headers, request] = paths[p](w);
         runs.get(`${w.name}/${p}`).push((await batch(w, pathname, (i) => headers(i + round * REQUESTS), REQUESTS, request)).worker);

@@ -11,8 +11,9 @@
 // run, the median µs per verification of each build and the median of the per-round differences B - A
 // with its 95% interval; with --runs N, N runs on fresh instances (and a fresh workerd), the first
 // instantiated first in turn, and the median of their differences. One run's interval understates how
-// far the next run can land (README "Measuring small differences"): decide on several. workerd runs the same wasm with explicit bounds checks (README "Why the same wasm can cost more
-// under workerd"), so Node's figure alone can mislead: --workerd measures where the gateway runs.
+// far the next run can land (README "Measuring small differences"): decide on several. workerd runs the
+// same wasm with another V8 and explicit bounds checks (README "Why the same wasm can cost more under
+// workerd than in Node"), so Node's figure alone can mislead: --workerd measures where the gateway runs.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';

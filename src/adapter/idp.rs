@@ -93,12 +93,13 @@ pub struct IdpKeys<'a> {
 }
 
 impl<'a> IdpKeys<'a> {
-    pub fn new(config: &'a Config, isolate: &'a [IsolateKeys], env: &'a Env) -> Self {
+    /// `now`: the request's clock, in seconds.
+    pub fn new(config: &'a Config, isolate: &'a [IsolateKeys], env: &'a Env, now: u64) -> Self {
         Self {
             config,
             env,
             isolate,
-            now: Cell::new(now_secs()),
+            now: Cell::new(now),
             report: RefCell::default(),
             shared_jwks_from: Cell::new("cache"),
             background: RefCell::default(),
@@ -394,7 +395,7 @@ pub async fn refresh_issuer(
     let (Some(held), Some(accepted)) = (isolate.get(issuer), config.issuers.get(issuer)) else {
         return;
     };
-    let keys = IdpKeys::new(config, isolate, env);
+    let keys = IdpKeys::new(config, isolate, env, now_secs());
     let plan = keys.refresh(held, accepted, reason).await;
     let from = keys.keys_from(&plan);
     let ok = plan.record(&mut held.cache.borrow_mut());

@@ -120,8 +120,10 @@ impl<'a> RequestLog<'a> {
     /// Prints the line as `REQUEST_LOGS` asks; `started` is the request's start in milliseconds.
     pub(super) fn emit(mut self, started: f64, wanted: RequestLogs) {
         let allowed = matches!(self.decision, "allow" | "preflight");
-        self.ms = js_sys::Date::now() - started;
-        print(&self, allowed, wanted);
+        if printed(allowed, wanted) {
+            self.ms = js_sys::Date::now() - started;
+            print(&self, allowed, wanted);
+        }
     }
 }
 
@@ -147,11 +149,18 @@ impl RefreshLog<'_> {
     }
 }
 
-fn print(line: &impl Serialize, allowed: bool, wanted: RequestLogs) {
+/// Whether `REQUEST_LOGS` wants the line of a request that was allowed or not.
+fn printed(allowed: bool, wanted: RequestLogs) -> bool {
     match wanted {
-        RequestLogs::Off => return,
-        RequestLogs::Denied if allowed => return,
-        _ => {}
+        RequestLogs::Off => false,
+        RequestLogs::Denied => !allowed,
+        RequestLogs::All => true,
+    }
+}
+
+fn print(line: &impl Serialize, allowed: bool, wanted: RequestLogs) {
+    if !printed(allowed, wanted) {
+        return;
     }
     if let Ok(line) = serde_json::to_string(line) {
         worker::console_log!("{line}");

@@ -113,7 +113,12 @@ fn new_isolate(env: &Env) -> Isolate {
 
 /// Seconds since the epoch (Workers advance the clock on I/O, which is precise enough here).
 pub(crate) fn now_secs() -> u64 {
-    (js_sys::Date::now() / 1000.0) as u64
+    secs(js_sys::Date::now())
+}
+
+/// Whole seconds of a time in milliseconds since the epoch.
+fn secs(ms: f64) -> u64 {
+    (ms / 1000.0) as u64
 }
 
 /// The fetch handler (exported by `entry`), one response whatever happens. It takes the runtime's
@@ -136,13 +141,27 @@ fn internal_error() -> web_sys::Response {
         .map_or_else(|_| web_sys::Response::error(), Into::into)
 }
 
+/// A request as it arrives: the runtime's `Request`, with its method and the clock read once each. Workers
+/// stand the clock still until a request does I/O, so one read serves the whole synchronous path (each read
+/// is a crossing into JavaScript: README "What each step bought").
+struct Arrival<'r> {
+    started: f64,
+    req: &'r web_sys::Request,
+    method: String,
+}
+
 async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
-    let started = js_sys::Date::now();
+    let arrival = Arrival {
+        started: js_sys::Date::now(),
+        req: &req,
+        method: req.method(),
+    };
+    let started = arrival.started;
     let isolate = isolate(&env);
-    let mut log = RequestLog::new(req.method());
+    let mut log = RequestLog::new(arrival.method.clone());
     let (response, wanted, metrics) = match &isolate.config {
         Ok(config) => (
-            handle(&req, &env, &ctx, &isolate, config, &mut log).await,
+            handle(&arrival, &env, &ctx, &isolate, config, &mut log).await,
             config.request_logs,
             config.metrics,
         ),
@@ -235,15 +254,15 @@ enum Outcome {
 }
 
 async fn handle<'c>(
-    req: &web_sys::Request,
+    arrival: &Arrival<'_>,
     env: &Env,
     ctx: &Context,
     isolate: &'c Rc<Isolate>,
     config: &'c Config,
     log: &mut RequestLog<'c>,
 ) -> Result<Response> {
-    let method = req.method();
-    let incoming = Incoming::read(req, &method, config)?;
+    let (req, method, now) = (arrival.req, arrival.method.as_str(), secs(arrival.started));
+    let incoming = Incoming::read(req, method, config)?;
     // The runtime's URL string, split without the `url` crate (see path::split_url).
     let (path, query) = split_url(&incoming.url);
     let cors = incoming
@@ -252,11 +271,11 @@ async fn handle<'c>(
         .and_then(|o| config.cors.as_ref().and_then(|cors| cors.response(o)));
 
     if let Some(answer) =
-        gateway::resource_metadata(config, &method, path, incoming.preflight_method.is_some())
+        gateway::resource_metadata(config, method, path, incoming.preflight_method.is_some())
     {
         log.metadata();
         return match answer {
-            Ok(Metadata::Document(doc)) => response::metadata(doc, &method),
+            Ok(Metadata::Document(doc)) => response::metadata(doc, method),
             Ok(Metadata::Preflight(headers)) => response::empty(204, &headers),
             Err(error) => {
                 log.refused(&error);
@@ -265,11 +284,11 @@ async fn handle<'c>(
         };
     }
     let mut resource = None;
-    let outcome = match preflight(config, &method, path, &incoming) {
+    let outcome = match preflight(config, method, path, &incoming) {
         Some(answer) => answer,
         None => {
             let facts = RequestFacts {
-                method: &method,
+                method,
                 path,
                 authorization: incoming.authorization.as_deref(),
                 dpop: incoming.dpop.as_deref(),
@@ -278,7 +297,7 @@ async fn handle<'c>(
                 mcp_name: incoming.mcp_name.as_deref(),
                 url: &incoming.htu_url,
             };
-            let keys = IdpKeys::new(config, &isolate.keys, env);
+            let keys = IdpKeys::new(config, &isolate.keys, env, now);
             let replay = match config.dpop.replay {
                 ReplayStoreKind::Isolate { .. } => WorkerReplayStore::Isolate(&isolate.replay),
                 ReplayStoreKind::DurableObject => WorkerReplayStore::DurableObject(env),
@@ -291,7 +310,7 @@ async fn handle<'c>(
                 &replay,
                 &isolate.caches,
                 &forward::RequestBody(req),
-                now_secs(),
+                now,
                 &mut trace,
             )
             .await;

@@ -53,6 +53,17 @@ pub enum RequestLogs {
     Off,
 }
 
+impl RequestLogs {
+    /// Whether the line of a request (or a key refresh) that was `allowed` (succeeded) is printed.
+    pub fn includes(self, allowed: bool) -> bool {
+        match self {
+            Self::All => true,
+            Self::Denied => !allowed,
+            Self::Off => false,
+        }
+    }
+}
+
 /// The validated configuration of one gateway.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -358,6 +369,14 @@ mod tests {
             config(&vars).unwrap_err().to_string(),
             "REQUEST_LOGS must be one of: all, denied, off"
         );
+    }
+
+    #[test]
+    fn request_logs_choose_lines() {
+        let lines = |logs: RequestLogs| [logs.includes(true), logs.includes(false)];
+        assert_eq!(lines(RequestLogs::All), [true, true]);
+        assert_eq!(lines(RequestLogs::Denied), [false, true]);
+        assert_eq!(lines(RequestLogs::Off), [false, false]);
     }
 
     #[test]

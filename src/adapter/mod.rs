@@ -231,7 +231,10 @@ impl Incoming {
         Ok(Self {
             mcp_method,
             mcp_name,
-            origin: headers.get("origin")?,
+            origin: match config.reads_origin() {
+                true => headers.get("origin")?,
+                false => None,
+            },
             preflight_method,
             authorization,
             dpop,

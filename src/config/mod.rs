@@ -199,6 +199,13 @@ impl Config {
             metrics,
         })
     }
+
+    /// Whether a request's `Origin` can matter: to CORS, and to the routes of protected resources, which
+    /// refuse a browser page's origin unless CORS allows it (`gateway::check_origin`). Otherwise it is not
+    /// read (each header read is a crossing into JavaScript).
+    pub fn reads_origin(&self) -> bool {
+        self.cors.is_some() || !self.resources.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -369,6 +376,21 @@ mod tests {
             config(&vars).unwrap_err().to_string(),
             "REQUEST_LOGS must be one of: all, denied, off"
         );
+    }
+
+    #[test]
+    fn origin_is_read_only_where_it_can_matter() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = BASE.to_vec();
+            vars.extend_from_slice(extra);
+            config(&vars).unwrap().reads_origin()
+        };
+        assert!(!with(&[]));
+        assert!(with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]));
+        assert!(with(&[(
+            "RESOURCES",
+            r#"[{"resource": "https://mcp.example.com/mcp"}]"#
+        )]));
     }
 
     #[test]

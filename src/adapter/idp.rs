@@ -490,7 +490,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             }
         }
         Err(reason) => {
-            let mut log = RequestLog::new("SCHEDULED".into());
+            let mut log = RequestLog::new("SCHEDULED");
             log.refused(&GatewayError::Configuration(reason.clone()));
             log.emit(js_sys::Date::now(), RequestLogs::All);
         }

@@ -13,7 +13,7 @@ use crate::http::authorization::Scheme;
 /// One request's log line.
 #[derive(Serialize)]
 pub(super) struct RequestLog<'a> {
-    method: String,
+    method: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     route: Option<&'a str>,
     decision: &'static str,
@@ -45,7 +45,7 @@ pub(super) struct RequestLog<'a> {
 }
 
 impl<'a> RequestLog<'a> {
-    pub(super) fn new(method: String) -> Self {
+    pub(super) fn new(method: &'a str) -> Self {
         Self {
             method,
             route: None,
@@ -102,7 +102,7 @@ impl<'a> RequestLog<'a> {
     /// What the request's metric data point is made of (README "Metrics"); `ms`, the time it took.
     pub(super) fn observation(&self, ms: f64) -> Observation<'_> {
         Observation {
-            method: &self.method,
+            method: self.method,
             route: self.route,
             decision: self.decision,
             reason: self.reason.as_deref(),

@@ -158,7 +158,7 @@ async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Resu
     };
     let started = arrival.started;
     let isolate = isolate(&env);
-    let mut log = RequestLog::new(arrival.method.clone());
+    let mut log = RequestLog::new(&arrival.method);
     let (response, wanted, metrics) = match &isolate.config {
         Ok(config) => (
             handle(&arrival, &env, &ctx, &isolate, config, &mut log).await,
@@ -231,9 +231,10 @@ impl Incoming {
         Ok(Self {
             mcp_method,
             mcp_name,
-            origin: match config.reads_origin() {
-                true => headers.get("origin")?,
-                false => None,
+            origin: if config.reads_origin() {
+                headers.get("origin")?
+            } else {
+                None
             },
             preflight_method,
             authorization,

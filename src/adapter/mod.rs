@@ -10,7 +10,7 @@ mod outbound;
 mod replay_store;
 mod response;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -148,6 +148,16 @@ struct Arrival<'r> {
     started: f64,
     req: &'r web_sys::Request,
     method: String,
+    /// The headers object, fetched on the first header read: a public route reads none unless CORS,
+    /// protected resources or JSON-RPC rules are configured.
+    headers: OnceCell<Headers>,
+}
+
+impl Arrival<'_> {
+    fn header(&self, name: &str) -> Result<Option<String>> {
+        let headers = self.headers.get_or_init(|| Headers(self.req.headers()));
+        headers.get(name)
+    }
 }
 
 async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
@@ -155,6 +165,7 @@ async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Resu
         started: js_sys::Date::now(),
         req: &req,
         method: req.method(),
+        headers: OnceCell::new(),
     };
     let started = arrival.started;
     let isolate = isolate(&env);
@@ -184,63 +195,73 @@ async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Resu
     response
 }
 
-/// The headers the gateway reads, read once.
+/// What the gateway reads of every request, read once. Each header read is a crossing into JavaScript, so
+/// a header is read only where it can matter: the `Origin` with CORS or protected resources, a
+/// preflight's method on `OPTIONS`, the MCP headers on a POST when some route has JSON-RPC rules (only a
+/// POST body is matched: `RouteRule::reads_jsonrpc`).
 struct Incoming {
     url: String,
     origin: Option<String>,
     preflight_method: Option<String>,
-    authorization: Option<String>,
-    dpop: Option<String>,
-    /// `Mcp-Method` and `Mcp-Name`, read only for a POST when some route has JSON-RPC rules (only a POST
-    /// body is matched: `RouteRule::reads_jsonrpc`).
     mcp_method: Option<String>,
     mcp_name: Option<String>,
-    /// The URL a DPoP proof's `htu` is compared with.
-    htu_url: String,
 }
 
 impl Incoming {
-    fn read(req: &web_sys::Request, method: &str, config: &Config) -> Result<Self> {
-        let url = req.url();
-        let headers = Headers(req.headers());
-        let htu_url = if config.dpop.trust_proxy {
-            public_url(
-                &url,
-                headers.get("x-forwarded-proto")?.as_deref(),
-                headers.get("x-forwarded-host")?.as_deref(),
-            )
-        } else {
-            url.clone()
-        };
+    fn read(arrival: &Arrival<'_>, config: &Config) -> Result<Self> {
+        let method = arrival.method.as_str();
         let (mcp_method, mcp_name) = if method == "POST" && config.routes.has_jsonrpc() {
-            (headers.get("mcp-method")?, headers.get("mcp-name")?)
+            (arrival.header("mcp-method")?, arrival.header("mcp-name")?)
         } else {
             (None, None)
         };
-        // Each read is a crossing into JavaScript: a header is read only where it can matter (a preflight's
-        // method on OPTIONS, a proof beside credentials).
-        let preflight_method = match method {
-            "OPTIONS" => headers.get("access-control-request-method")?,
-            _ => None,
-        };
-        let authorization = headers.get("authorization")?;
-        let dpop = match authorization {
-            Some(_) => headers.get("dpop")?,
-            None => None,
-        };
         Ok(Self {
-            mcp_method,
-            mcp_name,
+            url: arrival.req.url(),
             origin: if config.reads_origin() {
-                headers.get("origin")?
+                arrival.header("origin")?
             } else {
                 None
             },
-            preflight_method,
+            preflight_method: match method {
+                "OPTIONS" => arrival.header("access-control-request-method")?,
+                _ => None,
+            },
+            mcp_method,
+            mcp_name,
+        })
+    }
+}
+
+/// The credentials of a request, read only once its route is known to read them
+/// (`RouteRule::reads_credentials`).
+#[derive(Default)]
+struct Presented {
+    authorization: Option<String>,
+    dpop: Option<String>,
+    /// The URL a DPoP proof's `htu` is compared with behind a trusted proxy, rebuilt from `X-Forwarded-*`
+    /// when a proof came; otherwise the request's own URL is.
+    forwarded_url: Option<String>,
+}
+
+impl Presented {
+    fn read(arrival: &Arrival<'_>, url: &str, config: &Config) -> Result<Self> {
+        let authorization = arrival.header("authorization")?;
+        let dpop = match authorization {
+            Some(_) => arrival.header("dpop")?,
+            None => None,
+        };
+        let forwarded_url = match dpop {
+            Some(_) if config.dpop.trust_proxy => Some(public_url(
+                url,
+                arrival.header("x-forwarded-proto")?.as_deref(),
+                arrival.header("x-forwarded-host")?.as_deref(),
+            )),
+            _ => None,
+        };
+        Ok(Self {
             authorization,
             dpop,
-            url,
-            htu_url,
+            forwarded_url,
         })
     }
 }
@@ -266,7 +287,7 @@ async fn handle<'c>(
     log: &mut RequestLog<'c>,
 ) -> Result<Response> {
     let (req, method, now) = (arrival.req, arrival.method.as_str(), secs(arrival.started));
-    let incoming = Incoming::read(req, method, config)?;
+    let incoming = Incoming::read(arrival, config)?;
     // The runtime's URL string, split without the `url` crate (see path::split_url).
     let (path, query) = split_url(&incoming.url);
     let cors = incoming
@@ -291,15 +312,21 @@ async fn handle<'c>(
     let outcome = match preflight(config, method, path, &incoming) {
         Some(answer) => answer,
         None => {
+            let routed = gateway::route(config, method, path);
+            let presented = match &routed {
+                Ok(routed) if routed.rule.reads_credentials() => {
+                    Presented::read(arrival, &incoming.url, config)?
+                }
+                _ => Presented::default(),
+            };
             let facts = RequestFacts {
                 method,
-                path,
-                authorization: incoming.authorization.as_deref(),
-                dpop: incoming.dpop.as_deref(),
+                authorization: presented.authorization.as_deref(),
+                dpop: presented.dpop.as_deref(),
                 origin: incoming.origin.as_deref(),
                 mcp_method: incoming.mcp_method.as_deref(),
                 mcp_name: incoming.mcp_name.as_deref(),
-                url: &incoming.htu_url,
+                url: presented.forwarded_url.as_deref().unwrap_or(&incoming.url),
             };
             let keys = IdpKeys::new(config, &isolate.keys, env, now);
             let replay = match config.dpop.replay {
@@ -307,21 +334,21 @@ async fn handle<'c>(
                 ReplayStoreKind::DurableObject => WorkerReplayStore::DurableObject(env),
             };
             let mut trace = Trace::default();
-            let decision = gateway::authorize(
-                config,
-                &facts,
-                &keys,
-                &replay,
-                &isolate.caches,
-                &forward::RequestBody(req),
-                now,
-                &mut trace,
-            )
-            .await;
+            let decision = match routed {
+                Ok(routed) => {
+                    let body = forward::RequestBody(req);
+                    let caches = &isolate.caches;
+                    gateway::authorize(
+                        config, routed, &facts, &keys, &replay, caches, &body, now, &mut trace,
+                    )
+                    .await
+                }
+                Err(error) => Err(error),
+            };
             resource = trace.resource;
             log.trace(config, trace, keys.report());
             idp::refresh_in_background(ctx, env, isolate, keys.background_refreshes());
-            if incoming.dpop.is_some() {
+            if presented.dpop.is_some() {
                 make_shared_combs_in_background(ctx);
             }
             match decision {

@@ -35,8 +35,6 @@ use crate::state::Caches;
 #[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
     pub method: &'a str,
-    /// The path as received (percent-encoded).
-    pub path: &'a str,
     pub authorization: Option<&'a str>,
     /// The `DPoP` header; several headers arrive comma-joined.
     pub dpop: Option<&'a str>,
@@ -124,11 +122,19 @@ pub fn preflight(
     Some(route(config, &method, raw_path).map(|_| headers))
 }
 
-/// Decides whether a request may pass. `now` is seconds since the epoch; `body` is read only on a route
-/// with JSON-RPC rules, once the token is verified.
+/// A request's route: its normalised path, which is what was matched, and the most specific rule for it.
+#[derive(Debug)]
+pub struct Routed<'c> {
+    pub path: String,
+    pub rule: &'c RouteRule,
+}
+
+/// Decides whether a request on a [`route`]d path may pass. `now` is seconds since the epoch; `body` is
+/// read only on a route with JSON-RPC rules, once the token is verified.
 #[allow(clippy::too_many_arguments)]
 pub async fn authorize<'c>(
     config: &'c Config,
+    routed: Routed<'c>,
     req: &RequestFacts<'_>,
     keys: &impl KeySource,
     replay: &impl ReplayStore,
@@ -137,7 +143,7 @@ pub async fn authorize<'c>(
     now: u64,
     trace: &mut Trace<'c>,
 ) -> Result<Authorized, GatewayError> {
-    let (path, rule) = route(config, req.method, req.path)?;
+    let Routed { path, rule } = routed;
     trace.route = Some(&rule.pattern);
     if let Some(index) = rule.resource {
         trace.resource = Some(ResourceChallenge {
@@ -231,19 +237,19 @@ pub async fn authorize<'c>(
     })
 }
 
-/// Step 1: the normalised path and the most specific rule for it; nothing else happens on an unsafe or
-/// unmatched path (README "Routes").
-fn route<'c>(
+/// Step 1: the normalised path (`raw_path` as received, percent-encoded) and the most specific rule for
+/// it; nothing else happens on an unsafe or unmatched path (README "Routes").
+pub fn route<'c>(
     config: &'c Config,
     method: &str,
     raw_path: &str,
-) -> Result<(String, &'c RouteRule), GatewayError> {
+) -> Result<Routed<'c>, GatewayError> {
     let path = path::normalize(raw_path).map_err(GatewayError::BadPath)?;
     let rule = config
         .routes
         .find(method, &path)
         .ok_or(GatewayError::NotFound)?;
-    Ok((path, rule))
+    Ok(Routed { path, rule })
 }
 
 /// Step 1b, on a protected resource's route: a browser's `Origin` must be an allowed CORS origin, so that
@@ -662,7 +668,6 @@ mod tests {
         let url = format!("https://api.example.com{path}");
         let req = RequestFacts {
             method,
-            path,
             authorization,
             dpop,
             origin: None,
@@ -670,7 +675,7 @@ mod tests {
             mcp_name: None,
             url: &url,
         };
-        run_full(config, keys, replay, &caches(100), &req)
+        run_full(config, keys, replay, &caches(100), path, &req)
     }
 
     fn run_full(
@@ -678,19 +683,32 @@ mod tests {
         keys: &FixedKeys,
         replay: &RefCell<ReplayCache>,
         caches: &Caches,
+        path: &str,
         req: &RequestFacts<'_>,
     ) -> Result<Option<Identity>, GatewayError> {
-        block_on(authorize(
+        let body = Body::new(b"");
+        route_then_authorize(
             config,
+            path,
             req,
-            keys,
-            replay,
-            caches,
-            &Body::new(b""),
-            NOW,
+            (keys, replay, caches, &body),
             &mut Trace::default(),
-        ))
+        )
         .map(|a| a.identity)
+    }
+
+    /// [`route`], then [`authorize`] at `NOW`, as the adapter calls them.
+    fn route_then_authorize<'c>(
+        config: &'c Config,
+        path: &str,
+        req: &RequestFacts<'_>,
+        (keys, replay, caches, body): (&FixedKeys, &RefCell<ReplayCache>, &Caches, &Body),
+        trace: &mut Trace<'c>,
+    ) -> Result<Authorized, GatewayError> {
+        let routed = route(config, req.method, path)?;
+        block_on(authorize(
+            config, routed, req, keys, replay, caches, body, NOW, trace,
+        ))
     }
 
     /// One GET through `authorize` with fresh replay and token caches, keeping the whole outcome and trace.
@@ -705,7 +723,6 @@ mod tests {
         let url = format!("https://api.example.com{path}");
         let req = RequestFacts {
             method: "GET",
-            path,
             authorization: Some(authorization),
             dpop,
             origin: None,
@@ -714,17 +731,14 @@ mod tests {
             url: &url,
         };
         let replay = RefCell::new(ReplayCache::new(10));
-        let caches = caches(10);
-        block_on(authorize(
+        let body = Body::new(b"");
+        route_then_authorize(
             config,
+            path,
             &req,
-            keys,
-            &replay,
-            &caches,
-            &Body::new(b""),
-            NOW,
+            (keys, &replay, &caches(10), &body),
             trace,
-        ))
+        )
     }
 
     /// A request body that counts its reads, to prove which requests never read it.
@@ -759,9 +773,9 @@ mod tests {
         let replay = RefCell::new(ReplayCache::new(100));
         let caches = caches(100);
         let bearer = format!("Bearer {}", token(json!({})));
+        let path = "/api/private";
         let req = RequestFacts {
             method: "GET",
-            path: "/api/private",
             authorization: Some(&bearer),
             dpop: None,
             origin: None,
@@ -769,16 +783,16 @@ mod tests {
             mcp_name: None,
             url: "https://api.example.com/api/private",
         };
-        assert!(run_full(&c, &k, &replay, &caches, &req).is_ok());
+        assert!(run_full(&c, &k, &replay, &caches, path, &req).is_ok());
         assert_eq!(caches.tokens.borrow().len(), 1);
-        assert!(run_full(&c, &k, &replay, &caches, &req).is_ok());
+        assert!(run_full(&c, &k, &replay, &caches, path, &req).is_ok());
         // The same kid now names another key object (a refreshed JWKS): the entry is dropped and the
         // token verified again, against the new key.
         let refreshed = FixedKeys {
             key: Arc::new(parse_rsa_jwk(&test_keys::rsa_2048().public_jwk("k1")).unwrap()),
             ..keys()
         };
-        assert!(run_full(&c, &refreshed, &replay, &caches, &req).is_ok());
+        assert!(run_full(&c, &refreshed, &replay, &caches, path, &req).is_ok());
         let entry = caches
             .tokens
             .borrow_mut()
@@ -791,7 +805,7 @@ mod tests {
             ..keys()
         };
         assert_eq!(
-            run_full(&c, &replaced, &replay, &caches, &req).unwrap_err(),
+            run_full(&c, &replaced, &replay, &caches, path, &req).unwrap_err(),
             GatewayError::InvalidToken(Scheme::Bearer, TokenError::Signature)
         );
     }
@@ -856,7 +870,6 @@ mod tests {
             let url = format!("https://api.example.com{path}");
             let req = RequestFacts {
                 method: "GET",
-                path,
                 authorization: Some(auth),
                 dpop: None,
                 origin: None,
@@ -864,7 +877,7 @@ mod tests {
                 mcp_name: None,
                 url: &url,
             };
-            run_full(&c, &k, &replay, &caches, &req).map(|_| ())
+            run_full(&c, &k, &replay, &caches, path, &req).map(|_| ())
         };
         let for_a = format!("Bearer {}", token(json!({})));
         let for_b = format!("Bearer {}", token(json!({"aud": ["https://b2"]})));
@@ -908,7 +921,6 @@ mod tests {
             let url = format!("https://mcp.example.com{path}");
             let req = RequestFacts {
                 method: "POST",
-                path,
                 authorization: auth,
                 dpop: None,
                 origin,
@@ -918,9 +930,8 @@ mod tests {
             };
             let mut trace = Trace::default();
             let body = Body::new(b"");
-            let result = block_on(authorize(
-                &c, &req, &k, &replay, &caches, &body, NOW, &mut trace,
-            ));
+            let result =
+                route_then_authorize(&c, path, &req, (&k, &replay, &caches, &body), &mut trace);
             (result.map(|_| ()), trace.resource)
         };
         let for_mcp = format!(
@@ -985,7 +996,6 @@ mod tests {
             |method: &str, auth: &str, body: &Body, headers: (Option<&str>, Option<&str>)| {
                 let req = RequestFacts {
                     method,
-                    path: "/mcp",
                     authorization: Some(auth),
                     dpop: None,
                     origin: None,
@@ -994,9 +1004,7 @@ mod tests {
                     url: "https://api.example.com/mcp",
                 };
                 let mut trace = Trace::default();
-                block_on(authorize(
-                    &c, &req, &k, &replay, &caches, body, NOW, &mut trace,
-                ))
+                route_then_authorize(&c, "/mcp", &req, (&k, &replay, &caches, body), &mut trace)
             };
         let tool = |name: &str| {
             format!(

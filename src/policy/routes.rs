@@ -122,9 +122,15 @@ impl RouteRule {
         method == "POST" && !self.jsonrpc.is_empty()
     }
 
+    /// Whether a request on this route has its credentials read: a public route never does, so the adapter
+    /// need not fetch `Authorization` and `DPoP` for it.
+    pub fn reads_credentials(&self) -> bool {
+        self.access != Access::Public
+    }
+
     /// Whether a token on this route is checked against `AUTH0_AUDIENCE` (no audience of its own).
     pub fn uses_default_audience(&self) -> bool {
-        self.access != Access::Public && self.audiences.is_none()
+        self.reads_credentials() && self.audiences.is_none()
     }
 
     fn applies_to(&self, method: &str) -> bool {
@@ -500,6 +506,17 @@ mod tests {
             t.find("GET", "/c").unwrap().audiences.as_deref(),
             Some(&["https://c".to_owned()][..])
         );
+    }
+
+    #[test]
+    fn only_public_routes_leave_credentials_unread() {
+        let t = table(
+            r#"[{"path": "/p", "auth": "none"}, {"path": "/o", "auth": "optional"},
+                {"path": "/t", "auth": "required"}, {"path": "/s", "scopes": ["r"]}]"#,
+        );
+        let reads = |path| t.find("GET", path).unwrap().reads_credentials();
+        assert!(!reads("/p"));
+        assert!(reads("/o") && reads("/t") && reads("/s"));
     }
 
     #[test]

@@ -34,6 +34,7 @@ use crate::state::Caches;
 use idp::{IdpKeys, IsolateKeys};
 use log::RequestLog;
 use replay_store::WorkerReplayStore;
+use response::Answer;
 
 /// State kept by one isolate across requests: the parsed configuration, the key cache and the
 /// in-isolate DPoP replay cache.
@@ -126,8 +127,12 @@ fn secs(ms: f64) -> u64 {
 /// build that object (27-31 µs per request under `wrangler dev`, measured with `benches/compare.mjs`) for
 /// data the gateway never uses.
 async fn serve_request(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
-    match gateway_response(req, env, ctx).await {
-        Ok(response) => response.into(),
+    let answer = gateway_response(req, env, ctx).await;
+    match answer.and_then(|answer| match answer {
+        Answer::Made(made) => made.into_response(),
+        Answer::Passed(response) => Ok(response.into()),
+    }) {
+        Ok(response) => response,
         Err(error) => {
             worker::console_error!("{error}");
             internal_error()
@@ -160,7 +165,7 @@ impl Arrival<'_> {
     }
 }
 
-async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
+async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Result<Answer> {
     let arrival = Arrival {
         started: js_sys::Date::now(),
         req: &req,
@@ -181,7 +186,7 @@ async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Resu
             log.refused(&error);
             // A configuration error is always logged: nothing else tells the operator.
             (
-                response::error(&error, DpopMode::Allowed, None),
+                Ok(response::error(&error, DpopMode::Allowed, None).into()),
                 RequestLogs::All,
                 None,
             )
@@ -271,7 +276,7 @@ enum Outcome {
     Preflight(Vec<(&'static str, String)>),
     /// Served or forwarded; `nonce` when a fresh DPoP nonce goes with it (RFC 9449 section 8.2).
     Allowed {
-        response: Response,
+        response: Answer,
         origin_status: Option<u16>,
         nonce: Option<String>,
     },
@@ -285,7 +290,7 @@ async fn handle<'c>(
     isolate: &'c Rc<Isolate>,
     config: &'c Config,
     log: &mut RequestLog<'c>,
-) -> Result<Response> {
+) -> Result<Answer> {
     let (req, method, now) = (arrival.req, arrival.method.as_str(), secs(arrival.started));
     let incoming = Incoming::read(arrival, config)?;
     // The runtime's URL string, split without the `url` crate (see path::split_url).
@@ -299,14 +304,15 @@ async fn handle<'c>(
         gateway::resource_metadata(config, method, path, incoming.preflight_method.is_some())
     {
         log.metadata();
-        return match answer {
+        let made = match answer {
             Ok(Metadata::Document(doc)) => response::metadata(doc, method),
-            Ok(Metadata::Preflight(headers)) => response::empty(204, &headers),
+            Ok(Metadata::Preflight(headers)) => response::empty(204, headers),
             Err(error) => {
                 log.refused(&error);
                 response::error(&error, config.dpop_mode, None)
             }
         };
+        return Ok(made.into());
     }
     let mut resource = None;
     let outcome = match preflight(config, method, path, &incoming) {
@@ -440,12 +446,12 @@ async fn serve(
         Some(proxy) => match forward::forward(req, env, proxy, &authorized, query).await {
             Ok(response) => {
                 let status = response.status_code();
-                (response, Some(status))
+                (Answer::Passed(response), Some(status))
             }
             Err(reason) => return Ok(Outcome::Refused(GatewayError::BadGateway(reason))),
         },
         None => match demo_response(&authorized.path, authorized.identity.as_ref()) {
-            Some(body) => (response::json(200, body)?, None),
+            Some(body) => (response::json(200, body).into(), None),
             None => return Ok(Outcome::Refused(GatewayError::NotFound)),
         },
     };
@@ -463,11 +469,11 @@ fn respond(
     mut extra: Vec<(&'static str, String)>,
     log: &mut RequestLog<'_>,
     resource: Option<ResourceChallenge<'_>>,
-) -> Result<Response> {
+) -> Result<Answer> {
     match outcome {
         Outcome::Preflight(headers) => {
             log.preflight();
-            response::empty(204, &headers)
+            Ok(response::empty(204, headers).into())
         }
         Outcome::Allowed {
             response,
@@ -476,12 +482,12 @@ fn respond(
         } => {
             log.allowed(origin_status);
             extra.extend(nonce.map(|n| ("dpop-nonce", n)));
-            response::with_headers(response, &extra)
+            response::with_headers(response, extra)
         }
         Outcome::Refused(error) => {
             log.refused(&error);
-            let response = response::error(&error, config.dpop_mode, resource)?;
-            response::with_headers(response, &extra)
+            let response = response::error(&error, config.dpop_mode, resource);
+            response::with_headers(response.into(), extra)
         }
     }
 }

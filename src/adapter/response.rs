@@ -1,79 +1,191 @@
 //! Building responses: the core renders errors and chooses headers; this only writes them.
+//!
+//! A response the gateway makes itself stays in Rust until it leaves, then becomes the runtime's
+//! `Response` in one call into JavaScript. The runtime copies an init's `Headers` into each new `Response`,
+//! so the JSON answers (the demo endpoints) share one `Headers` object made once per isolate: making a
+//! `Headers` object is the costly part of a small response, not the crossings (README "What each step
+//! bought").
 
-use worker::{Headers, Response, ResponseBuilder, Result};
+use std::borrow::Cow;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::{Error, Headers, Response, Result};
 
 use crate::error::{ChallengeContext, GatewayError, ResourceChallenge};
 use crate::gateway::METADATA_HEADERS;
 use crate::http::authorization::DpopMode;
 use crate::jose::dpop::PROOF_ALGS;
 
-pub(super) fn json(status: u16, body: String) -> Result<Response> {
-    let response = ResponseBuilder::new()
-        .with_status(status)
-        .with_header("content-type", "application/json")?
-        .with_header("cache-control", "no-store")?
-        .fixed(body.into_bytes());
-    Ok(response)
+/// What a request is answered with.
+pub(super) enum Answer {
+    /// A response the gateway made.
+    Made(Made),
+    /// The origin's response (proxy mode), passed on with its body streamed.
+    Passed(Response),
 }
 
-pub(super) fn empty(status: u16, headers: &[(&'static str, String)]) -> Result<Response> {
-    let mut builder = ResponseBuilder::new().with_status(status);
-    for (name, value) in headers {
-        builder = builder.with_header(name, value)?;
+impl From<Made> for Answer {
+    fn from(made: Made) -> Self {
+        Answer::Made(made)
     }
-    Ok(builder.empty())
+}
+
+/// A response the gateway makes: status, headers in order, body.
+pub(super) struct Made {
+    status: u16,
+    headers: HeaderList,
+    body: Option<String>,
+}
+
+type HeaderList = Vec<(&'static str, Cow<'static, str>)>;
+
+/// The headers of a JSON answer: the set `jsonResponse` below holds in JavaScript.
+const JSON_HEADERS: [(&str, &str); 2] = [
+    ("content-type", "application/json"),
+    ("cache-control", "no-store"),
+];
+
+impl Made {
+    fn new(status: u16, headers: HeaderList) -> Self {
+        Made {
+            status,
+            headers,
+            body: None,
+        }
+    }
+
+    fn with_body(mut self, body: String) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Adds a header, replacing one of the same name, except `Vary`, which lists what the response
+    /// depends on and is added to.
+    fn set(&mut self, name: &'static str, value: String) {
+        match self.headers.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) if name != "vary" => *old = value.into(),
+            _ => self.headers.push((name, value.into())),
+        }
+    }
+
+    /// The runtime's `Response`, made in one call.
+    pub(super) fn into_response(self) -> Result<web_sys::Response> {
+        let body = self.body.as_deref().map(str::as_bytes);
+        let made = match body {
+            Some(body)
+                if self
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (*n, &**v))
+                    .eq(JSON_HEADERS) =>
+            {
+                json_response(self.status, body)
+            }
+            _ => make_response(self.status, &header_lines(&self.headers)?, body),
+        };
+        made.map_err(Error::from)
+    }
+}
+
+/// `name\nvalue\n` per header, in order. A value with a line break, which the runtime would refuse
+/// anyway, is an error rather than a shifted list.
+fn header_lines(headers: &HeaderList) -> Result<String> {
+    let mut lines = String::new();
+    for (name, value) in headers {
+        if value.contains(['\n', '\r']) {
+            return Err(Error::RustError(format!("a line break in {name}")));
+        }
+        for part in [*name, value] {
+            lines.push_str(part);
+            lines.push('\n');
+        }
+    }
+    Ok(lines)
+}
+
+// A body from wasm memory is copied (`slice`) before the runtime sees it. The shared `Headers` object is
+// never handed out: the runtime copies it into each `Response`.
+#[wasm_bindgen(inline_js = "
+let jsonHeaders;
+export function jsonResponse(status, body) {
+  jsonHeaders ??= new Headers([['content-type', 'application/json'], ['cache-control', 'no-store']]);
+  return new Response(body.slice(), { status, headers: jsonHeaders });
+}
+export function makeResponse(status, lines, body) {
+  const parts = lines.split('\\n');
+  const headers = new Headers();
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  return new Response(body === undefined ? null : body.slice(), { status, headers });
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = jsonResponse, catch)]
+    fn json_response(status: u16, body: &[u8]) -> std::result::Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = makeResponse, catch)]
+    fn make_response(
+        status: u16,
+        lines: &str,
+        body: Option<&[u8]>,
+    ) -> std::result::Result<web_sys::Response, JsValue>;
+}
+
+pub(super) fn json(status: u16, body: String) -> Made {
+    let headers = JSON_HEADERS.map(|(n, v)| (n, v.into())).into();
+    Made::new(status, headers).with_body(body)
+}
+
+pub(super) fn empty(status: u16, headers: Vec<(&'static str, String)>) -> Made {
+    let headers = headers.into_iter().map(|(n, v)| (n, v.into())).collect();
+    Made::new(status, headers)
 }
 
 /// A resource metadata document (README "MCP servers"); a HEAD gets the headers alone.
-pub(super) fn metadata(document: &str, method: &str) -> Result<Response> {
-    let mut builder = ResponseBuilder::new().with_status(200);
-    for (name, value) in METADATA_HEADERS {
-        builder = builder.with_header(name, value)?;
+pub(super) fn metadata(document: &str, method: &str) -> Made {
+    let made = Made::new(200, METADATA_HEADERS.map(|(n, v)| (n, v.into())).into());
+    match method {
+        "HEAD" => made,
+        _ => made.with_body(document.to_owned()),
     }
-    Ok(match method {
-        "HEAD" => builder.empty(),
-        _ => builder.fixed(document.as_bytes().to_vec()),
-    })
 }
 
 pub(super) fn error(
     error: &GatewayError,
     mode: DpopMode,
     resource: Option<ResourceChallenge<'_>>,
-) -> Result<Response> {
+) -> Made {
     let rendered = error.render(ChallengeContext {
         mode,
         dpop_algs: PROOF_ALGS,
         resource,
     });
-    let mut builder = ResponseBuilder::new().with_status(rendered.status);
-    for (name, value) in &rendered.headers {
-        builder = builder.with_header(name, value)?;
-    }
-    Ok(builder.fixed(rendered.body.into_bytes()))
+    empty(rendered.status, rendered.headers).with_body(rendered.body)
 }
 
-/// Adds headers to a response; a response from the origin has immutable headers, so it is rebuilt
-/// around the same streamed body.
-pub(super) fn with_headers(
-    response: Response,
-    extra: &[(&'static str, String)],
-) -> Result<Response> {
-    if extra.is_empty() {
-        return Ok(response);
-    }
-    let headers = Headers::new();
-    for (name, value) in response.headers().entries() {
-        headers.append(&name, &value)?;
-    }
-    for (name, value) in extra {
-        // Vary lists what the response depends on: add to the origin's, never replace it.
-        if *name == "vary" {
-            headers.append(name, value)?;
-        } else {
-            headers.set(name, value)?;
+/// Adds headers to an answer. A response from the origin has immutable headers, so it is rebuilt around
+/// the same streamed body.
+pub(super) fn with_headers(answer: Answer, extra: Vec<(&'static str, String)>) -> Result<Answer> {
+    match answer {
+        Answer::Made(mut made) => {
+            for (name, value) in extra {
+                made.set(name, value);
+            }
+            Ok(Answer::Made(made))
+        }
+        Answer::Passed(response) if extra.is_empty() => Ok(Answer::Passed(response)),
+        Answer::Passed(response) => {
+            let headers = Headers::new();
+            for (name, value) in response.headers().entries() {
+                headers.append(&name, &value)?;
+            }
+            for (name, value) in &extra {
+                if *name == "vary" {
+                    headers.append(name, value)?;
+                } else {
+                    headers.set(name, value)?;
+                }
+            }
+            let (builder, body) = response.into_parts();
+            Ok(Answer::Passed(builder.with_headers(headers).body(body)))
         }
     }
-    let (builder, body) = response.into_parts();
-    Ok(builder.with_headers(headers).body(body))
 }

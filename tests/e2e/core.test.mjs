@@ -85,6 +85,42 @@ describe('demo endpoints', () => {
     assert.equal(res.json.user_id, undefined);
   });
 
+  test('a public route never reads credentials: any Authorization or DPoP header, even malformed, is ignored', async () => {
+    for (const [authorization, headers] of [
+      ['Bearer not-a-token', {}],
+      ['Basic x', {}],
+      ['DPoP a.b.c', { DPoP: 'garbage' }],
+      [bearer(issuer.mint({ exp: now() - 3600 })), {}],
+    ]) {
+      const res = await call('/api/public', authorization, { headers });
+      assert.equal(res.status, 200, `${authorization}: ${res.text}`);
+      assert.equal(res.json.user_id, undefined);
+      assert.equal(res.headers['www-authenticate'], undefined);
+    }
+  });
+
+  test('every JSON answer carries exactly its own headers, whatever answers came before (README "What each step bought")', async () => {
+    const expected = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+    // Answers made from the shared JSON headers, between errors that add their own (WWW-Authenticate) and
+    // others: none of those may carry over.
+    for (const round of [1, 2]) {
+      const ok = await call('/api/public');
+      const refused = await call('/api/private', 'Bearer nope');
+      const allowed = await call('/api/private', bearer(issuer.mint()));
+      for (const [name, res, status] of [['public', ok, 200], ['refused', refused, 401], ['allowed', allowed, 200]]) {
+        assert.equal(res.status, status, `${name} ${round}: ${res.text}`);
+        for (const [header, value] of Object.entries(expected)) {
+          assert.equal(res.headers[header], value, `${name} ${round}: ${header}`);
+        }
+      }
+      for (const res of [ok, allowed]) {
+        assert.equal(res.headers['www-authenticate'], undefined, `round ${round}`);
+        assert.equal(res.headers['content-length'], String(Buffer.byteLength(res.text)));
+      }
+      assert.match(refused.headers['www-authenticate'] ?? '', /invalid_token/);
+    }
+  });
+
   test('/api/private with a valid token: 200, message and user_id = sub', async () => {
     await assertOk('/api/private', issuer.mint({ sub: 'auth0|alice' }), 'auth0|alice');
   });

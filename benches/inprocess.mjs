@@ -2,7 +2,7 @@
 // cannot resolve (README "Performance"):
 //
 //   node benches/inprocess.mjs --a <build dir A> --b <build dir B | reference> [--paths P,P...] [--rounds N]
-//        [--calls N] [--pad N] [--bindings]
+//        [--calls N] [--pad N] [--bindings] [--proxy]
 //
 // One wrapper Worker imports both builds (a `build/` directory of scripts/build.sh, or `reference`, the
 // jose worker of benches/reference; the same directory twice is imported as two copies) and, per request it
@@ -15,7 +15,9 @@
 // DPoP key and a fresh proof on each call, or `/api/private-scoped:token`, the same route with the rate
 // limit counted (the local `RATE_LIMITER` simulator). The reference answers all but the last. `--bindings`:
 // A runs with neither `RATE_LIMITER` nor `METRICS` (and no route rate limited), B with both, which is the
-// cost of the operations bindings (README "Operations"). Prints per path the median µs per call of A, B and
+// cost of the operations bindings (README "Operations"). `--proxy`: both builds run in proxy mode, bound to
+// an origin inside the wrapper (`ORIGIN_SERVICE`, answering a small JSON body), for two builds rather than
+// the reference, which only serves the demo endpoints. Prints per path the median µs per call of A, B and
 // none, and the median of the per-round differences B - A with its 95% interval. What it leaves out: the
 // runtime's own handling of each HTTP request (the same for both builds) and the cost of a handler
 // returning a pending promise to the runtime.
@@ -45,7 +47,7 @@ function entry(build, copy) {
 }
 
 // The wrapper Worker, written under target/ (static imports: wrangler bundles both builds into it).
-function writeWrapper(a, b, bindings) {
+function writeWrapper(a, b, bindings, proxy) {
   return writeWrapperWorker(DIR, 'gateway-inprocess', `import a from ${JSON.stringify(a)};
 import b from ${JSON.stringify(b)};
 
@@ -57,11 +59,17 @@ function bare(env) {
   return { ...rest, ROUTES: ${JSON.stringify(benchRoutes())} };
 }
 
+// --proxy: both builds forward to an origin in the wrapper, bound as ORIGIN_SERVICE.
+const origin = {
+  fetch: async () => new Response('{"from":"origin"}', { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } }),
+};
+const proxied = (env) => (${proxy} ? { ...env, ORIGIN_SERVICE: origin } : env);
+
 let envs;
 export default {
   async fetch(request, env, ctx) {
     if (request.method !== 'POST') return new Response('ready');
-    envs ??= { a: ${bindings} ? bare(env) : env, b: env, none: env };
+    envs ??= { a: proxied(${bindings} ? bare(env) : env), b: proxied(env), none: env };
     const { target, calls, path, headers, headersEach } = await request.json();
     const statuses = {};
     for (let i = 0; i < calls; i++) {
@@ -89,8 +97,8 @@ dataset = "auth0_edge_gateway"
  * Runs the A/B; returns, per path, the median µs per call of `a`, `b` and `none`, and the median of the
  * per-round differences B - A with its 95% interval.
  */
-export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, pad = 0, bindings = false, log = () => {} }) {
-  const config = writeWrapper(entry(a, false), entry(b, path.resolve(a) === path.resolve(b)), bindings);
+export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, pad = 0, bindings = false, proxy = false, log = () => {} }) {
+  const config = writeWrapper(entry(a, false), entry(b, path.resolve(a) === path.resolve(b)), bindings, proxy);
   const issuer = await startIssuer();
   const worker = await startGateway({
     readyPath: '/',
@@ -159,6 +167,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     calls: Number(cliArg('calls', 1000)),
     pad: Number(cliArg('pad', 0)),
     bindings: process.argv.includes('--bindings'),
+    proxy: process.argv.includes('--proxy'),
   });
   const us = (x) => x.toFixed(1);
   for (const [p, { a, b, none, difference: d }] of Object.entries(results)) {

@@ -5,7 +5,7 @@
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{Env, Headers, Response};
+use worker::{Env, Headers};
 
 use super::outbound;
 use crate::config::names;
@@ -82,7 +82,7 @@ pub async fn forward(
     proxy: &ProxySettings,
     authorized: &Authorized,
     query: Option<&str>,
-) -> Result<Response, OriginError> {
+) -> Result<web_sys::Response, OriginError> {
     let target = if proxy.service {
         proxy.service_url(&req.url(), &authorized.path, query)
     } else {
@@ -114,6 +114,6 @@ pub async fn forward(
     };
     super::entry::settled(outbound::send(env, binding, &request))
         .await
-        .map(|response| Response::from(response.unchecked_into::<web_sys::Response>()))
+        .map(JsCast::unchecked_into)
         .map_err(|_| OriginError::Unreachable)
 }

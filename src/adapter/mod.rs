@@ -130,7 +130,7 @@ async fn serve_request(req: web_sys::Request, env: Env, ctx: Context) -> web_sys
     let answer = gateway_response(req, env, ctx).await;
     match answer.and_then(|answer| match answer {
         Answer::Made(made) => made.into_response(),
-        Answer::Passed(response) => Ok(response.into()),
+        Answer::Passed(response) => Ok(response),
     }) {
         Ok(response) => response,
         Err(error) => {
@@ -445,7 +445,7 @@ async fn serve(
     let (response, origin_status) = match &config.proxy {
         Some(proxy) => match forward::forward(req, env, proxy, &authorized, query).await {
             Ok(response) => {
-                let status = response.status_code();
+                let status = response.status();
                 (Answer::Passed(response), Some(status))
             }
             Err(reason) => return Ok(Outcome::Refused(GatewayError::BadGateway(reason))),

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use worker::{Error, Headers, Response, Result};
+use worker::{Error, Result};
 
 use crate::error::{ChallengeContext, GatewayError, ResourceChallenge};
 use crate::gateway::METADATA_HEADERS;
@@ -21,8 +21,8 @@ use crate::jose::dpop::PROOF_ALGS;
 pub(super) enum Answer {
     /// A response the gateway made.
     Made(Made),
-    /// The origin's response (proxy mode), passed on with its body streamed.
-    Passed(Response),
+    /// The origin's response (proxy mode), passed on as it came, its body streamed.
+    Passed(web_sys::Response),
 }
 
 impl From<Made> for Answer {
@@ -112,6 +112,19 @@ export function jsonResponse(status, body) {
   jsonHeaders ??= new Headers([['content-type', 'application/json'], ['cache-control', 'no-store']]);
   return new Response(body.slice(), { status, headers: jsonHeaders });
 }
+export function withOriginHeaders(response, lines) {
+  const parts = lines.split('\\n');
+  const headers = new Headers(response.headers);
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    // Vary lists what the response depends on: add to the origin's, never replace it.
+    if (parts[i] === 'vary') headers.append(parts[i], parts[i + 1]);
+    else headers.set(parts[i], parts[i + 1]);
+  }
+  const init = { status: response.status, statusText: response.statusText, headers };
+  if (response.webSocket) init.webSocket = response.webSocket;
+  if (response.cf) init.cf = response.cf;
+  return new Response(response.body, init);
+}
 export function makeResponse(status, lines, body) {
   const parts = lines.split('\\n');
   const headers = new Headers();
@@ -121,6 +134,11 @@ export function makeResponse(status, lines, body) {
 extern "C" {
     #[wasm_bindgen(js_name = jsonResponse, catch)]
     fn json_response(status: u16, body: &[u8]) -> std::result::Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = withOriginHeaders, catch)]
+    fn with_origin_headers(
+        response: &web_sys::Response,
+        lines: &str,
+    ) -> std::result::Result<web_sys::Response, JsValue>;
     #[wasm_bindgen(js_name = makeResponse, catch)]
     fn make_response(
         status: u16,
@@ -161,8 +179,8 @@ pub(super) fn error(
     empty(rendered.status, rendered.headers).with_body(rendered.body)
 }
 
-/// Adds headers to an answer. A response from the origin has immutable headers, so it is rebuilt around
-/// the same streamed body.
+/// Adds headers to an answer. A response from the origin has immutable headers: with headers to add, it
+/// is remade around the same streamed body, in one call.
 pub(super) fn with_headers(answer: Answer, extra: Vec<(&'static str, String)>) -> Result<Answer> {
     match answer {
         Answer::Made(mut made) => {
@@ -173,19 +191,10 @@ pub(super) fn with_headers(answer: Answer, extra: Vec<(&'static str, String)>) -
         }
         Answer::Passed(response) if extra.is_empty() => Ok(Answer::Passed(response)),
         Answer::Passed(response) => {
-            let headers = Headers::new();
-            for (name, value) in response.headers().entries() {
-                headers.append(&name, &value)?;
-            }
-            for (name, value) in &extra {
-                if *name == "vary" {
-                    headers.append(name, value)?;
-                } else {
-                    headers.set(name, value)?;
-                }
-            }
-            let (builder, body) = response.into_parts();
-            Ok(Answer::Passed(builder.with_headers(headers).body(body)))
+            let extra = extra.into_iter().map(|(n, v)| (n, v.into())).collect();
+            let lines = header_lines(&extra)?;
+            let remade = with_origin_headers(&response, &lines).map_err(Error::from)?;
+            Ok(Answer::Passed(remade))
         }
     }
 }

@@ -127,11 +127,10 @@ fn secs(ms: f64) -> u64 {
 /// build that object (27-31 µs per request under `wrangler dev`, measured with `benches/compare.mjs`) for
 /// data the gateway never uses.
 async fn serve_request(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
-    let answer = gateway_response(req, env, ctx).await;
-    match answer.and_then(|answer| match answer {
-        Answer::Made(made) => made.into_response(),
-        Answer::Passed(response) => Ok(response),
-    }) {
+    match gateway_response(req, env, ctx)
+        .await
+        .and_then(Answer::into_response)
+    {
         Ok(response) => response,
         Err(error) => {
             worker::console_error!("{error}");

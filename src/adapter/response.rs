@@ -25,6 +25,16 @@ pub(super) enum Answer {
     Passed(web_sys::Response),
 }
 
+impl Answer {
+    /// The runtime's `Response` for this answer.
+    pub(super) fn into_response(self) -> Result<web_sys::Response> {
+        match self {
+            Answer::Made(made) => made.into_response(),
+            Answer::Passed(response) => Ok(response),
+        }
+    }
+}
+
 impl From<Made> for Answer {
     fn from(made: Made) -> Self {
         Answer::Made(made)
@@ -69,19 +79,16 @@ impl Made {
         }
     }
 
+    fn has_json_headers(&self) -> bool {
+        let headers = self.headers.iter().map(|(n, v)| (*n, &**v));
+        headers.eq(JSON_HEADERS)
+    }
+
     /// The runtime's `Response`, made in one call.
-    pub(super) fn into_response(self) -> Result<web_sys::Response> {
+    fn into_response(self) -> Result<web_sys::Response> {
         let body = self.body.as_deref().map(str::as_bytes);
         let made = match body {
-            Some(body)
-                if self
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (*n, &**v))
-                    .eq(JSON_HEADERS) =>
-            {
-                json_response(self.status, body)
-            }
+            Some(body) if self.has_json_headers() => json_response(self.status, body),
             _ => make_response(self.status, &header_lines(&self.headers)?, body),
         };
         made.map_err(Error::from)

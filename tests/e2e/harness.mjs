@@ -331,7 +331,7 @@ export function readResponse(res, started = performance.now()) {
       }
       const rawHeaders = [];
       for (let i = 0; i < res.rawHeaders.length; i += 2) rawHeaders.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
-      resolve({ status: res.statusCode, headers: res.headers, rawHeaders, body, text, json, ms: performance.now() - started });
+      resolve({ status: res.statusCode, statusText: res.statusMessage, headers: res.headers, rawHeaders, body, text, json, ms: performance.now() - started });
     });
     res.on('error', reject);
   });

@@ -18,8 +18,8 @@ import http from 'node:http';
  * - `started()`: requests whose headers arrived (bodies possibly still in flight)
  * - `inFlight(tag)`: bytes received so far of the in-flight request whose `x-test-tag` header is `tag`
  *   (-1 when none); lets a test see the first bytes of an upload reach the origin before the upload ends
- * - `respond(pathname, {status, headers, body, beforeBody} | fn(record) => {...})`: a canned answer for a raw
- *   path (the part of the request target before "?"); `headers` is an object or an array of [name, value]
+ * - `respond(pathname, {status, statusText, headers, body, beforeBody} | fn(record) => {...})`: a canned answer
+ *   for a raw path (the part of the request target before "?"); `headers` is an object or an array of [name, value]
  *   pairs (to send one header several times); `body` a string or Buffer; `beforeBody: true` answers as soon
  *   as the headers arrive, without reading the request body (its record has bytes -1)
  * - `reset()`: forgets records and counts; `stop()`: refuses connections (open ones are cut);
@@ -82,7 +82,8 @@ export async function startOrigin({ port = 0 } = {}) {
           : Object.entries(answer.headers ?? {});
         const flat = [];
         for (const [n, v] of headerList) flat.push(n, v);
-        res.writeHead(answer.status ?? 200, flat);
+        if (answer.statusText) res.writeHead(answer.status ?? 200, answer.statusText, flat);
+        else res.writeHead(answer.status ?? 200, flat);
         res.end(req.method === 'HEAD' ? undefined : answer.body);
         return;
       }

@@ -672,6 +672,7 @@ describe('origin responses pass through (main gateway)', () => {
   before(() => {
     origin1.respond(`${BASE}/api/public/created`, {
       status: 201,
+      statusText: 'Made Here',
       headers: [
         ['Content-Type', 'text/plain; charset=utf-8'],
         ['X-Custom-Thing', 'hello'],
@@ -692,6 +693,7 @@ describe('origin responses pass through (main gateway)', () => {
 
   function assertCreated(res) {
     assert.equal(res.status, 201, describeRes(res));
+    assert.equal(res.statusText, 'Made Here', 'the status text passes too');
     assert.equal(res.text, 'created!');
     assert.deepEqual(headerValues(res, 'x-custom-thing'), ['hello']);
     assert.deepEqual(headerValues(res, 'set-cookie'), ['a=1; Path=/; HttpOnly', 'b=2; Path=/']);

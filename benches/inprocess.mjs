@@ -13,7 +13,8 @@
 // seen before on each call (`--pad N` adds to each a claim `pad` of N characters, so that the
 // verified-token cache fills its byte budget before its count), `/api/private:dpop` with a token bound to a
 // DPoP key and a fresh proof on each call, or `/api/private-scoped:token`, the same route with the rate
-// limit counted (the local `RATE_LIMITER` simulator). The reference answers all but the last. `--bindings`:
+// limit counted (the local `RATE_LIMITER` simulator), or `/api/private:refused` with a Bearer value that is
+// not a token, answered 401. The reference answers all but the rate-limited one. `--bindings`:
 // A runs with neither `RATE_LIMITER` nor `METRICS` (and no route rate limited), B with both, which is the
 // cost of the operations bindings (README "Operations"). `--proxy`: both builds run in proxy mode, bound to
 // an origin inside the wrapper (`ORIGIN_SERVICE`, answering a small JSON body), for two builds rather than
@@ -122,17 +123,18 @@ export async function inProcess({ a, b, paths, rounds = 30, calls = 1000, pad = 
   const sent = { new: { a: 0, b: 0, none: 0 }, dpop: { a: 0, b: 0, none: 0 } };
   try {
     const { worker: pids } = workerdProcesses(worker.pid);
-    // µs of CPU per call of `target` on `pathAndToken`; every call must be answered 200.
+    // µs of CPU per call of `target` on `pathAndToken`; every call must be answered 200 (401 when refused, but by the constant `Response`).
     const cost = async (target, pathAndToken) => {
       const [pathname, credentials] = pathAndToken.split(':');
-      const headers = credentials ? sameHeaders : {};
+      const headers = credentials === 'refused' ? { authorization: 'Bearer not-a-token' } : credentials ? sameHeaders : {};
       const first = sent[credentials]?.[target];
       const headersEach = first === undefined ? undefined : Array.from({ length: calls }, (_, i) => headersOf[credentials](first + i));
       if (headersEach) sent[credentials][target] += calls;
       const before = cpuNs(pids);
       const response = await fetch(worker.url, { method: 'POST', body: JSON.stringify({ target, calls, path: pathname, headers, headersEach }) });
       const statuses = await response.json();
-      if (statuses['200'] !== calls) throw new Error(`inprocess: ${target} ${pathAndToken} answered ${JSON.stringify(statuses)}`);
+      const expected = credentials === 'refused' && target !== 'none' ? '401' : '200';
+      if (statuses[expected] !== calls) throw new Error(`inprocess: ${target} ${pathAndToken} answered ${JSON.stringify(statuses)}`);
       return (cpuNs(pids) - before) / 1000 / calls;
     };
     const results = {};

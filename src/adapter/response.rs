@@ -79,16 +79,18 @@ impl Made {
         }
     }
 
-    fn has_json_headers(&self) -> bool {
-        let headers = self.headers.iter().map(|(n, v)| (*n, &**v));
-        headers.eq(JSON_HEADERS)
+    /// The headers after the JSON answers' two, when the list starts with them.
+    fn after_json_headers(&self) -> Option<&[(&'static str, Cow<'static, str>)]> {
+        let (first, rest) = self.headers.split_at_checked(JSON_HEADERS.len())?;
+        let first = first.iter().map(|(n, v)| (*n, &**v));
+        first.eq(JSON_HEADERS).then_some(rest)
     }
 
     /// The runtime's `Response`, made in one call.
     fn into_response(self) -> Result<web_sys::Response> {
         let body = self.body.as_deref().map(str::as_bytes);
-        let made = match body {
-            Some(body) if self.has_json_headers() => json_response(self.status, body),
+        let made = match (body, self.after_json_headers()) {
+            (Some(body), Some(rest)) => json_response(self.status, &header_lines(rest)?, body),
             _ => make_response(self.status, &header_lines(&self.headers)?, body),
         };
         made.map_err(Error::from)
@@ -97,7 +99,7 @@ impl Made {
 
 /// `name\nvalue\n` per header, in order. A value with a line break, which the runtime would refuse
 /// anyway, is an error rather than a shifted list.
-fn header_lines(headers: &HeaderList) -> Result<String> {
+fn header_lines(headers: &[(&'static str, Cow<'static, str>)]) -> Result<String> {
     let mut lines = String::new();
     for (name, value) in headers {
         if value.contains(['\n', '\r']) {
@@ -115,9 +117,15 @@ fn header_lines(headers: &HeaderList) -> Result<String> {
 // never handed out: the runtime copies it into each `Response`.
 #[wasm_bindgen(inline_js = "
 let jsonHeaders;
-export function jsonResponse(status, body) {
+export function jsonResponse(status, lines, body) {
   jsonHeaders ??= new Headers([['content-type', 'application/json'], ['cache-control', 'no-store']]);
-  return new Response(body.slice(), { status, headers: jsonHeaders });
+  let headers = jsonHeaders;
+  if (lines !== '') {
+    headers = new Headers(jsonHeaders);
+    const parts = lines.split('\\n');
+    for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  }
+  return new Response(body.slice(), { status, headers });
 }
 export function withOriginHeaders(response, lines) {
   const parts = lines.split('\\n');
@@ -140,7 +148,11 @@ export function makeResponse(status, lines, body) {
 }")]
 extern "C" {
     #[wasm_bindgen(js_name = jsonResponse, catch)]
-    fn json_response(status: u16, body: &[u8]) -> std::result::Result<web_sys::Response, JsValue>;
+    fn json_response(
+        status: u16,
+        lines: &str,
+        body: &[u8],
+    ) -> std::result::Result<web_sys::Response, JsValue>;
     #[wasm_bindgen(js_name = withOriginHeaders, catch)]
     fn with_origin_headers(
         response: &web_sys::Response,
@@ -198,7 +210,7 @@ pub(super) fn with_headers(answer: Answer, extra: Vec<(&'static str, String)>) -
         }
         Answer::Passed(response) if extra.is_empty() => Ok(Answer::Passed(response)),
         Answer::Passed(response) => {
-            let extra = extra.into_iter().map(|(n, v)| (n, v.into())).collect();
+            let extra: HeaderList = extra.into_iter().map(|(n, v)| (n, v.into())).collect();
             let lines = header_lines(&extra)?;
             let remade = with_origin_headers(&response, &lines).map_err(Error::from)?;
             Ok(Answer::Passed(remade))

@@ -114,37 +114,33 @@ fn header_lines(headers: &[(&'static str, Cow<'static, str>)]) -> Result<String>
 }
 
 // A body from wasm memory is copied (`slice`) before the runtime sees it. The shared `Headers` object is
-// never handed out: the runtime copies it into each `Response`.
+// never handed out: the runtime copies it into each `Response`. `addLines` adds header lines as
+// `Made::set` does: `Vary` is added to, any other name replaced.
 #[wasm_bindgen(inline_js = "
 let jsonHeaders;
-export function jsonResponse(status, lines, body) {
-  jsonHeaders ??= new Headers([['content-type', 'application/json'], ['cache-control', 'no-store']]);
-  let headers = jsonHeaders;
-  if (lines !== '') {
-    headers = new Headers(jsonHeaders);
-    const parts = lines.split('\\n');
-    for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
-  }
-  return new Response(body.slice(), { status, headers });
-}
-export function withOriginHeaders(response, lines) {
+function addLines(headers, lines) {
   const parts = lines.split('\\n');
-  const headers = new Headers(response.headers);
   for (let i = 0; i + 1 < parts.length; i += 2) {
-    // Vary lists what the response depends on: add to the origin's, never replace it.
     if (parts[i] === 'vary') headers.append(parts[i], parts[i + 1]);
     else headers.set(parts[i], parts[i + 1]);
   }
+  return headers;
+}
+export function jsonResponse(status, lines, body) {
+  jsonHeaders ??= new Headers([['content-type', 'application/json'], ['cache-control', 'no-store']]);
+  const headers = lines === '' ? jsonHeaders : addLines(new Headers(jsonHeaders), lines);
+  return new Response(body.slice(), { status, headers });
+}
+export function makeResponse(status, lines, body) {
+  const headers = addLines(new Headers(), lines);
+  return new Response(body === undefined ? null : body.slice(), { status, headers });
+}
+export function withOriginHeaders(response, lines) {
+  const headers = addLines(new Headers(response.headers), lines);
   const init = { status: response.status, statusText: response.statusText, headers };
   if (response.webSocket) init.webSocket = response.webSocket;
   if (response.cf) init.cf = response.cf;
   return new Response(response.body, init);
-}
-export function makeResponse(status, lines, body) {
-  const parts = lines.split('\\n');
-  const headers = new Headers();
-  for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
-  return new Response(body === undefined ? null : body.slice(), { status, headers });
 }")]
 extern "C" {
     #[wasm_bindgen(js_name = jsonResponse, catch)]
@@ -166,19 +162,23 @@ extern "C" {
     ) -> std::result::Result<web_sys::Response, JsValue>;
 }
 
+fn list<V: Into<Cow<'static, str>>>(
+    headers: impl IntoIterator<Item = (&'static str, V)>,
+) -> HeaderList {
+    headers.into_iter().map(|(n, v)| (n, v.into())).collect()
+}
+
 pub(super) fn json(status: u16, body: String) -> Made {
-    let headers = JSON_HEADERS.map(|(n, v)| (n, v.into())).into();
-    Made::new(status, headers).with_body(body)
+    Made::new(status, list(JSON_HEADERS)).with_body(body)
 }
 
 pub(super) fn empty(status: u16, headers: Vec<(&'static str, String)>) -> Made {
-    let headers = headers.into_iter().map(|(n, v)| (n, v.into())).collect();
-    Made::new(status, headers)
+    Made::new(status, list(headers))
 }
 
 /// A resource metadata document (README "MCP servers"); a HEAD gets the headers alone.
 pub(super) fn metadata(document: &str, method: &str) -> Made {
-    let made = Made::new(200, METADATA_HEADERS.map(|(n, v)| (n, v.into())).into());
+    let made = Made::new(200, list(METADATA_HEADERS));
     match method {
         "HEAD" => made,
         _ => made.with_body(document.to_owned()),
@@ -195,7 +195,7 @@ pub(super) fn error(
         dpop_algs: PROOF_ALGS,
         resource,
     });
-    empty(rendered.status, rendered.headers).with_body(rendered.body)
+    Made::new(rendered.status, list(rendered.headers)).with_body(rendered.body)
 }
 
 /// Adds headers to an answer. A response from the origin has immutable headers: with headers to add, it
@@ -210,8 +210,7 @@ pub(super) fn with_headers(answer: Answer, extra: Vec<(&'static str, String)>) -
         }
         Answer::Passed(response) if extra.is_empty() => Ok(Answer::Passed(response)),
         Answer::Passed(response) => {
-            let extra: HeaderList = extra.into_iter().map(|(n, v)| (n, v.into())).collect();
-            let lines = header_lines(&extra)?;
+            let lines = header_lines(&list(extra))?;
             let remade = with_origin_headers(&response, &lines).map_err(Error::from)?;
             Ok(Answer::Passed(remade))
         }

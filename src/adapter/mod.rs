@@ -21,7 +21,7 @@ use worker::{Context, Delay, Env, Headers, Response, Result};
 use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
 use crate::error::{GatewayError, ResourceChallenge, Unavailable};
-use crate::gateway::{self, Authorized, Metadata, RequestFacts, Trace};
+use crate::gateway::{self, Authorized, Metadata, OutOfLine, RequestFacts, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
 use crate::idp::key_cache::KeyCache;
@@ -82,6 +82,11 @@ fn bound(env: &Env, name: &str) -> bool {
     js_sys::Reflect::get(env, &JsValue::from_str(name)).is_ok_and(|value| value.is_object())
 }
 
+/// Out of line and cold: it runs once per isolate. Inlined, it would put 23 KB of configuration parsing
+/// in the function every request calls for the isolate state, which V8 compiles again in its optimising
+/// tier (README "What each step bought").
+#[cold]
+#[inline(never)]
 fn new_isolate(env: &Env) -> Isolate {
     let bindings = Bindings {
         rate_limiter: bound(env, names::RATE_LIMITER),
@@ -415,7 +420,7 @@ async fn over_limit(env: &Env, config: &Config, authorized: &Authorized) -> Opti
     let (Some(limits), Some(key)) = (config.rate_limit, &authorized.limit_key) else {
         return None;
     };
-    let outcome = entry::settled(rate_limit(env, names::RATE_LIMITER, key)).await;
+    let outcome = OutOfLine::new(entry::settled(rate_limit(env, names::RATE_LIMITER, key))).await;
     match outcome.map(|success| success.as_bool()) {
         Ok(Some(true)) => None,
         Ok(_) => Some(GatewayError::RateLimited {
@@ -442,13 +447,15 @@ async fn serve(
         _ => None,
     };
     let (response, origin_status) = match &config.proxy {
-        Some(proxy) => match forward::forward(req, env, proxy, &authorized, query).await {
-            Ok(response) => {
-                let status = response.status();
-                (Answer::Passed(response), Some(status))
+        Some(proxy) => {
+            match OutOfLine::new(forward::forward(req, env, proxy, &authorized, query)).await {
+                Ok(response) => {
+                    let status = response.status();
+                    (Answer::Passed(response), Some(status))
+                }
+                Err(reason) => return Ok(Outcome::Refused(GatewayError::BadGateway(reason))),
             }
-            Err(reason) => return Ok(Outcome::Refused(GatewayError::BadGateway(reason))),
-        },
+        }
         None => match demo_response(&authorized.path, authorized.identity.as_ref()) {
             Some(body) => (response::json(200, body).into(), None),
             None => return Ok(Outcome::Refused(GatewayError::NotFound)),

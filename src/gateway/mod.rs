@@ -10,6 +10,9 @@
 
 pub mod limit;
 pub mod metrics;
+mod out_of_line;
+
+pub(crate) use out_of_line::OutOfLine;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -167,6 +170,28 @@ pub async fn authorize<'c>(
             body: None,
         });
     }
+    let routed = Routed { path, rule };
+    OutOfLine::new(authorize_credentials(
+        config, routed, req, keys, replay, caches, body, now, trace,
+    ))
+    .await
+}
+
+/// The steps after the route for a request that must present credentials: credentials, token, proof,
+/// binding, replay, the JSON-RPC body, scopes.
+#[allow(clippy::too_many_arguments)]
+async fn authorize_credentials<'c>(
+    config: &'c Config,
+    routed: Routed<'c>,
+    req: &RequestFacts<'_>,
+    keys: &impl KeySource,
+    replay: &impl ReplayStore,
+    caches: &Caches,
+    body: &impl BodySource,
+    now: u64,
+    trace: &mut Trace<'c>,
+) -> Result<Authorized, GatewayError> {
+    let Routed { path, rule } = routed;
     let credentials = credentials(config, req)?;
     let scheme = credentials.scheme;
     trace.scheme = Some(scheme);

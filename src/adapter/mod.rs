@@ -21,7 +21,7 @@ use worker::{Context, Delay, Env, Headers, Response, Result};
 use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
 use crate::error::{GatewayError, ResourceChallenge, Unavailable};
-use crate::gateway::{self, Authorized, Metadata, OutOfLine, RequestFacts, Trace};
+use crate::gateway::{self, Authorized, Metadata, OutOfLine, RequestFacts, Sources, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
 use crate::idp::key_cache::KeyCache;
@@ -346,12 +346,13 @@ async fn handle<'c>(
             let mut trace = Trace::default();
             let decision = match routed {
                 Ok(routed) => {
-                    let body = forward::RequestBody(req);
-                    let caches = &isolate.caches;
-                    gateway::authorize(
-                        config, routed, &facts, &keys, &replay, caches, &body, now, &mut trace,
-                    )
-                    .await
+                    let sources = Sources {
+                        keys: &keys,
+                        replay: &replay,
+                        caches: &isolate.caches,
+                        body: &forward::RequestBody(req),
+                    };
+                    gateway::authorize(config, routed, &facts, &sources, now, &mut trace).await
                 }
                 Err(error) => Err(error),
             };

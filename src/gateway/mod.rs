@@ -132,21 +132,48 @@ pub struct Routed<'c> {
     pub rule: &'c RouteRule,
 }
 
-/// Decides whether a request on a [`route`]d path may pass. `now` is seconds since the epoch; `body` is
-/// read only on a route with JSON-RPC rules, once the token is verified.
-#[allow(clippy::too_many_arguments)]
+/// What a decision reads besides the request: the issuers' keys, the replay store, the isolate's caches,
+/// and the request's body, read only on a route with JSON-RPC rules once the token is verified.
+pub struct Sources<'s, K, R, B> {
+    pub keys: &'s K,
+    pub replay: &'s R,
+    pub caches: &'s Caches,
+    pub body: &'s B,
+}
+
+/// Decides whether a request on a [`route`]d path may pass. `now` is seconds since the epoch.
 pub async fn authorize<'c>(
     config: &'c Config,
     routed: Routed<'c>,
     req: &RequestFacts<'_>,
-    keys: &impl KeySource,
-    replay: &impl ReplayStore,
-    caches: &Caches,
-    body: &impl BodySource,
+    sources: &Sources<'_, impl KeySource, impl ReplayStore, impl BodySource>,
     now: u64,
     trace: &mut Trace<'c>,
 ) -> Result<Authorized, GatewayError> {
     let Routed { path, rule } = routed;
+    if is_anonymous(config, rule, req, trace)? {
+        return Ok(Authorized {
+            path,
+            identity: None,
+            limit_key: None,
+            body: None,
+        });
+    }
+    // Awaited out of line (gateway/out_of_line.rs): a request that presents nothing never runs it.
+    OutOfLine::new(with_credentials(
+        config, rule, path, req, sources, now, trace,
+    ))
+    .await
+}
+
+/// The route's own checks (its resource's `Origin` rule), and whether the request may pass without
+/// credentials: a public route, or an optional one with none.
+fn is_anonymous<'c>(
+    config: &'c Config,
+    rule: &'c RouteRule,
+    req: &RequestFacts<'_>,
+    trace: &mut Trace<'c>,
+) -> Result<bool, GatewayError> {
     trace.route = Some(&rule.pattern);
     if let Some(index) = rule.resource {
         trace.resource = Some(ResourceChallenge {
@@ -155,43 +182,27 @@ pub async fn authorize<'c>(
         });
         check_origin(config, req.origin)?;
     }
-    let anonymous = match rule.access {
+    Ok(match rule.access {
         Access::Public => true,
         // Blank means the spaces and tabs of RFC 9110's OWS, as the credentials parser reads them; any
         // other character is a credential, and must be valid.
         Access::Optional => req.authorization.is_none_or(|a| trim_blanks(a).is_empty()),
         Access::Token { .. } => false,
-    };
-    if anonymous {
-        return Ok(Authorized {
-            path,
-            identity: None,
-            limit_key: None,
-            body: None,
-        });
-    }
-    let routed = Routed { path, rule };
-    OutOfLine::new(authorize_credentials(
-        config, routed, req, keys, replay, caches, body, now, trace,
-    ))
-    .await
+    })
 }
 
 /// The steps after the route for a request that must present credentials: credentials, token, proof,
 /// binding, replay, the JSON-RPC body, scopes.
-#[allow(clippy::too_many_arguments)]
-async fn authorize_credentials<'c>(
+async fn with_credentials<'c>(
     config: &'c Config,
-    routed: Routed<'c>,
+    rule: &'c RouteRule,
+    path: String,
     req: &RequestFacts<'_>,
-    keys: &impl KeySource,
-    replay: &impl ReplayStore,
-    caches: &Caches,
-    body: &impl BodySource,
+    sources: &Sources<'_, impl KeySource, impl ReplayStore, impl BodySource>,
     now: u64,
     trace: &mut Trace<'c>,
 ) -> Result<Authorized, GatewayError> {
-    let Routed { path, rule } = routed;
+    let (keys, replay, caches, body) = (sources.keys, sources.replay, sources.caches, sources.body);
     let credentials = credentials(config, req)?;
     let scheme = credentials.scheme;
     trace.scheme = Some(scheme);
@@ -731,9 +742,13 @@ mod tests {
         trace: &mut Trace<'c>,
     ) -> Result<Authorized, GatewayError> {
         let routed = route(config, req.method, path)?;
-        block_on(authorize(
-            config, routed, req, keys, replay, caches, body, NOW, trace,
-        ))
+        let sources = Sources {
+            keys,
+            replay,
+            caches,
+            body,
+        };
+        block_on(authorize(config, routed, req, &sources, NOW, trace))
     }
 
     /// One GET through `authorize` with fresh replay and token caches, keeping the whole outcome and trace.

@@ -2,11 +2,14 @@
 // bought"):
 //
 //   node benches/young.mjs --a <build dir A> --b <build dir B | reference> [--trials N] [--batches 250,1000]
+//        [--path public | same | new | dpop]
 //
 // Each trial starts each build afresh under `wrangler dev` (the order alternating from trial to trial), with
 // the repository's wrangler.toml (its bindings, without the [build] step) beside a copy of the build, waits
-// for its first answer (a 404 on an unmatched path), then sends the public route the batches in turn and
-// reads the CPU per request of its workerd process for each (`reference`: the jose worker of
+// for its first answer (a 404 on an unmatched path), then sends one path the batches in turn (`public`, the
+// default; `same`, one Bearer token, verified on the first request and found in the cache after; `new`, a
+// token never seen before on each request; `dpop`, a token bound to a DPoP key with a fresh proof on each
+// request) and reads the CPU per request of its workerd process for each (`reference`: the jose worker of
 // benches/reference). That CPU includes what V8 does in the background for the isolate: compiling the
 // wasm functions that run often again in its optimising tier.
 // Prints per batch every trial's µs per request for A and B and the median of the per-trial differences
@@ -15,10 +18,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { batch, cliArg, closeAgent, median, medianInterval } from './load.mjs';
+import { batch, benchPaths, cliArg, closeAgent, median, medianInterval } from './load.mjs';
 
 const TRIALS = Number(cliArg('trials', 8));
 const BATCHES = cliArg('batches', '250,1000').split(',').map(Number);
+const PATH = cliArg('path', 'public');
+if (!['public', 'same', 'new', 'dpop'].includes(PATH)) throw new Error(`young: --path is public, same, new or dpop, not ${PATH}`);
 const DIR = path.join(REPO_ROOT, 'target/young');
 
 /** A copy of `build` under target/young/<name>, with the repository's wrangler.toml minus its [build] step. */
@@ -41,12 +46,20 @@ const builds = { A: config('a', cliArg('a', 'build')), B: config('b', cliArg('b'
 const issuer = await startIssuer();
 const vars = { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off' };
 const costs = { A: BATCHES.map(() => []), B: BATCHES.map(() => []) };
+// The same tokens serve every trial: each starts with an empty cache.
+const paths = benchPaths(issuer, PATH === 'new' ? ['A', 'B'] : [], BATCHES.reduce((a, b) => a + b, 0));
 try {
   for (let trial = 0; trial < TRIALS; trial++) {
     for (const name of trial % 2 ? ['B', 'A'] : ['A', 'B']) {
       const worker = { name, ...(await startGateway({ vars, readyPath: '/young-unmatched', readyTimeoutMs: 600_000, extraArgs: ['--config', builds[name]] })) };
       try {
-        for (const [i, n] of BATCHES.entries()) costs[name][i].push((await batch(worker, '/api/public', () => ({}), n)).worker);
+        const [pathname, headers] = paths[PATH](worker);
+        let sent = 0;
+        for (const [i, n] of BATCHES.entries()) {
+          const from = sent;
+          costs[name][i].push((await batch(worker, pathname, (j) => headers(from + j), n)).worker);
+          sent += n;
+        }
       } finally {
         await worker.stop();
       }

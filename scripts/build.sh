@@ -42,6 +42,13 @@ features=()
 for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling simd; do
   features+=("--enable-$f")
 done
+# The request path's steps stay functions of their own only because worker-build's wasm-opt sees their names
+# (src/gateway/out_of_line.rs, Cargo.toml); were the names gone, they would merge into one large function
+# again, which costs every young isolate (README "What each step bought").
+if ! grep -aqF 'out_of_line::OutOfLine<F> as core::future::future::Future>::poll' build/index_bg.wasm; then
+  echo "build: no out-of-line step left in build/index_bg.wasm; worker-build's wasm-opt no longer sees the function names that --no-inline=*out_of_line* matches" >&2
+  exit 1
+fi
 if [ "$keep_names" != 1 ]; then
   "$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
 fi

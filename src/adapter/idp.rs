@@ -29,6 +29,7 @@ use super::log::{RefreshLog, RequestLog};
 use super::{bound, isolate, now_secs, outbound, Isolate};
 use crate::config::{Config, RequestLogs};
 use crate::error::GatewayError;
+use crate::gateway::cold;
 use crate::idp::key_cache::{KeyCache, KeyError, Lookup, RefreshReason};
 use crate::idp::refresh::{Document, DocumentKind, Fetched, KeysFrom, RefreshPlan, Step};
 use crate::idp::{Issuer, KeySource};
@@ -504,12 +505,17 @@ pub(super) fn refresh_in_background(
     isolate: &Rc<Isolate>,
     issuers: Vec<usize>,
 ) {
-    for issuer in issuers {
-        let (env, isolate) = (env.clone(), isolate.clone());
-        ctx.wait_until(async move {
-            if let Ok(config) = &isolate.config {
-                refresh_issuer(config, &isolate.keys, &env, issuer, RefreshReason::Ahead).await;
-            }
-        });
+    if issuers.is_empty() {
+        return;
     }
+    cold(|| {
+        for issuer in issuers {
+            let (env, isolate) = (env.clone(), isolate.clone());
+            ctx.wait_until(async move {
+                if let Ok(config) = &isolate.config {
+                    refresh_issuer(config, &isolate.keys, &env, issuer, RefreshReason::Ahead).await;
+                }
+            });
+        }
+    });
 }

@@ -21,7 +21,7 @@ use worker::{Context, Delay, Env, Headers, Response, Result};
 use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
 use crate::error::{GatewayError, ResourceChallenge, Unavailable};
-use crate::gateway::{self, Authorized, Metadata, OutOfLine, RequestFacts, Sources, Trace};
+use crate::gateway::{self, cold, Authorized, Metadata, OutOfLine, RequestFacts, Sources, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
 use crate::idp::key_cache::KeyCache;
@@ -137,10 +137,10 @@ async fn serve_request(req: web_sys::Request, env: Env, ctx: Context) -> web_sys
         .and_then(Answer::into_response)
     {
         Ok(response) => response,
-        Err(error) => {
+        Err(error) => cold(|| {
             worker::console_error!("{error}");
             internal_error()
-        }
+        }),
     }
 }
 
@@ -185,7 +185,7 @@ async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Resu
             config.request_logs,
             config.metrics,
         ),
-        Err(reason) => {
+        Err(reason) => cold(|| {
             let error = GatewayError::Configuration(reason.clone());
             log.refused(&error);
             // A configuration error is always logged: nothing else tells the operator.
@@ -194,11 +194,13 @@ async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Resu
                 RequestLogs::All,
                 None,
             )
-        }
+        }),
     };
     if let Some(settings) = metrics {
-        let ms = js_sys::Date::now() - started;
-        metrics::write(&env, &log.observation(ms).data_point(settings));
+        cold(|| {
+            let ms = js_sys::Date::now() - started;
+            metrics::write(&env, &log.observation(ms).data_point(settings));
+        });
     }
     log.emit(started, wanted);
     response
@@ -260,11 +262,13 @@ impl Presented {
             None => None,
         };
         let forwarded_url = match dpop {
-            Some(_) if config.dpop.trust_proxy => Some(public_url(
-                url,
-                arrival.header("x-forwarded-proto")?.as_deref(),
-                arrival.header("x-forwarded-host")?.as_deref(),
-            )),
+            Some(_) if config.dpop.trust_proxy => Some(cold(|| {
+                Ok::<_, worker::Error>(public_url(
+                    url,
+                    arrival.header("x-forwarded-proto")?.as_deref(),
+                    arrival.header("x-forwarded-host")?.as_deref(),
+                ))
+            })?),
             _ => None,
         };
         Ok(Self {
@@ -307,16 +311,7 @@ async fn handle<'c>(
     if let Some(answer) =
         gateway::resource_metadata(config, method, path, incoming.preflight_method.is_some())
     {
-        log.metadata();
-        let made = match answer {
-            Ok(Metadata::Document(doc)) => response::metadata(doc, method),
-            Ok(Metadata::Preflight(headers)) => response::empty(204, headers),
-            Err(error) => {
-                log.refused(&error);
-                response::error(&error, config.dpop_mode, None)
-            }
-        };
-        return Ok(made.into());
+        return Ok(cold(|| metadata_response(answer, config, method, log)).into());
     }
     let mut resource = None;
     let outcome = match preflight(config, method, path, &incoming) {
@@ -374,16 +369,36 @@ async fn handle<'c>(
     respond(outcome, config, cors.unwrap_or_default(), log, resource)
 }
 
+/// A protected resource's metadata document (RFC 9728 section 3), its preflight, or why neither.
+fn metadata_response(
+    answer: std::result::Result<Metadata<'_>, GatewayError>,
+    config: &Config,
+    method: &str,
+    log: &mut RequestLog<'_>,
+) -> response::Made {
+    log.metadata();
+    match answer {
+        Ok(Metadata::Document(doc)) => response::metadata(doc, method),
+        Ok(Metadata::Preflight(headers)) => response::empty(204, headers),
+        Err(error) => {
+            log.refused(&error);
+            response::error(&error, config.dpop_mode, None)
+        }
+    }
+}
+
 /// After a request with a DPoP proof, the combs every prepared DPoP key shares are made once the response
 /// is out, unless made (README "DPoP"): no request waits for them.
 fn make_shared_combs_in_background(ctx: &Context) {
     if dpop::shared_combs_made() {
         return;
     }
-    ctx.wait_until(async {
-        // A timer first, so that the work runs in a later task than the response.
-        Delay::from(Duration::ZERO).await;
-        dpop::make_shared_combs();
+    cold(|| {
+        ctx.wait_until(async {
+            // A timer first, so that the work runs in a later task than the response.
+            Delay::from(Duration::ZERO).await;
+            dpop::make_shared_combs();
+        })
     });
 }
 
@@ -392,12 +407,14 @@ fn preflight(config: &Config, method: &str, path: &str, incoming: &Incoming) -> 
     if method != "OPTIONS" {
         return None;
     }
-    let origin = incoming.origin.as_deref()?;
-    let requested = incoming.preflight_method.as_deref()?;
-    let answer = gateway::preflight(config, path, origin, requested)?;
-    Some(match answer {
-        Ok(headers) => Outcome::Preflight(headers),
-        Err(error) => Outcome::Refused(error),
+    cold(|| {
+        let origin = incoming.origin.as_deref()?;
+        let requested = incoming.preflight_method.as_deref()?;
+        let answer = gateway::preflight(config, path, origin, requested)?;
+        Some(match answer {
+            Ok(headers) => Outcome::Preflight(headers),
+            Err(error) => Outcome::Refused(error),
+        })
     })
 }
 
@@ -444,7 +461,7 @@ async fn serve(
 ) -> Result<Outcome> {
     let used_dpop = authorized.identity.as_ref().map(|i| i.scheme) == Some(Scheme::Dpop);
     let nonce = match &config.dpop.nonce {
-        Some(nonces) if used_dpop => Some(nonces.issue(now_secs())),
+        Some(nonces) if used_dpop => Some(cold(|| nonces.issue(now_secs()))),
         _ => None,
     };
     let (response, origin_status) = match &config.proxy {
@@ -491,10 +508,10 @@ fn respond(
             extra.extend(nonce.map(|n| ("dpop-nonce", n)));
             response::with_headers(response, extra)
         }
-        Outcome::Refused(error) => {
+        Outcome::Refused(error) => cold(|| {
             log.refused(&error);
             let response = response::error(&error, config.dpop_mode, resource);
             response::with_headers(response.into(), extra)
-        }
+        }),
     }
 }

@@ -12,7 +12,7 @@ pub mod limit;
 pub mod metrics;
 mod out_of_line;
 
-pub(crate) use out_of_line::OutOfLine;
+pub(crate) use out_of_line::{cold, OutOfLine};
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -202,7 +202,7 @@ async fn with_credentials<'c>(
     now: u64,
     trace: &mut Trace<'c>,
 ) -> Result<Authorized, GatewayError> {
-    let (keys, replay, caches, body) = (sources.keys, sources.replay, sources.caches, sources.body);
+    let (keys, caches) = (sources.keys, sources.caches);
     let credentials = credentials(config, req)?;
     let scheme = credentials.scheme;
     trace.scheme = Some(scheme);
@@ -229,36 +229,29 @@ async fn with_credentials<'c>(
                 let proof = proof(config, req, credentials, &caches.proof_keys, now)?;
                 (entry.claims.clone(), proof)
             }
+            // Out of line, like the steps below that only some requests take: a token seen before never
+            // runs them.
             None => {
-                let unverified =
-                    parse_token(config, credentials.token, now).map_err(invalid_token)?;
-                trace.issuer = Some(unverified.issuer());
-                trace.kid = Some(unverified.kid().to_owned());
-                check_route_policy(config, rule, scheme, unverified.claims())?;
-                // RFC 9449 section 4.3: the proof signature before any token key work.
-                let proof = proof(config, req, credentials, &caches.proof_keys, now)?;
-                let claims = verify_token(keys, tokens, unverified, credentials, now)
-                    .await
-                    .map_err(|e| e.for_scheme(scheme))?;
-                (claims, proof)
+                OutOfLine::new(new_token(
+                    config,
+                    rule,
+                    req,
+                    credentials,
+                    sources,
+                    now,
+                    trace,
+                ))
+                .await?
             }
         };
     trace.sub = claims.sub.clone();
 
     check_binding(config.dpop_mode, &claims, proof.as_ref()).map_err(invalid_token)?;
     if let Some(proof) = &proof {
-        check_replay(config, replay, proof, now).await?;
+        OutOfLine::new(check_replay(config, sources.replay, proof, now)).await?;
     }
     let (body, jsonrpc_scopes) = if rule.reads_jsonrpc(req.method) {
-        let bytes = body
-            .read(jsonrpc::MAX_BODY_BYTES)
-            .await
-            .map_err(|e| match e {
-                BodyError::TooLarge => GatewayError::PayloadTooLarge,
-                BodyError::Unreadable => GatewayError::InvalidJsonRpc(JsonRpcError::Unreadable),
-            })?;
-        let scopes = jsonrpc_scopes(rule, req, &bytes)?;
-        (Some(bytes), scopes)
+        OutOfLine::new(read_jsonrpc(rule, req, sources.body)).await?
     } else {
         (None, Vec::new())
     };
@@ -271,6 +264,36 @@ async fn with_credentials<'c>(
         limit_key,
         body,
     })
+}
+
+/// Steps 3b to 3d for a token not in the cache, with the proof checked between them.
+async fn new_token<'c>(
+    config: &'c Config,
+    rule: &'c RouteRule,
+    req: &RequestFacts<'_>,
+    credentials: Credentials<'_>,
+    sources: &Sources<'_, impl KeySource, impl ReplayStore, impl BodySource>,
+    now: u64,
+    trace: &mut Trace<'c>,
+) -> Result<(Arc<Claims>, Option<VerifiedProof>), GatewayError> {
+    let scheme = credentials.scheme;
+    let unverified = parse_token(config, credentials.token, now)
+        .map_err(|reason| GatewayError::InvalidToken(scheme, reason))?;
+    trace.issuer = Some(unverified.issuer());
+    trace.kid = Some(unverified.kid().to_owned());
+    check_route_policy(config, rule, scheme, unverified.claims())?;
+    // RFC 9449 section 4.3: the proof signature before any token key work.
+    let proof = proof(config, req, credentials, &sources.caches.proof_keys, now)?;
+    let claims = verify_token(
+        sources.keys,
+        &sources.caches.tokens,
+        unverified,
+        credentials,
+        now,
+    )
+    .await
+    .map_err(|e| e.for_scheme(scheme))?;
+    Ok((claims, proof))
 }
 
 /// Step 1: the normalised path (`raw_path` as received, percent-encoded) and the most specific rule for
@@ -571,7 +594,24 @@ async fn check_replay(
     }
 }
 
-/// Step 7, on a POST to a route with JSON-RPC rules: the body is JSON-RPC 2.0, the `Mcp-*` headers agree
+/// Step 7, on a POST to a route with JSON-RPC rules: the body, and the scopes its messages add.
+async fn read_jsonrpc<'c>(
+    rule: &'c RouteRule,
+    req: &RequestFacts<'_>,
+    body: &impl BodySource,
+) -> Result<(Option<Vec<u8>>, Vec<&'c str>), GatewayError> {
+    let bytes = body
+        .read(jsonrpc::MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => GatewayError::PayloadTooLarge,
+            BodyError::Unreadable => GatewayError::InvalidJsonRpc(JsonRpcError::Unreadable),
+        })?;
+    let scopes = jsonrpc_scopes(rule, req, &bytes)?;
+    Ok((Some(bytes), scopes))
+}
+
+/// Step 7b: the body is JSON-RPC 2.0, the `Mcp-*` headers agree
 /// with it, and the scopes of every entry that matches one of its messages (README "MCP servers").
 fn jsonrpc_scopes<'c>(
     rule: &'c RouteRule,
@@ -596,13 +636,15 @@ fn check_scopes(
     if rule.allows(&claims.scopes) && jsonrpc_scopes.iter().all(granted) {
         return Ok(());
     }
-    let mut required = rule.required_scopes().to_vec();
-    for scope in jsonrpc_scopes {
-        if !required.iter().any(|r| r == scope) {
-            required.push((*scope).to_owned());
+    Err(cold(|| {
+        let mut required = rule.required_scopes().to_vec();
+        for scope in jsonrpc_scopes {
+            if !required.iter().any(|r| r == scope) {
+                required.push((*scope).to_owned());
+            }
         }
-    }
-    Err(GatewayError::InsufficientScope { scheme, required })
+        GatewayError::InsufficientScope { scheme, required }
+    }))
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
-//! A future polled by a function of its own.
+//! A future polled by a function of its own, and a branch run as one.
 //!
 //! The compiler inlines an `async fn` awaited at one place into its caller's state machine, which would
 //! make the whole request path one 44 KB function, called on every request. V8 compiles a wasm function
 //! again in its optimising tier once it has run enough, and compiles all of it: a young isolate would pay
 //! for the token, DPoP, JSON-RPC and proxy code on its first public requests. Awaited through
 //! [`OutOfLine`], a step's code stays in one function of its own, compiled when that step runs often
-//! (README "What each step bought"). wasm-opt inlines any function that has one caller, whatever
-//! `#[inline(never)]` says: `Cargo.toml` passes it `--no-inline=*OutOfLine*`, which matches this `poll` by
-//! its name while worker-build's pass runs.
+//! (README "What each step bought"); [`cold`] does the same for a branch. wasm-opt inlines any function
+//! that has one caller, whatever `#[inline(never)]` says: `Cargo.toml` passes it `--no-inline=*out_of_line*`,
+//! which matches this `poll` and `cold` by their names while worker-build's pass runs, and
+//! `scripts/build.sh` fails if no `poll` is left.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,6 +36,15 @@ impl<F: Future> Future for OutOfLine<F> {
     }
 }
 
+/// Runs a branch few requests take (a metadata document, a preflight, a refusal, or what only some
+/// configurations run: metrics, nonces) in a function of its own, so that the function every request runs
+/// stays small for V8 to compile in its optimising tier.
+#[cold]
+#[inline(never)]
+pub(crate) fn cold<R>(branch: impl FnOnce() -> R) -> R {
+    branch()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +53,6 @@ mod tests {
     fn passes_the_inner_output_through() {
         let answer = futures_executor::block_on(OutOfLine::new(async { 6 * 7 }));
         assert_eq!(answer, 42);
+        assert_eq!(cold(|| 6 * 7), 42);
     }
 }

@@ -46,7 +46,7 @@ done
 # (src/gateway/out_of_line.rs, Cargo.toml); were the names gone, they would merge into one large function
 # again, which costs every young isolate (README "What each step bought").
 if ! grep -aqF 'out_of_line::OutOfLine<F> as core::future::future::Future>::poll' build/index_bg.wasm; then
-  echo "build: no out-of-line step left in build/index_bg.wasm; worker-build's wasm-opt no longer sees the function names that --no-inline=*out_of_line* matches" >&2
+  echo "build: wasm-opt inlined the request path's out-of-line steps; Cargo.toml must pass it --no-inline=*out_of_line*, and worker-build must run it with the function names (--debuginfo)" >&2
   exit 1
 fi
 if [ "$keep_names" != 1 ]; then

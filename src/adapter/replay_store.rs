@@ -10,6 +10,7 @@ use worker::{
 };
 
 use super::outbound;
+use crate::gateway::OutOfLine;
 use crate::jose::json::parse_strict;
 use crate::state::replay::{entry_id, ReplayCache, ReplayError, ReplayStore};
 
@@ -32,7 +33,10 @@ impl ReplayStore for WorkerReplayStore<'_> {
     ) -> Result<(), ReplayError> {
         match self {
             Self::Isolate(cache) => cache.check_and_record(jkt, jti, expires_at, now).await,
-            Self::DurableObject(env) => record_in_durable_object(env, jkt, jti, expires_at).await,
+            // Out of line (gateway/out_of_line.rs): with the default in-isolate store it never runs.
+            Self::DurableObject(env) => {
+                OutOfLine::new(record_in_durable_object(env, jkt, jti, expires_at)).await
+            }
         }
     }
 }

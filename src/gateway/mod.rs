@@ -611,8 +611,8 @@ async fn read_jsonrpc<'c>(
     Ok((Some(bytes), scopes))
 }
 
-/// Step 7b: the body is JSON-RPC 2.0, the `Mcp-*` headers agree
-/// with it, and the scopes of every entry that matches one of its messages (README "MCP servers").
+/// Step 7b: the body is JSON-RPC 2.0, the `Mcp-*` headers agree with it, and the scopes of every entry that
+/// matches one of its messages (README "MCP servers").
 fn jsonrpc_scopes<'c>(
     rule: &'c RouteRule,
     req: &RequestFacts<'_>,

@@ -262,13 +262,7 @@ impl Presented {
             None => None,
         };
         let forwarded_url = match dpop {
-            Some(_) if config.dpop.trust_proxy => Some(cold(|| {
-                Ok::<_, worker::Error>(public_url(
-                    url,
-                    arrival.header("x-forwarded-proto")?.as_deref(),
-                    arrival.header("x-forwarded-host")?.as_deref(),
-                ))
-            })?),
+            Some(_) if config.dpop.trust_proxy => Some(cold(|| Self::forwarded_url(arrival, url))?),
             _ => None,
         };
         Ok(Self {
@@ -276,6 +270,15 @@ impl Presented {
             dpop,
             forwarded_url,
         })
+    }
+
+    /// The URL the client addressed behind a trusted proxy, from `X-Forwarded-Proto` and `-Host`.
+    fn forwarded_url(arrival: &Arrival<'_>, url: &str) -> Result<String> {
+        Ok(public_url(
+            url,
+            arrival.header("x-forwarded-proto")?.as_deref(),
+            arrival.header("x-forwarded-host")?.as_deref(),
+        ))
     }
 }
 

@@ -1,0 +1,130 @@
+// Does V8 tier the gateway's wasm up under workerd, and would a module running only optimised code cost
+// less? (README "Where the floor goes")
+//
+//   node benches/tiering.mjs [--paths public,same,new] [--rounds N] [--calls N] [--other "V8 FLAGS"]
+//
+// Runs the release build (build/, scripts/build.sh) directly under workerd, without wrangler or its dev
+// proxy, in two processes at once: one with V8's default dynamic tiering (each wasm function compiled by
+// the baseline compiler, Liftoff, on its first call, and by the optimising one, TurboFan, once it has run
+// enough), one with `--no-wasm-dynamic-tiering` (every function compiled by TurboFan) or the V8 flags given
+// with `--other` (`--wasm-tiering-budget=N`: each function tiered up after N units of work instead of
+// V8's default). Both log their
+// compiled code with `--perf-basic-prof`, which names each wasm function's tier. A wrapper Worker in each
+// process calls the gateway's fetch handler `--calls` times per request it receives, on /api/public with no
+// token (`public`) or on /api/private with a Bearer token (`same`: one token, `new`: a new one per call,
+// from the local issuer). Rounds alternate the two processes; each prints the CPU per call of each (all its
+// threads, the background compilers included) and how many of the gateway's wasm functions each process
+// has compiled by each tier so far. At the end: per path, the median of the per-round differences
+// (other − default) with its 95% interval, over the second half of the rounds.
+import fs from 'node:fs';
+import path from 'node:path';
+import { startIssuer } from '../tools/dev-issuer.mjs';
+import { REPO_ROOT } from '../tests/e2e/harness.mjs';
+import { buildModules, startDirect } from './direct.mjs';
+import { cliArg, cpuNs, median, medianInterval } from './load.mjs';
+
+const ROUNDS = Number(cliArg('rounds', 20));
+const CALLS = Number(cliArg('calls', 1000));
+const OTHER = String(cliArg('other', '--no-wasm-dynamic-tiering')).split(' ').filter(Boolean);
+const PATHS = String(cliArg('paths', 'public')).split(',');
+const PATH_NAMES = { public: 'public route', same: 'token seen before', new: 'new token' };
+if (PATHS.some((p) => !PATH_NAMES[p])) {
+  console.error(`tiering: --paths takes a list of ${Object.keys(PATH_NAMES).join(', ')}`);
+  process.exit(2);
+}
+const BUILD = path.join(REPO_ROOT, 'build');
+const DIR = path.join(REPO_ROOT, 'target/tiering');
+
+const WRAPPER = `import gateway from "./gw/index.js";
+export default {
+  async fetch(request, env, ctx) {
+    if (request.method !== 'POST') return new Response('ready');
+    let ok = 0;
+    for (const token of await request.json()) {
+      const headers = token === null ? {} : { authorization: 'Bearer ' + token };
+      const url = token === null ? 'http://localhost/api/public' : 'http://localhost/api/private';
+      const response = await gateway.fetch(new Request(url, { headers }), env, ctx);
+      await response.arrayBuffer();
+      if (response.status === 200) ok++;
+    }
+    return Response.json({ ok });
+  },
+};
+`;
+
+/** Starts workerd with the wrapper, the build and the V8 flags. */
+async function start(name, issuer, flags) {
+  fs.mkdirSync(DIR, { recursive: true });
+  const wrapper = path.join(DIR, 'wrapper.js');
+  fs.writeFileSync(wrapper, WRAPPER);
+  const proc = await startDirect({
+    dir: path.join(DIR, name),
+    modules: [{ name: 'wrapper.js', kind: 'esModule', file: wrapper }, ...buildModules(BUILD, 'gw/')],
+    vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience, REQUEST_LOGS: 'off' },
+    flags: ['--perf-basic-prof', ...flags],
+  });
+  return { name, ...proc };
+}
+
+/** The gateway's wasm functions compiled so far, by tier, from the process's perf map. */
+function tiers(proc) {
+  const compiled = { liftoff: new Set(), turbofan: new Set() };
+  for (const [, fn, tier] of fs.readFileSync(proc.map, 'utf8').matchAll(/wasm-function\[(\d+)\]\S*-(liftoff|turbofan)/g)) {
+    compiled[tier].add(fn);
+  }
+  return { liftoff: compiled.liftoff.size, turbofan: compiled.turbofan.size };
+}
+
+const issuer = await startIssuer();
+const procs = [];
+try {
+  procs.push(await start('default', issuer, []));
+  procs.push(await start('other', issuer, OTHER));
+  const same = issuer.mint({ sub: 'tiering-same' });
+  let minted = 0;
+  const tokens = (pathName) =>
+    Array.from({ length: CALLS }, () => {
+      if (pathName === 'public') return null;
+      return pathName === 'same' ? same : issuer.mint({ sub: `tiering-${minted++}` });
+    });
+  // µs of CPU per call; every call must be answered 200.
+  const cost = async (proc, pathName) => {
+    const body = JSON.stringify(tokens(pathName));
+    const before = cpuNs([proc.pid]);
+    const { ok } = await (await fetch(proc.url, { method: 'POST', body })).json();
+    if (ok !== CALLS) throw new Error(`tiering: ${proc.name} ${pathName}: ${ok} of ${CALLS} answered 200`);
+    return (cpuNs([proc.pid]) - before) / 1000 / CALLS;
+  };
+  const runs = Object.fromEntries(PATHS.map((p) => [p, { default: [], other: [] }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 ? [...procs].reverse() : procs;
+    const line = [];
+    for (const pathName of PATHS) {
+      for (const proc of order) runs[pathName][proc.name].push(await cost(proc, pathName));
+      line.push(`${pathName} ${runs[pathName].default.at(-1).toFixed(1)} / ${runs[pathName].other.at(-1).toFixed(1)}`);
+    }
+    const compiled = procs.map((proc) => {
+      const { liftoff, turbofan } = tiers(proc);
+      return `${liftoff} / ${turbofan}`;
+    });
+    console.log(
+      `round ${round + 1}, ${(round + 1) * CALLS} calls per path: µs per call, default / ${OTHER.join(' ')}: ${line.join('; ')}; wasm functions compiled by Liftoff / by TurboFan: ${compiled.join(', ')}`,
+    );
+  }
+  const half = Math.floor(ROUNDS / 2);
+  for (const pathName of PATHS) {
+    const { default: base, other } = runs[pathName];
+    const diffs = other.slice(half).map((x, i) => x - base[half + i]);
+    const [low, high] = medianInterval(diffs);
+    const us = (x) => x.toFixed(1);
+    console.log(
+      `${PATH_NAMES[pathName]}, rounds ${half + 1}-${ROUNDS}: default ${us(median(base.slice(half)))} µs per call, ${OTHER.join(' ')} ${us(median(other.slice(half)))}; the second − default ${us(median(diffs))} (${us(low)}…${us(high)})`,
+    );
+  }
+} finally {
+  for (const proc of procs) {
+    await proc.stop();
+    fs.rmSync(proc.map, { force: true });
+  }
+  await issuer.close();
+}

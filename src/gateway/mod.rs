@@ -12,6 +12,7 @@ pub mod limit;
 pub mod metrics;
 mod out_of_line;
 
+use out_of_line::apart;
 pub(crate) use out_of_line::{cold, OutOfLine};
 
 use std::cell::RefCell;
@@ -495,8 +496,8 @@ async fn verify_token(
     Ok(claims)
 }
 
-/// Step 4: on the DPoP scheme, the stateless proof checks: exactly one `DPoP` header, then RFC 9449
-/// section 4.3, then the server nonce (section 8) before the signature, which is the expensive part.
+/// Step 4: on the DPoP scheme, the stateless proof checks, in a function of their own (`apart`): an
+/// isolate that serves Bearer tokens never compiles them.
 fn proof(
     config: &Config,
     req: &RequestFacts<'_>,
@@ -507,6 +508,18 @@ fn proof(
     if credentials.scheme == Scheme::Bearer {
         return Ok(None);
     }
+    apart(|| dpop_proof(config, req, credentials, proof_keys, now)).map(Some)
+}
+
+/// Step 4a: exactly one `DPoP` header, then RFC 9449 section 4.3, then the server nonce (section 8)
+/// before the signature, which is the expensive part.
+fn dpop_proof(
+    config: &Config,
+    req: &RequestFacts<'_>,
+    credentials: Credentials<'_>,
+    proof_keys: &RefCell<ProofKeyCache>,
+    now: u64,
+) -> Result<VerifiedProof, GatewayError> {
     let proof = match req.dpop.map(trim_blanks) {
         None | Some("") => return Err(GatewayError::InvalidDpopProof(ProofError::Missing)),
         Some(p) if p.contains(',') => {
@@ -526,9 +539,7 @@ fn proof(
             return Err(GatewayError::UseDpopNonce(nonces.issue(now)));
         }
     }
-    verify_proof_signature(proof_keys, parsed)
-        .map(Some)
-        .map_err(GatewayError::InvalidDpopProof)
+    verify_proof_signature(proof_keys, parsed).map_err(GatewayError::InvalidDpopProof)
 }
 
 /// Step 4b: the proof's signature, with its key prepared from the key's second verified proof on (see

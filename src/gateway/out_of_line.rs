@@ -5,9 +5,9 @@
 //! again in its optimising tier once it has run enough, and compiles all of it: a young isolate would pay
 //! for the token, DPoP, JSON-RPC and proxy code on its first public requests. Awaited through
 //! [`OutOfLine`], a step's code stays in one function of its own, compiled when that step runs often
-//! (README "What each step bought"); [`cold`] does the same for a branch. wasm-opt inlines any function
+//! (README "What each step bought"); [`cold`] and [`apart`] do the same for a branch and a step. wasm-opt inlines any function
 //! that has one caller, whatever `#[inline(never)]` says: `Cargo.toml` passes it `--no-inline=*out_of_line*`,
-//! which matches this `poll` and `cold` by their names while worker-build's pass runs, and
+//! which matches this `poll`, `cold` and `apart` by their names while worker-build's pass runs, and
 //! `scripts/build.sh` fails if no `poll` is left.
 
 use std::future::Future;
@@ -36,6 +36,15 @@ impl<F: Future> Future for OutOfLine<F> {
     }
 }
 
+/// Runs a step only some requests take (the DPoP proof's checks, on a Bearer request never) in a function of
+/// its own. V8 compiles a wasm function whole, on its first call: a step inside a function every request
+/// calls is compiled by the first request of every isolate, whether it runs or not. Unlike [`cold`], this
+/// tells the compiler nothing about how often the step runs: where it runs, it may run on every request.
+#[inline(never)]
+pub(crate) fn apart<R>(step: impl FnOnce() -> R) -> R {
+    step()
+}
+
 /// Runs a branch few requests take (a metadata document, a preflight, a refusal, or what only some
 /// configurations run: metrics, nonces) in a function of its own, so that the function every request runs
 /// stays small for V8 to compile in its optimising tier.
@@ -54,5 +63,6 @@ mod tests {
         let answer = futures_executor::block_on(OutOfLine::new(async { 6 * 7 }));
         assert_eq!(answer, 42);
         assert_eq!(cold(|| 6 * 7), 42);
+        assert_eq!(apart(|| 6 * 7), 42);
     }
 }

@@ -3,11 +3,11 @@
 //! Most requests never wait for I/O (a public route, a token seen before, a new token under cached keys),
 //! so the request's future is polled once, at once, and a response ready then is returned as it is. A
 //! request that waits on a promise through [`settled`] (the rate limiter, a JSON-RPC body, the origin's
-//! response, KV and the IdP) hands the promise to `entry.js`, which awaits it natively and calls
-//! [`resume`] with the outcome: no `future_to_promise`, no closures, no microtask queue of
-//! `wasm-bindgen-futures` (README "Performance"). A request pending on anything else (`worker`'s Cache
-//! API, a timer) goes to `future_to_promise`, and from then on [`settled`] awaits like `JsFuture`, as it
-//! does in background refreshes, which `waitUntil` runs outside any request.
+//! response, the Cache API, KV and the IdP) hands the promise to `entry.js`, which awaits it natively and
+//! calls [`resume`] with the outcome: no `future_to_promise`, no closures, no microtask queue of
+//! `wasm-bindgen-futures` (README "Performance"). A request pending on anything else (a timer, while it
+//! waits for another request's key fetch) goes to `future_to_promise`, and from then on [`settled`] awaits
+//! like `JsFuture`, as it does in background refreshes, which `waitUntil` runs outside any request.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};

@@ -20,16 +20,14 @@ use std::time::Duration;
 use serde::Serialize;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{
-    event, Cache, Context, Delay, Env, Response, ResponseBuilder, ScheduleContext, ScheduledEvent,
-};
+use worker::{event, Context, Delay, Env, ScheduleContext, ScheduledEvent};
 
 use super::entry::settled;
 use super::log::{RefreshLog, RequestLog};
 use super::{bound, isolate, now_secs, outbound, Isolate};
 use crate::config::{Config, RequestLogs};
 use crate::error::GatewayError;
-use crate::gateway::cold;
+use crate::gateway::{cold, OutOfLine};
 use crate::idp::key_cache::{KeyCache, KeyError, Lookup, RefreshReason};
 use crate::idp::refresh::{Document, DocumentKind, Fetched, KeysFrom, RefreshPlan, Step};
 use crate::idp::{Issuer, KeySource};
@@ -171,15 +169,14 @@ impl<'a> IdpKeys<'a> {
                 }
                 Step::Fetch { kind, url } => {
                     let started = js_sys::Date::now();
-                    let answer = self.fetch_idp(&url, kind.max_bytes()).await;
+                    let answer = OutOfLine::new(self.fetch_idp(&url, kind.max_bytes())).await;
                     let ended = js_sys::Date::now();
                     self.now.set((ended / 1000.0) as u64);
                     let error = plan.fetched(answer, self.now.get()).err();
                     self.record(kind.name(), "idp", ended - started, error);
                 }
                 Step::PutShared { url, doc } => {
-                    self.cache_put(&url, &doc).await;
-                    self.kv_put(&url, &doc).await;
+                    OutOfLine::new(self.put_shared(&url, &doc)).await;
                 }
                 Step::KeepDiscovery(doc) => *held.discovery.borrow_mut() = Some(doc),
                 Step::Done => return plan,
@@ -224,11 +221,16 @@ impl<'a> IdpKeys<'a> {
         })
     }
 
-    /// Reads a document from the Cache API, or from KV when the Cache API has none.
+    /// Reads a document from the Cache API, or from KV when the Cache API has none. The steps a request
+    /// may not take are awaited out of line (`gateway/out_of_line.rs`): an isolate compiles them only when
+    /// one does, and a young isolate's first request pays for compiling what it runs.
     async fn shared_get(&self, kind: DocumentKind, url: &str) -> Option<Document> {
         let (found, from) = match self.cache_get(kind.name(), url).await {
             Some(doc) => (Some(doc), "cache"),
-            None => (self.kv_get(kind.name(), url).await, "kv"),
+            None if bound(self.env, KEYS_KV) => {
+                (OutOfLine::new(self.kv_get(kind.name(), url)).await, "kv")
+            }
+            None => (None, "kv"),
         };
         if kind == DocumentKind::Jwks {
             self.shared_jwks_from.set(from);
@@ -236,11 +238,8 @@ impl<'a> IdpKeys<'a> {
         found
     }
 
-    /// Reads the last good copy of a document from KV (when bound), with its timing in the metadata.
+    /// Reads the last good copy of a document from KV (bound), with its timing in the metadata.
     async fn kv_get(&self, what: &'static str, url: &str) -> Option<Document> {
-        if !bound(self.env, KEYS_KV) {
-            return None;
-        }
         let started = js_sys::Date::now();
         let read = settled(kv_get(self.env, KEYS_KV, url)).await;
         let ms = js_sys::Date::now() - started;
@@ -263,12 +262,17 @@ impl<'a> IdpKeys<'a> {
         Some(doc)
     }
 
-    /// Writes a document fetched from the IdP to KV (when bound), kept for its freshness plus the stale
-    /// window (KV keeps an entry at least 60 s).
-    async fn kv_put(&self, url: &str, doc: &Document) {
-        if !bound(self.env, KEYS_KV) {
-            return;
+    /// Writes a document fetched from the IdP to the Cache API, and to KV when bound.
+    async fn put_shared(&self, url: &str, doc: &Document) {
+        self.cache_put(url, doc).await;
+        if bound(self.env, KEYS_KV) {
+            self.kv_put(url, doc).await;
         }
+    }
+
+    /// Writes a document to KV (bound), kept for its freshness plus the stale window (KV keeps an entry
+    /// at least 60 s).
+    async fn kv_put(&self, url: &str, doc: &Document) {
         let lifetime = doc
             .ttl
             .saturating_add(self.config.cache.stale_if_error)
@@ -287,30 +291,26 @@ impl<'a> IdpKeys<'a> {
         let _ = settled(put).await;
     }
 
-    /// Reads a document from the Workers Cache API; absent, unreadable or older than the stale window
-    /// counts as a miss.
+    /// Reads a document from the Workers Cache API; absent, unreadable or without its timing counts as a
+    /// miss (the plan judges its age).
     async fn cache_get(&self, what: &'static str, url: &str) -> Option<Document> {
         let started = js_sys::Date::now();
-        let found = Cache::default().get(url, false).await.ok().flatten();
-        let ms = || js_sys::Date::now() - started;
-        let Some(mut response) = found else {
-            self.record(what, "cache", ms(), Some("miss"));
+        let read = settled(cache_get(url, FETCHED_AT, TTL)).await;
+        let ms = js_sys::Date::now() - started;
+        let entry = match read {
+            Ok(entry) if !entry.is_null() => entry.unchecked_into::<js_sys::Array>(),
+            _ => {
+                self.record(what, "cache", ms, Some("miss"));
+                return None;
+            }
+        };
+        let header = |value: JsValue| value.as_string().and_then(|v| v.parse::<u64>().ok());
+        let (Some(fetched_at), Some(ttl)) = (header(entry.get(1)), header(entry.get(2))) else {
+            self.record(what, "cache", ms, Some("entry without timing"));
             return None;
         };
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .ok()
-                .flatten()
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        let (Some(fetched_at), Some(ttl)) = (header(FETCHED_AT), header(TTL)) else {
-            self.record(what, "cache", ms(), Some("entry without timing"));
-            return None;
-        };
-        let body = response.bytes().await.ok()?;
-        self.record(what, "cache", ms(), None);
+        let body = entry.get(0).dyn_into::<js_sys::Uint8Array>().ok()?.to_vec();
+        self.record(what, "cache", ms, None);
         Some(Document {
             body,
             fetched_at,
@@ -321,18 +321,18 @@ impl<'a> IdpKeys<'a> {
     /// Stores a document in the Workers Cache API for its freshness plus the stale window.
     async fn cache_put(&self, url: &str, doc: &Document) {
         let lifetime = doc.ttl.saturating_add(self.config.cache.stale_if_error);
-        let response: worker::Result<Response> = (|| {
-            Ok(ResponseBuilder::new()
-                .with_header("content-type", "application/json")?
-                .with_header("cache-control", &format!("public, max-age={lifetime}"))?
-                .with_header(FETCHED_AT, &doc.fetched_at.to_string())?
-                .with_header(TTL, &doc.ttl.to_string())?
-                .fixed(doc.body.clone()))
-        })();
-        if let Ok(response) = response {
-            // A failed put only costs a later refetch.
-            let _ = Cache::default().put(url, response).await;
-        }
+        let body = js_sys::Uint8Array::from(doc.body.as_slice());
+        let put = cache_put(
+            url,
+            &body,
+            lifetime as f64,
+            FETCHED_AT,
+            TTL,
+            doc.fetched_at as f64,
+            doc.ttl as f64,
+        );
+        // A failed put only costs a later refetch.
+        let _ = settled(put).await;
     }
 }
 
@@ -342,7 +342,10 @@ const TTL: &str = "x-gateway-ttl";
 
 // A KV entry of `KEYS_KV` holds a document, its metadata when it was fetched and how long it is fresh
 // (`fetched_at`, `ttl`: seconds). `kvGet` resolves to null when the key is absent, else to
-// `[bytes, fetched_at, ttl]` as stored.
+// `[bytes, fetched_at, ttl]` as stored. A Cache API entry holds the same in two headers: `cacheGet`
+// resolves to null on a miss, else to `[bytes, fetched_at, ttl]` with the two header values (strings, or
+// null when absent). The Cache API through these two functions rather than `worker::Cache`, whose
+// futures the request would await through `future_to_promise` (see `entry.rs`).
 #[wasm_bindgen(inline_js = "
 export function kvGet(env, binding, key) {
   return env[binding].getWithMetadata(key, { type: 'arrayBuffer' }).then(({ value, metadata }) =>
@@ -351,6 +354,24 @@ export function kvGet(env, binding, key) {
 
 export function kvPut(env, binding, key, bytes, expirationTtl, fetchedAt, ttl) {
   return env[binding].put(key, bytes, { expirationTtl, metadata: { fetched_at: fetchedAt, ttl } });
+}
+
+export function cacheGet(url, fetchedAtHeader, ttlHeader) {
+  return caches.default.match(url).then(async (response) => response === undefined ? null : [
+    new Uint8Array(await response.arrayBuffer()),
+    response.headers.get(fetchedAtHeader),
+    response.headers.get(ttlHeader),
+  ]);
+}
+
+export function cachePut(url, bytes, maxAge, fetchedAtHeader, ttlHeader, fetchedAt, ttl) {
+  const headers = {
+    'content-type': 'application/json',
+    'cache-control': `public, max-age=${maxAge}`,
+    [fetchedAtHeader]: String(fetchedAt),
+    [ttlHeader]: String(ttl),
+  };
+  return caches.default.put(url, new Response(bytes, { headers }));
 }")]
 extern "C" {
     #[wasm_bindgen(js_name = kvGet, catch)]
@@ -363,6 +384,18 @@ extern "C" {
         key: &str,
         bytes: &js_sys::Uint8Array,
         expiration_ttl: f64,
+        fetched_at: f64,
+        ttl: f64,
+    ) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = cacheGet, catch)]
+    fn cache_get(url: &str, fetched_at: &str, ttl: &str) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = cachePut, catch)]
+    fn cache_put(
+        url: &str,
+        bytes: &js_sys::Uint8Array,
+        max_age: f64,
+        fetched_at_header: &str,
+        ttl_header: &str,
         fetched_at: f64,
         ttl: f64,
     ) -> Result<js_sys::Promise, JsValue>;

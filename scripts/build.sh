@@ -43,7 +43,7 @@ for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalu
   features+=("--enable-$f")
 done
 # The request path's steps stay functions of their own only because worker-build's wasm-opt sees their names
-# (src/gateway/out_of_line.rs, Cargo.toml); were the names gone, they would merge into one large function
+# (src/out_of_line.rs, Cargo.toml); were the names gone, they would merge into one large function
 # again, which costs every young isolate (README "What each step bought").
 if ! grep -aqF 'out_of_line::OutOfLine<F> as core::future::future::Future>::poll' build/index_bg.wasm; then
   echo "build: wasm-opt inlined the request path's out-of-line steps; Cargo.toml must pass it --no-inline=*out_of_line*, and worker-build must run it with the function names (--debuginfo)" >&2

@@ -27,11 +27,11 @@ use super::log::{RefreshLog, RequestLog};
 use super::{bound, isolate, now_secs, outbound, Isolate};
 use crate::config::{Config, RequestLogs};
 use crate::error::GatewayError;
-use crate::gateway::{cold, OutOfLine};
 use crate::idp::key_cache::{KeyCache, KeyError, Lookup, RefreshReason};
 use crate::idp::refresh::{Document, DocumentKind, Fetched, KeysFrom, RefreshPlan, Step};
 use crate::idp::{Issuer, KeySource};
 use crate::jose::jwks::VerifyingKey;
+use crate::out_of_line::{cold, OutOfLine};
 
 /// The optional KV namespace with the last good discovery document and JWKS of each issuer.
 const KEYS_KV: &str = "KEYS_KV";
@@ -222,7 +222,7 @@ impl<'a> IdpKeys<'a> {
     }
 
     /// Reads a document from the Cache API, or from KV when the Cache API has none. The steps a request
-    /// may not take are awaited out of line (`gateway/out_of_line.rs`): an isolate compiles them only when
+    /// may not take are awaited out of line (`src/out_of_line.rs`): an isolate compiles them only when
     /// one does, and a young isolate's first request pays for compiling what it runs.
     async fn shared_get(&self, kind: DocumentKind, url: &str) -> Option<Document> {
         let (found, from) = match self.cache_get(kind.name(), url).await {

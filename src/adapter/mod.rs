@@ -21,11 +21,12 @@ use worker::{Context, Delay, Env, Headers, Response, Result};
 use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
 use crate::error::{GatewayError, ResourceChallenge, Unavailable};
-use crate::gateway::{self, cold, Authorized, Metadata, OutOfLine, RequestFacts, Sources, Trace};
+use crate::gateway::{self, Authorized, Metadata, RequestFacts, Sources, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
 use crate::idp::key_cache::KeyCache;
 use crate::jose::dpop::{self, public_url};
+use crate::out_of_line::{cold, OutOfLine};
 use crate::state::proof_keys::ProofKeyCache;
 use crate::state::replay::{ReplayCache, ReplayStoreKind};
 use crate::state::token_cache::TokenCache;
@@ -58,7 +59,7 @@ thread_local! {
 fn isolate(env: &Env) -> Rc<Isolate> {
     ISOLATE.with(|cell| {
         cell.borrow_mut()
-            .get_or_insert_with(|| Rc::new(new_isolate(env)))
+            .get_or_insert_with(|| Rc::new(cold(|| new_isolate(env))))
             .clone()
     })
 }
@@ -82,11 +83,10 @@ fn bound(env: &Env, name: &str) -> bool {
     js_sys::Reflect::get(env, &JsValue::from_str(name)).is_ok_and(|value| value.is_object())
 }
 
-/// Out of line and cold: it runs once per isolate. Inlined, it would put 23 KB of configuration parsing
-/// in the function every request calls for the isolate state, which V8 compiles again in its optimising
-/// tier (README "What each step bought").
-#[cold]
-#[inline(never)]
+/// Run through `cold`: it runs once per isolate. Inlined, it would put the configuration's parsing in the
+/// function every request calls for the isolate state, which V8 compiles again in its optimising tier
+/// (README "What each step bought"); `#[inline(never)]` alone does not stop wasm-opt, which inlines any
+/// function with one caller below its size limit.
 fn new_isolate(env: &Env) -> Isolate {
     let bindings = Bindings {
         rate_limiter: bound(env, names::RATE_LIMITER),

@@ -10,8 +10,8 @@ use worker::{
 };
 
 use super::outbound;
-use crate::gateway::OutOfLine;
 use crate::jose::json::parse_strict;
+use crate::out_of_line::OutOfLine;
 use crate::state::replay::{entry_id, ReplayCache, ReplayError, ReplayStore};
 
 /// Name of the Durable Object namespace binding in wrangler.toml.
@@ -33,7 +33,7 @@ impl ReplayStore for WorkerReplayStore<'_> {
     ) -> Result<(), ReplayError> {
         match self {
             Self::Isolate(cache) => cache.check_and_record(jkt, jti, expires_at, now).await,
-            // Out of line (gateway/out_of_line.rs): with the default in-isolate store it never runs.
+            // Out of line (src/out_of_line.rs): with the default in-isolate store it never runs.
             Self::DurableObject(env) => {
                 OutOfLine::new(record_in_durable_object(env, jkt, jti, expires_at)).await
             }

@@ -3,19 +3,24 @@
 use super::settings::Settings;
 use super::{names, ConfigError};
 use crate::http::cors::CorsPolicy;
+use crate::out_of_line::apart;
 
+/// Kept apart (`src/out_of_line.rs`) past the first check: an isolate without CORS never compiles the rest.
 pub(super) fn cors(s: &Settings) -> Result<Option<CorsPolicy>, ConfigError> {
     let Some(origins) = s.optional(names::CORS_ALLOWED_ORIGINS) else {
         return Ok(None);
     };
+    apart(|| policy(s, &origins)).map(Some)
+}
+
+fn policy(s: &Settings, origins: &str) -> Result<CorsPolicy, ConfigError> {
     let max_age = s.number(names::CORS_MAX_AGE_SECONDS, 600, 0..=86_400)?;
     CorsPolicy::parse(
-        &origins,
+        origins,
         s.optional(names::CORS_ALLOWED_METHODS).as_deref(),
         s.optional(names::CORS_ALLOWED_HEADERS).as_deref(),
         max_age,
     )
-    .map(Some)
     .map_err(|(setting, reason)| ConfigError { setting, reason })
 }
 

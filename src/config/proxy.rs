@@ -7,12 +7,26 @@ use super::{invalid, names, ConfigError};
 use crate::http::header::{header_name, is_reserved};
 use crate::http::proxy::{ProxySettings, IDENTITY_HEADERS};
 use crate::jose::json::parse_strict;
+use crate::out_of_line::apart;
 
-/// Proxy mode: `ORIGIN_URL`, or the Worker bound as `ORIGIN_SERVICE` (`service`), never both.
+/// Proxy mode: `ORIGIN_URL`, or the Worker bound as `ORIGIN_SERVICE` (`service`), never both. Kept apart
+/// (`src/out_of_line.rs`) past the first check: an isolate without an origin never compiles the rest.
 pub(super) fn proxy(s: &Settings, service: bool) -> Result<Option<ProxySettings>, ConfigError> {
-    let (origin, base_path) = match (s.optional(names::ORIGIN_URL), service) {
-        (None, false) => return Ok(None),
-        (None, true) => (String::new(), String::new()),
+    let origin_url = s.optional(names::ORIGIN_URL);
+    if origin_url.is_none() && !service {
+        return Ok(None);
+    }
+    apart(|| settings(s, origin_url, service)).map(Some)
+}
+
+/// The proxy's settings, with an origin URL or the service binding (or both, refused).
+fn settings(
+    s: &Settings,
+    origin_url: Option<String>,
+    service: bool,
+) -> Result<ProxySettings, ConfigError> {
+    let (origin, base_path) = match (origin_url, service) {
+        (None, _) => (String::new(), String::new()),
         (Some(url), false) => ProxySettings::parse_origin(&url)
             .map_err(|reason| invalid(names::ORIGIN_URL, reason))?,
         (Some(_), true) => {
@@ -55,14 +69,14 @@ pub(super) fn proxy(s: &Settings, service: bool) -> Result<Option<ProxySettings>
         }
         Some(secret) => Some((secret_header, secret)),
     };
-    Ok(Some(ProxySettings {
+    Ok(ProxySettings {
         origin,
         base_path,
         claim_headers,
         forward_credentials: s.flag(names::FORWARD_CREDENTIALS)?,
         shared_secret,
         service,
-    }))
+    })
 }
 
 /// Parses `CLAIM_HEADERS`: a JSON object from claim name to header name.

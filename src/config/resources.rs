@@ -5,19 +5,35 @@ use super::settings::Settings;
 use super::{invalid, names, ConfigError};
 use crate::http::authorization::DpopMode;
 use crate::idp::Issuer;
+use crate::out_of_line::apart;
 use crate::policy::resources::{metadata_document, parse_resources};
 use crate::policy::{Resource, RouteTable};
 
+/// The parsing and the rendering below are kept apart (`src/out_of_line.rs`): an isolate without protected
+/// resources never compiles them.
 pub(super) fn resources(s: &Settings) -> Result<Vec<Resource>, ConfigError> {
     match s.optional(names::RESOURCES) {
         None => Ok(Vec::new()),
-        Some(json) => parse_resources(&json).map_err(|reason| invalid(names::RESOURCES, reason)),
+        Some(json) => {
+            apart(|| parse_resources(&json)).map_err(|reason| invalid(names::RESOURCES, reason))
+        }
     }
 }
 
 /// Renders each resource's document; without configured `scopes_supported`, it lists every scope its
 /// routes require, each once.
 pub(super) fn render_documents(
+    resources: &mut [Resource],
+    issuers: &[Issuer],
+    mode: DpopMode,
+    routes: &RouteTable,
+) {
+    if !resources.is_empty() {
+        apart(|| render_each(resources, issuers, mode, routes));
+    }
+}
+
+fn render_each(
     resources: &mut [Resource],
     issuers: &[Issuer],
     mode: DpopMode,

@@ -10,10 +10,6 @@
 
 pub mod limit;
 pub mod metrics;
-mod out_of_line;
-
-use out_of_line::apart;
-pub(crate) use out_of_line::{cold, OutOfLine};
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -28,6 +24,7 @@ use crate::http::proxy::OriginIdentity;
 use crate::idp::{KeyError, KeySource};
 use crate::jose::dpop::{self, ParsedProof, ProofError, ProofTarget, VerifiedProof};
 use crate::jose::token::{self, ClaimRules, Claims, TokenError, UnverifiedToken};
+use crate::out_of_line::{apart, cold, OutOfLine};
 use crate::policy::jsonrpc::{self, JsonRpcError};
 use crate::policy::{Access, RouteRule};
 use crate::state::proof_keys::{KnownKey, ProofKeyCache};
@@ -160,7 +157,7 @@ pub async fn authorize<'c>(
             body: None,
         });
     }
-    // Awaited out of line (gateway/out_of_line.rs): a request that presents nothing never runs it.
+    // Awaited out of line (src/out_of_line.rs): a request that presents nothing never runs it.
     OutOfLine::new(with_credentials(
         config, rule, path, req, sources, now, trace,
     ))

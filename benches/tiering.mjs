@@ -2,6 +2,7 @@
 // less? (README "Where the floor goes")
 //
 //   node benches/tiering.mjs [--paths public,same,new] [--rounds N] [--calls N] [--other "V8 FLAGS"]
+//        [--perf SECONDS]
 //
 // Runs the release build (build/, scripts/build.sh) directly under workerd, without wrangler or its dev
 // proxy, in two processes at once: one with V8's default dynamic tiering (each wasm function compiled by
@@ -16,6 +17,13 @@
 // threads, the background compilers included) and how many of the gateway's wasm functions each process
 // has compiled by each tier so far. At the end: per path, the median of the per-round differences
 // (other − default) with its 95% interval, over the second half of the rounds.
+//
+// `--perf SECONDS` (needs Linux `perf`): after the rounds, samples the default process with `perf record -e
+// cpu-clock` while each path runs for that long, and prints where its CPU went: the gateway's wasm, the
+// worker's JavaScript (wasm-bindgen's glue, entry.js, the wrapper), the runtime (workerd and V8), the
+// kernel; then the wasm functions with the most samples. Build with GATEWAY_KEEP_WASM_NAMES=1 for their
+// names. The sampling slows what it samples, so only the shares are worth reading.
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startIssuer } from '../tools/dev-issuer.mjs';
@@ -25,6 +33,7 @@ import { cliArg, cpuNs, median, medianInterval } from './load.mjs';
 
 const ROUNDS = Number(cliArg('rounds', 20));
 const CALLS = Number(cliArg('calls', 1000));
+const PERF_SECONDS = Number(cliArg('perf', 0));
 const OTHER = String(cliArg('other', '--no-wasm-dynamic-tiering')).split(' ').filter(Boolean);
 const PATHS = String(cliArg('paths', 'public')).split(',');
 const PATH_NAMES = { public: 'public route', same: 'token seen before', new: 'new token' };
@@ -75,6 +84,38 @@ function tiers(proc) {
   return { liftoff: compiled.liftoff.size, turbofan: compiled.turbofan.size };
 }
 
+/** Samples `proc` with perf while `run` repeats for PERF_SECONDS; prints the shares of its CPU. */
+async function profile(proc, pathName, run) {
+  const data = path.join(DIR, `perf-${pathName}.data`);
+  const perf = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '10000', '-p', String(proc.pid), '-o', data], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  const started = Date.now();
+  while (Date.now() - started < PERF_SECONDS * 1000) await run();
+  perf.kill('SIGINT');
+  await new Promise((r) => perf.on('exit', r));
+  const report = execFileSync('perf', ['report', '-i', data, '--sort', 'dso,sym', '--stdio', '-n'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const shares = { wasm: 0, 'the worker\'s JavaScript': 0, runtime: 0, kernel: 0 };
+  const wasm = new Map();
+  let total = 0;
+  for (const line of report.split('\n')) {
+    const m = line.match(/^\s*[\d.]+%\s+(\d+)\s+(\S+(?: tid \d+)?)\s+\[.\]\s+(.*)$/);
+    if (!m) continue;
+    const [n, dso, sym] = [Number(m[1]), m[2], m[3].trim()];
+    total += n;
+    const fn = sym.match(/^JS:(.*)-\d+-(?:liftoff|turbofan)$/);
+    if (fn) {
+      shares.wasm += n;
+      wasm.set(fn[1], (wasm.get(fn[1]) ?? 0) + n);
+    } else if (dso.startsWith('[JIT]')) shares['the worker\'s JavaScript'] += n;
+    else if (dso.startsWith('[kernel')) shares.kernel += n;
+    else shares.runtime += n;
+  }
+  const pct = (n) => `${((100 * n) / total).toFixed(1)}%`;
+  console.log(`${PATH_NAMES[pathName]}, profiled: ${Object.entries(shares).map(([k, n]) => `${k} ${pct(n)}`).join(', ')}`);
+  const top = [...wasm].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  console.log(`  wasm functions: ${top.map(([name, n]) => `${name} ${pct(n)}`).join('; ')}`);
+}
+
 const issuer = await startIssuer();
 const procs = [];
 try {
@@ -120,6 +161,9 @@ try {
     console.log(
       `${PATH_NAMES[pathName]}, rounds ${half + 1}-${ROUNDS}: default ${us(median(base.slice(half)))} µs per call, ${OTHER.join(' ')} ${us(median(other.slice(half)))}; the second − default ${us(median(diffs))} (${us(low)}…${us(high)})`,
     );
+  }
+  if (PERF_SECONDS > 0) {
+    for (const pathName of PATHS) await profile(procs[0], pathName, () => cost(procs[0], pathName));
   }
 } finally {
   for (const proc of procs) {

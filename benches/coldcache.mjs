@@ -16,17 +16,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
-import { cliArg, cpuNs, median, medianInterval, workerdProcesses, writeWrapperWorker } from './load.mjs';
+import { LOOP_PATHS as PATH_NAMES, cliArg, cpuNs, loopPaths, median, medianInterval, workerdProcesses, writeWrapperWorker } from './load.mjs';
 
 const ROUNDS = Number(cliArg('rounds', 30));
 const CALLS = Number(cliArg('calls', 200));
 const EVICT_MIB = Number(cliArg('evict-mib', 8));
-const PATHS = String(cliArg('paths', 'public,same,new')).split(',');
-const PATH_NAMES = { public: 'public route', same: 'token seen before', new: 'new token' };
-if (PATHS.some((p) => !PATH_NAMES[p])) {
-  console.error(`coldcache: --paths takes a list of ${Object.keys(PATH_NAMES).join(', ')}`);
-  process.exit(2);
-}
+const PATHS = loopPaths('coldcache', 'public,same,new');
 const BUILD = path.join(REPO_ROOT, 'build/index.js');
 if (!fs.existsSync(BUILD)) {
   console.error('coldcache: no build/index.js; build first (bash scripts/build.sh)');

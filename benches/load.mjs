@@ -18,6 +18,19 @@ export const cliArg = (name, fallback) => {
   return i > 0 ? process.argv[i + 1] : fallback;
 };
 
+/** The paths of the tools that call a worker in a loop: the public route, one token, a new token per call. */
+export const LOOP_PATHS = { public: 'public route', same: 'token seen before', new: 'new token' };
+
+/** `--paths` of such a tool (`fallback` when not given), checked against LOOP_PATHS; exits with a message. */
+export function loopPaths(tool, fallback) {
+  const paths = String(cliArg('paths', fallback)).split(',');
+  if (paths.some((p) => !LOOP_PATHS[p])) {
+    console.error(`${tool}: --paths takes a list of ${Object.keys(LOOP_PATHS).join(', ')}`);
+    process.exit(2);
+  }
+  return paths;
+}
+
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**

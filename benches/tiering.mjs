@@ -29,18 +29,13 @@ import path from 'node:path';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { REPO_ROOT } from '../tests/e2e/harness.mjs';
 import { buildModules, startDirect } from './direct.mjs';
-import { cliArg, cpuNs, median, medianInterval } from './load.mjs';
+import { LOOP_PATHS as PATH_NAMES, cliArg, cpuNs, loopPaths, median, medianInterval } from './load.mjs';
 
 const ROUNDS = Number(cliArg('rounds', 20));
 const CALLS = Number(cliArg('calls', 1000));
 const PERF_SECONDS = Number(cliArg('perf', 0));
 const OTHER = String(cliArg('other', '--no-wasm-dynamic-tiering')).split(' ').filter(Boolean);
-const PATHS = String(cliArg('paths', 'public')).split(',');
-const PATH_NAMES = { public: 'public route', same: 'token seen before', new: 'new token' };
-if (PATHS.some((p) => !PATH_NAMES[p])) {
-  console.error(`tiering: --paths takes a list of ${Object.keys(PATH_NAMES).join(', ')}`);
-  process.exit(2);
-}
+const PATHS = loopPaths('tiering', 'public');
 const BUILD = path.join(REPO_ROOT, 'build');
 const DIR = path.join(REPO_ROOT, 'target/tiering');
 

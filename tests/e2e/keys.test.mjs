@@ -8,6 +8,8 @@
 //    IdP sees the background refreshes; an outage, garbage and a rotation during them change nothing.
 // 3. The scheduled handler (`--test-scheduled`, GET /__scheduled) fetches every issuer's keys into KEYS_KV; a
 //    new gateway with that KV, no Cache API entries and the IdP down serves valid tokens from KV.
+// 4. The keys a gateway fetched are in the Cache API: a new gateway on the same persisted state, with the IdP
+//    down, serves valid tokens from there.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -193,5 +195,55 @@ describe('scheduled refresh and KEYS_KV', () => {
     const served = await settle(gw, 2);
     assert.deepEqual(served.map((l) => l.keys), ['kv', 'kv'], JSON.stringify(served));
     assert.ok(served.every((l) => l.key_fetches.every((f) => f.from !== 'idp')), 'KV was read after the IdP');
+  });
+});
+
+describe('the Cache API', () => {
+  let issuer;
+  let persistTo;
+  let gw;
+
+  before(async () => {
+    issuer = await startIssuer();
+    persistTo = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-keys-cache-'));
+    await buildWorker();
+  }, { timeout: HOOK_TIMEOUT });
+
+  after(async () => {
+    await gw?.stop();
+    await issuer?.close();
+    if (persistTo) fs.rmSync(persistTo, { recursive: true, force: true });
+  });
+
+  const launch = () => startGateway({
+    vars: { AUTH0_DOMAIN: issuer.domain, AUTH0_AUDIENCE: issuer.audience },
+    extraArgs: ['--config', wranglerToml({})],
+    persistTo,
+  });
+
+  test('a new gateway with the IdP down serves tokens from the keys the last one put in the Cache API', async () => {
+    gw = await launch();
+    await call(gw, issuer, 'to-cache');
+    const [fetched] = await settle(gw, 1);
+    assert.equal(fetched?.keys, 'idp', JSON.stringify(fetched));
+    assert.deepEqual(fetched.key_fetches.map((f) => [f.what, f.from, f.ok]), [
+      ['discovery', 'cache', false],
+      ['discovery', 'idp', true],
+      ['jwks', 'cache', false],
+      ['jwks', 'idp', true],
+    ]);
+    await gw.stop();
+    gw = null;
+
+    await issuer.stop();
+    gw = await launch();
+    await call(gw, issuer, 'from-cache');
+    const [served] = await settle(gw, 1);
+    assert.equal(served?.keys, 'cache', JSON.stringify(served));
+    assert.deepEqual(served.key_fetches.map((f) => [f.what, f.from, f.ok]), [
+      ['discovery', 'cache', true],
+      ['jwks', 'cache', true],
+    ]);
+    assert.deepEqual(issuer.stats(), { discovery: 1, jwks: 1 });
   });
 });

@@ -8,6 +8,7 @@ use super::claims::{ClaimRule, RawClaimRule};
 use super::jsonrpc::{JsonRpcRule, RawJsonRpcRule};
 use super::resources::Resource;
 use crate::http::path;
+use crate::out_of_line::apart;
 
 /// How a rule's path matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,12 +274,14 @@ fn validate_rule(raw: RawRule, resources: &[Resource]) -> Result<RouteRule, Stri
             Some(index)
         }
     };
-    let claims = raw
-        .claims
-        .unwrap_or_default()
-        .into_iter()
-        .map(RawClaimRule::validate)
-        .collect::<Result<Vec<_>, _>>()?;
+    let claims = match raw.claims {
+        Some(list) => apart(|| {
+            list.into_iter()
+                .map(RawClaimRule::validate)
+                .collect::<Result<Vec<_>, _>>()
+        })?,
+        None => Vec::new(),
+    };
     if access == Access::Public && (audiences.is_some() || !claims.is_empty()) {
         return Err("auth \"none\" reads no token, so it cannot have an audience or claims".into());
     }
@@ -291,7 +294,7 @@ fn validate_rule(raw: RawRule, resources: &[Resource]) -> Result<RouteRule, Stri
     }
     let jsonrpc = raw
         .jsonrpc
-        .map(|list| jsonrpc(list, &access, &methods))
+        .map(|list| apart(|| jsonrpc(list, &access, &methods)))
         .transpose()?;
     Ok(RouteRule {
         pattern: raw.path,

@@ -2,7 +2,7 @@
 //!
 //! Read it from the bottom up; each layer uses only the ones above it in this list, never one below:
 //!
-//! - [`out_of_line`]: how a step that only some requests take stays out of the functions every request
+//! - `out_of_line`: how a step that only some requests take stays out of the functions every request
 //!   runs, so that an isolate compiles it only when a request takes it.
 //! - [`crypto`]: verification-only RSA and P-256 arithmetic (no JOSE, no I/O), the crate `crates/crypto`.
 //! - [`http`]: what HTTP hands the gateway: URLs and authorities, paths, header names, the

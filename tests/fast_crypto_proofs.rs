@@ -9,6 +9,8 @@
 //! - RSA (`rsa_cases`): encoded blocks, well formed or malformed in one named way, signed with the private
 //!   key of the 2048-bit fixture and of the odd-sized and limb-boundary fixture keys, under every JWA RSA
 //!   algorithm: the fast path and the `rsa` crate give the expected answer on each.
+//! - SHA-256 (`crypto::sha256`, under RS256, PS256, ES256, the DPoP hashes and the nonces' HMAC): the same
+//!   digests as `sha2` on every length across several blocks, fed whole and in parts, and the same HMAC.
 //!
 //! ```sh
 //! cargo test --test fast_crypto_proofs -- --nocapture
@@ -21,13 +23,16 @@ mod common;
 use auth0_edge_gateway::crypto::p256::branches::{self, Branches};
 use auth0_edge_gateway::crypto::p256::P256Verifier;
 use auth0_edge_gateway::crypto::rsa::RsaVerifier;
+use auth0_edge_gateway::crypto::sha256::Sha256;
 use auth0_edge_gateway::jose::jwa::Algorithm;
 use common::p256_cases::{branch_cases, check_branch_cases};
 use common::rsa_2048;
 use common::rsa_cases::{check_rsa_cases, odd_key};
 use common::tally::say;
+use hmac::{Hmac, Mac};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
+use sha2::Digest;
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -125,4 +130,43 @@ fn rsa_structured_blocks_column_sum_boundary_3552_3560() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn rsa_structured_blocks_4056_4095() {
     odd_keys(&[4056, 4095]);
+}
+
+/// Every length from 0 to 300 bytes (the padding's boundaries at 55, 56, 63 and 64 bytes, and their
+/// multiples, over five blocks), fed whole and in two parts split every seventh byte, against `sha2`.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn sha256_gives_sha2s_digests() {
+    let data: Vec<u8> = (0..300u32).map(|i| (i * 131 + 7) as u8).collect();
+    let mut compared = 0;
+    for len in 0..=data.len() {
+        let message = &data[..len];
+        let expected = sha2::Sha256::digest(message);
+        assert_eq!(Sha256::digest(message), expected, "length {len}");
+        for split in (0..=len).step_by(7) {
+            let mut hasher = Sha256::new();
+            hasher.update(&message[..split]);
+            hasher.update(&message[split..]);
+            assert_eq!(hasher.finalize(), expected, "length {len} split at {split}");
+            compared += 1;
+        }
+    }
+    // HMAC (the DPoP nonces' MAC) over it, with a key longer than a block, which is hashed first.
+    for key_len in [0, 20, 64, 65, 131] {
+        let key = &data[..key_len];
+        let ours = Hmac::<Sha256>::new_from_slice(key)
+            .unwrap()
+            .chain_update(&data)
+            .finalize();
+        let theirs = Hmac::<sha2::Sha256>::new_from_slice(key)
+            .unwrap()
+            .chain_update(&data)
+            .finalize();
+        assert_eq!(
+            ours.into_bytes(),
+            theirs.into_bytes(),
+            "key length {key_len}"
+        );
+    }
+    say!("sha256: {compared} messages and 5 HMAC keys, the same as sha2");
 }

@@ -5,12 +5,13 @@
 //! (section 6.1, `cnf.jkt`) need state or the token, and are done by the pipeline.
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 
 use super::json::{numeric_date, parse_object};
 use super::jws::{parse_compact, JwsError};
 use super::{b64_decode, b64_encode};
 use crate::crypto::p256::{P256Verifier, PreparedP256Verifier};
+use crate::crypto::sha256::Sha256;
 use crate::http::authority::{has_authority_chars, normalize_http_url};
 
 /// Proofs longer than this are refused before parsing (a P-256 proof is about 600 bytes).

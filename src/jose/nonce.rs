@@ -2,10 +2,9 @@
 //! so every isolate can issue and check them without shared state. A nonce is accepted during its slot
 //! and the next one, so rotation never strands a client that just received one.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
+use crate::crypto::sha256::Sha256;
 use crate::jose::{b64_decode, b64_encode};
+use hmac::{Hmac, Mac};
 
 /// Bytes of the MAC kept in a nonce (128 bits).
 const TAG_BYTES: usize = 16;

@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use sha2::{Digest, Sha256};
+use sha2::Digest;
+
+use crate::crypto::sha256::Sha256;
 
 /// Where DPoP proofs are recorded against replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,3 +8,4 @@
 
 pub mod p256;
 pub mod rsa;
+pub mod sha256;

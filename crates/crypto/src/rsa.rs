@@ -25,7 +25,9 @@
 //!
 //! Everything here is public (the key, the signature, the message), so nothing needs to be constant-time.
 
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha384, Sha512};
+
+use crate::sha256::Sha256;
 
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 4096;

@@ -37,7 +37,9 @@ mod scalar;
 
 use std::sync::OnceLock;
 
-use sha2::{Digest, Sha256};
+use sha2::Digest;
+
+use crate::sha256::Sha256;
 
 use comb::{GComb, KeyComb};
 use field::Fe;

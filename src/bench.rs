@@ -89,11 +89,7 @@ fn verify(token: &str, now: f64) -> Option<CachedToken> {
         let key = keys.get(unverified.kid())?.clone();
         let kid = unverified.kid().to_owned();
         let claims = unverified.verify(&key).ok()?;
-        Some(CachedToken {
-            claims: Arc::new(claims),
-            kid,
-            key,
-        })
+        Some(CachedToken::new(Arc::new(claims), kid, key))
     })
 }
 
@@ -182,6 +178,7 @@ fn parse_proof(
         method,
         url,
         access_token: token,
+        access_token_hash: None,
     };
     let window = ProofWindow {
         max_age: 300,

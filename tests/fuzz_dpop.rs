@@ -32,6 +32,7 @@ fn proof_target() -> ProofTarget<'static> {
         method: "GET",
         url: REQUEST_URL,
         access_token: ACCESS_TOKEN,
+        access_token_hash: None,
     }
 }
 

@@ -155,6 +155,7 @@ fn dpop_proofs_made_and_checked_on_wasm32() {
         method: "GET",
         url,
         access_token: token,
+        access_token_hash: None,
     };
     let window = ProofWindow {
         max_age: 300,

@@ -224,7 +224,14 @@ async fn with_credentials<'c>(
                 )
                 .map_err(invalid_token)?;
                 check_route_policy(config, rule, scheme, &entry.claims)?;
-                let proof = proof(config, req, credentials, &caches.proof_keys, now)?;
+                let proof = proof(
+                    config,
+                    req,
+                    credentials,
+                    Some(&entry),
+                    &caches.proof_keys,
+                    now,
+                )?;
                 (entry.claims.clone(), proof)
             }
             // Out of line, like the steps below that only some requests take: a token seen before never
@@ -281,7 +288,14 @@ async fn new_token<'c>(
     trace.kid = Some(unverified.kid().to_owned());
     check_route_policy(config, rule, scheme, unverified.claims())?;
     // RFC 9449 section 4.3: the proof signature before any token key work.
-    let proof = proof(config, req, credentials, &sources.caches.proof_keys, now)?;
+    let proof = proof(
+        config,
+        req,
+        credentials,
+        None,
+        &sources.caches.proof_keys,
+        now,
+    )?;
     let claims = verify_token(
         sources.keys,
         &sources.caches.tokens,
@@ -484,28 +498,26 @@ async fn verify_token(
     };
     let kid = unverified.kid().to_owned();
     let claims = Arc::new(unverified.verify(&key).map_err(VerifyError::Token)?);
-    let entry = CachedToken {
-        claims: claims.clone(),
-        kid,
-        key,
-    };
+    let entry = CachedToken::new(claims.clone(), kid, key);
     tokens.borrow_mut().insert(credentials.token, entry, now);
     Ok(claims)
 }
 
 /// Step 4: on the DPoP scheme, the stateless proof checks, in a function of their own (`apart`): an
-/// isolate that serves Bearer tokens never compiles them.
+/// isolate that serves Bearer tokens never compiles them. `cached` is the token's entry in the token
+/// cache, when it was found there.
 fn proof(
     config: &Config,
     req: &RequestFacts<'_>,
     credentials: Credentials<'_>,
+    cached: Option<&CachedToken>,
     proof_keys: &RefCell<ProofKeyCache>,
     now: u64,
 ) -> Result<Option<VerifiedProof>, GatewayError> {
     if credentials.scheme == Scheme::Bearer {
         return Ok(None);
     }
-    apart(|| dpop_proof(config, req, credentials, proof_keys, now)).map(Some)
+    apart(|| dpop_proof(config, req, credentials, cached, proof_keys, now)).map(Some)
 }
 
 /// Step 4a: exactly one `DPoP` header, then RFC 9449 section 4.3, then the server nonce (section 8)
@@ -514,6 +526,7 @@ fn dpop_proof(
     config: &Config,
     req: &RequestFacts<'_>,
     credentials: Credentials<'_>,
+    cached: Option<&CachedToken>,
     proof_keys: &RefCell<ProofKeyCache>,
     now: u64,
 ) -> Result<VerifiedProof, GatewayError> {
@@ -528,6 +541,7 @@ fn dpop_proof(
         method: req.method,
         url: req.url,
         access_token: credentials.token,
+        access_token_hash: cached.map(|entry| entry.access_token_hash(credentials.token)),
     };
     let parsed = dpop::parse_proof(proof, target, config.dpop.window, now)
         .map_err(GatewayError::InvalidDpopProof)?;
@@ -1555,6 +1569,47 @@ mod tests {
         .is_ok());
     }
 
+    /// A token seen before keeps its `ath`: later proofs are checked against the kept hash, which is the
+    /// token's own, so a proof made for another token is still refused.
+    #[test]
+    fn a_cached_token_keeps_its_ath() {
+        let (c, k) = (config("allowed"), keys());
+        let client = test_keys::TestDpopKey::new(7);
+        let replay = RefCell::new(ReplayCache::new(100));
+        let caches = caches(100);
+        let (auth, proof) = dpop_call(&client, json!({"jti": "1"}));
+        let token = &auth["DPoP ".len()..];
+        let call = |proof: &str| {
+            let req = RequestFacts {
+                method: "GET",
+                authorization: Some(&auth),
+                dpop: Some(proof),
+                origin: None,
+                mcp_method: None,
+                mcp_name: None,
+                url: URL,
+            };
+            run_full(&c, &k, &replay, &caches, "/api/private", &req)
+        };
+        assert!(call(&proof).is_ok());
+        let entry = caches.tokens.borrow_mut().get(token, NOW, 0).unwrap();
+        assert_eq!(
+            entry.ath.get(),
+            None,
+            "a new token's proof hashes the token itself"
+        );
+        let other = client.proof("GET", URL, "another.access.token", NOW, json!({"jti": "2"}));
+        assert_eq!(
+            call(&other).unwrap_err(),
+            GatewayError::InvalidDpopProof(ProofError::AthMismatch)
+        );
+        assert_eq!(
+            entry.ath.get().map(String::as_str),
+            Some(dpop::access_token_hash(token).as_str())
+        );
+        assert!(call(&client.proof("GET", URL, token, NOW, json!({"jti": "3"}))).is_ok());
+    }
+
     #[test]
     fn a_dpop_key_is_prepared_from_its_second_verified_proof() {
         let c = config("allowed");
@@ -1572,6 +1627,7 @@ mod tests {
                 method: "GET",
                 url: URL,
                 access_token: &auth["DPoP ".len()..],
+                access_token_hash: None,
             };
             let parsed = dpop::parse_proof(&proof, target, c.dpop.window, NOW).unwrap();
             verify_proof_signature(&proof_keys, parsed).map(|p| p.jti)

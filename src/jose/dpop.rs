@@ -133,6 +133,9 @@ pub struct ProofTarget<'a> {
     pub url: &'a str,
     /// The access token, whose hash `ath` must be.
     pub access_token: &'a str,
+    /// That hash when it is known already (a token seen before keeps it: `CachedToken`), else `None` and
+    /// it is computed.
+    pub access_token_hash: Option<&'a str>,
 }
 
 /// A proof that passed every stateless check.
@@ -323,9 +326,16 @@ fn check_claims(
         return Err(ProofError::IatInFuture);
     }
     // Step 12 (section 4.3, last item): ath binds the proof to this access token.
-    let expected_ath = access_token_hash(target.access_token);
+    let computed;
+    let expected_ath = match target.access_token_hash {
+        Some(known) => known,
+        None => {
+            computed = access_token_hash(target.access_token);
+            &computed
+        }
+    };
     match claims.get("ath") {
-        Some(Value::String(ath)) if *ath == expected_ath => {}
+        Some(Value::String(ath)) if ath == expected_ath => {}
         Some(Value::String(_)) => return Err(ProofError::AthMismatch),
         Some(_) => return Err(ProofError::AthType),
         None => return Err(ProofError::AthMissing),
@@ -443,6 +453,7 @@ mod tests {
             method: "GET",
             url: "https://api.example.com/api/private?x=1",
             access_token: TOKEN,
+            access_token_hash: None,
         }
     }
 
@@ -522,6 +533,7 @@ WF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg\
             method: "POST",
             url: "https://server.example.com/token",
             access_token: "",
+            access_token_hash: None,
         };
         let err = parse_proof(proof, target, window, 1_562_262_616).unwrap_err();
         assert_eq!(err, ProofError::AthMissing);

@@ -5,8 +5,9 @@
 //! set invalidates them).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use crate::jose::dpop::access_token_hash;
 use crate::jose::jwks::VerifyingKey;
 use crate::jose::token::Claims;
 
@@ -17,6 +18,25 @@ pub struct CachedToken {
     pub kid: String,
     /// The key that verified the signature; the entry is used only while the same key is current.
     pub key: Arc<VerifyingKey>,
+    /// The token's `ath`, hashed on its first DPoP request: a client sends every proof with the same
+    /// token, and its hash was most of a proof's SHA-256 work (README "What each step bought").
+    pub(crate) ath: OnceLock<String>,
+}
+
+impl CachedToken {
+    pub fn new(claims: Arc<Claims>, kid: String, key: Arc<VerifyingKey>) -> Self {
+        Self {
+            claims,
+            kid,
+            key,
+            ath: OnceLock::new(),
+        }
+    }
+
+    /// `ath` (RFC 9449 section 4.2) of `token`, which must be the token this entry was found for.
+    pub fn access_token_hash(&self, token: &str) -> &str {
+        self.ath.get_or_init(|| access_token_hash(token))
+    }
 }
 
 /// One entry: the token it was verified for, its verification, and the bytes it counts for.
@@ -164,14 +184,14 @@ mod tests {
     }
 
     fn token(exp: f64, key: &Arc<VerifyingKey>) -> CachedToken {
-        CachedToken {
-            claims: Arc::new(Claims {
+        CachedToken::new(
+            Arc::new(Claims {
                 exp,
                 ..Claims::from_all(json!({"sub": "s"}))
             }),
-            kid: "k1".into(),
-            key: key.clone(),
-        }
+            "k1".into(),
+            key.clone(),
+        )
     }
 
     #[test]

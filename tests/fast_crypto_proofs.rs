@@ -133,7 +133,8 @@ fn rsa_structured_blocks_4056_4095() {
 }
 
 /// Every length from 0 to 300 bytes (the padding's boundaries at 55, 56, 63 and 64 bytes, and their
-/// multiples, over five blocks), fed whole and in two parts split every seventh byte, against `sha2`.
+/// multiples, over five blocks), fed whole and in two parts split every seventh byte, then lengths up to
+/// past the 16 KiB token limit, against `sha2`.
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn sha256_gives_sha2s_digests() {
@@ -144,6 +145,19 @@ fn sha256_gives_sha2s_digests() {
         let expected = sha2::Sha256::digest(message);
         assert_eq!(Sha256::digest(message), expected, "length {len}");
         for split in (0..=len).step_by(7) {
+            let mut hasher = Sha256::new();
+            hasher.update(&message[..split]);
+            hasher.update(&message[split..]);
+            assert_eq!(hasher.finalize(), expected, "length {len} split at {split}");
+            compared += 1;
+        }
+    }
+    // Messages as long as the longest token the gateway reads (16 KiB), split off the block boundaries.
+    let long: Vec<u8> = (0..16_500u32).map(|i| ((i * 7919) >> 3) as u8).collect();
+    for len in [1000, 4095, 4096, 4097, 16_383, 16_384, 16_385, 16_500] {
+        let message = &long[..len];
+        let expected = sha2::Sha256::digest(message);
+        for split in [0, 1, 63, 65, 1000, len / 3, len - 1, len] {
             let mut hasher = Sha256::new();
             hasher.update(&message[..split]);
             hasher.update(&message[split..]);

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
 import { cliArg, cpuNs, median, medianInterval, workerdProcesses, writeWrapperWorker } from './load.mjs';
 import { prepare } from './crypto-ab/driver.mjs';
+import { enableRelaxedSimd } from '../tools/relaxed-simd.mjs';
 
 const A = cliArg('a', 'HEAD');
 const B = cliArg('b', 'worktree');
@@ -84,6 +85,7 @@ function inputs() {
 
 /** The module's timed call in Node: `calls` verifications, µs per call; it throws unless all verified. */
 function timedInNode(bytes, data) {
+  enableRelaxedSimd();
   const verify = prepare(new WebAssembly.Module(bytes), data, OP);
   return async (calls) => {
     const start = process.hrtime.bigint();

@@ -32,6 +32,7 @@ import { batch, benchPaths, benchRoutes, cliArg, closeAgent, CONCURRENCY, cpuNs,
 import { operations } from './operations.mjs';
 import { inProcess } from './inprocess.mjs';
 import { barChart } from './chart.mjs';
+import { enableRelaxedSimd } from '../tools/relaxed-simd.mjs';
 
 const arg = (name, fallback) => Number(cliArg(name, fallback));
 const REQUESTS = arg('requests', 300);
@@ -56,7 +57,7 @@ const PROFILE_TOP = 4;
 // --micro-only: the size and the micro-benchmarks, without the workerd runs (a quick check while working).
 const MICRO_ONLY = process.argv.includes('--micro-only');
 // worker-build's wasm-opt feature list (scripts/build.sh), so the bench module is optimised alike.
-const WASM_FEATURES = ['mutable-globals', 'sign-ext', 'nontrapping-float-to-int', 'bulk-memory', 'multivalue', 'reference-types', 'exception-handling', 'simd'].map((f) => `--enable-${f}`);
+const WASM_FEATURES = ['mutable-globals', 'sign-ext', 'nontrapping-float-to-int', 'bulk-memory', 'multivalue', 'reference-types', 'exception-handling', 'simd', 'relaxed-simd'].map((f) => `--enable-${f}`);
 
 const log = (...a) => console.error('bench:', ...a);
 const sh = (cmd, args, env = {}) =>
@@ -350,6 +351,7 @@ const t = tools();
 const size = buildAndSize();
 const issuer = await startIssuer();
 try {
+  enableRelaxedSimd();
   const mod = buildBenchModule(t);
   const data = microData(issuer);
   const microResults = await micro(mod, data);

@@ -36,10 +36,10 @@ JS
 "$ESBUILD_BIN" build/index.js --minify --format=esm --outfile=build/index.js --allow-overwrite --log-level=warning
 # worker-build keeps the wasm name section (it passes --debuginfo to wasm-opt): about 80 KB that only
 # names functions in stack traces. Strip it and the producers section from the deployed module. The
-# feature list is worker-build's plus SIMD (crates/crypto/src/rsa.rs): --all-features would allow encodings workerd
-# cannot load yet.
+# feature list is worker-build's plus SIMD and relaxed SIMD (crates/crypto/src/rsa/integer.rs, rsa/fma.rs): --all-features
+# would allow encodings workerd cannot load yet.
 features=()
-for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling simd; do
+for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling simd relaxed-simd; do
   features+=("--enable-$f")
 done
 # The request path's steps stay functions of their own only because worker-build's wasm-opt sees their names

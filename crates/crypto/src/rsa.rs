@@ -23,6 +23,7 @@ use crate::sha256::Sha256;
 
 mod fma;
 mod integer;
+mod limbs;
 
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 4096;

@@ -10,11 +10,14 @@
 //! too. The encodings add up as 64-bit integers, the constants' encodings are taken off once per column,
 //! and each product counts its lo in its own column and its H in the next (H 2^52 is one limb up).
 
+use super::limbs::{less_than, pow_65537, Limbs};
 use super::MAX_BITS;
 
 /// Bits per limb.
 const LIMB_BITS: usize = 52;
 const LIMB_MASK: u64 = (1 << LIMB_BITS) - 1;
+/// The limb operations at this width.
+type L52 = Limbs<LIMB_BITS>;
 /// Limbs for the largest modulus: R = 2^(52 L) must exceed 4 n.
 const MAX_LIMBS: usize = (MAX_BITS + 2).div_ceil(LIMB_BITS);
 /// Zero limbs after a number, so that a dot product runs in whole vectors of two limbs.
@@ -70,13 +73,8 @@ impl FmaVerifier {
     pub(super) fn new(modulus: &[u8], bits: usize) -> Self {
         let limbs = (8 * modulus.len() + 2).div_ceil(LIMB_BITS);
         let mut n = vec![0u64; limbs];
-        from_be_bytes(modulus, &mut n);
-        // n^-1 mod 2^64 by Newton's iteration (1, 2, 4, ..., 64 correct bits).
-        let mut inv: u64 = 1;
-        for _ in 0..6 {
-            inv = inv.wrapping_mul(2u64.wrapping_sub(n[0].wrapping_mul(inv)));
-        }
-        let n0_inv = inv.wrapping_neg() & LIMB_MASK;
+        L52::from_be_bytes(modulus, &mut n);
+        let n0_inv = L52::neg_inverse(n[0]);
         let mut n_rev: Vec<f64> = n.iter().rev().map(|&x| x as f64).collect();
         n_rev.resize(limbs + PAD, 0.0);
         let mut verifier = Self {
@@ -86,16 +84,9 @@ impl FmaVerifier {
             r2: Box::default(),
         };
 
-        // R^2 mod n as the 28-bit arithmetic finds it (`integer.rs`): 2^(52 L + t) by doubling, then s
-        // squarings, 52 L = t 2^s.
-        let r_bits = LIMB_BITS * limbs;
-        let s = r_bits.trailing_zeros().min(5);
-        let t = r_bits >> s;
+        // R^2 mod n, R = 2^(52 L).
         let mut x = [0u64; WIDTH];
-        x[(bits - 1) / LIMB_BITS] = 1 << ((bits - 1) % LIMB_BITS);
-        for _ in bits - 1..r_bits + t {
-            mod_double(&mut x[..limbs], &verifier.n);
-        }
+        let s = L52::r2_seed(&verifier.n, bits, &mut x[..limbs]);
         let (mut xf, mut y, mut scratch) = ([0.0; WIDTH], [0.0; WIDTH], [0.0; WIDTH]);
         for (f, &v) in xf.iter_mut().zip(&x[..limbs]) {
             *f = v as f64;
@@ -112,7 +103,7 @@ impl FmaVerifier {
 
     /// The modulus, big-endian, into all of `out` (k octets).
     pub(super) fn modulus(&self, out: &mut [u8]) {
-        to_be_bytes(&self.n, out);
+        L52::to_be_bytes(&self.n, out);
     }
 
     /// RSAVP1 (RFC 8017 section 5.2.2) for a k-octet `signature`: `out` (k octets) = I2OSP(m, k) for
@@ -121,7 +112,7 @@ impl FmaVerifier {
         let limbs = self.n.len();
         // Any k octets fit in L limbs (52 L >= 8 k + 2).
         let mut s = [0u64; WIDTH];
-        from_be_bytes(signature, &mut s[..limbs]);
+        L52::from_be_bytes(signature, &mut s[..limbs]);
         // Step 1: s must be below n.
         if !less_than(&s[..limbs], &self.n) {
             return false;
@@ -130,19 +121,15 @@ impl FmaVerifier {
         for (f, &v) in sf.iter_mut().zip(&s[..limbs]) {
             *f = v as f64;
         }
-        // Step 2, as in the 28-bit arithmetic (`integer.rs`): x = s R, sixteen squarings, a last
-        // multiplication by s.
-        let (mut x, mut y, mut scratch) = ([0.0; WIDTH], [0.0; WIDTH], [0.0; WIDTH]);
-        self.mont_mul(&mut x, &sf, &self.r2, &mut scratch);
-        for _ in 0..8 {
-            self.mont_mul(&mut y, &x, &x, &mut scratch);
-            self.mont_mul(&mut x, &y, &y, &mut scratch);
-        }
-        self.mont_mul(&mut y, &x, &sf, &mut scratch);
+        // Step 2: m = s^e mod n, e = 65537.
+        let mut y = [0.0; WIDTH];
+        pow_65537(&sf, &self.r2, &mut y, |out, a, b, scratch| {
+            self.mont_mul(out, a, b, scratch)
+        });
         let mut m = [0u64; WIDTH];
         self.reduce(&y, &mut m[..limbs]);
         // I2OSP (section 4.1): m < n < 256^k fits.
-        to_be_bytes(&m[..limbs], out);
+        L52::to_be_bytes(&m[..limbs], out);
         true
     }
 
@@ -152,7 +139,7 @@ impl FmaVerifier {
             *o = v as u64;
         }
         if !less_than(out, &self.n) {
-            sub_in_place(out, &self.n);
+            L52::sub_in_place(out, &self.n);
         }
     }
 
@@ -222,23 +209,15 @@ const LOW_BITS: i64 = LOW.to_bits() as i64;
 fn dot2(a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
     use core::arch::wasm32::{
         f64x2_add, f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_splat, f64x2_sub, i64x2_add,
-        i64x2_extract_lane, i64x2_splat, v128_load,
+        i64x2_extract_lane, i64x2_splat,
     };
     let end = len.div_ceil(2) * 2;
     let (a, b, c, d) = (&a[..end], &b[..end], &c[..end], &d[..end]);
     let (high_c, low_c) = (f64x2_splat(HIGH), f64x2_splat(LOW));
     let (mut high, mut low) = (i64x2_splat(0), i64x2_splat(0));
     for k in (0..end).step_by(2) {
-        // SAFETY: k + 1 < end, and every slice has exactly `end` limbs; v128.load has no alignment
-        // requirement.
-        let (va, vb, vc, vd) = unsafe {
-            (
-                v128_load(a.as_ptr().add(k).cast()),
-                v128_load(b.as_ptr().add(k).cast()),
-                v128_load(c.as_ptr().add(k).cast()),
-                v128_load(d.as_ptr().add(k).cast()),
-            )
-        };
+        // SAFETY: k + 1 < end, and every slice has exactly `end` limbs (the reslicing above checks it).
+        let [va, vb, vc, vd] = unsafe { super::limbs::load4([a, b, c, d], k) };
         let h1 = f64x2_relaxed_madd(va, vb, high_c);
         let h2 = f64x2_relaxed_madd(vc, vd, high_c);
         // -lo + LOW: the negated low part, exact (see the module's comment).
@@ -283,70 +262,6 @@ fn dot2(a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
         low = low.wrapping_add(l.to_bits() as i64 - LOW_BITS);
     }
     (high, low.wrapping_neg())
-}
-
-/// OS2IP (RFC 8017 section 4.2) into little-endian 52-bit limbs, which must hold it.
-fn from_be_bytes(bytes: &[u8], out: &mut [u64]) {
-    out.fill(0);
-    let (mut acc, mut bits, mut k) = (0u64, 0, 0);
-    for &byte in bytes.iter().rev() {
-        acc |= u64::from(byte) << bits;
-        bits += 8;
-        if bits >= LIMB_BITS {
-            out[k] = acc & LIMB_MASK;
-            acc >>= LIMB_BITS;
-            bits -= LIMB_BITS;
-            k += 1;
-        }
-    }
-    if acc != 0 {
-        out[k] = acc;
-    }
-}
-
-/// I2OSP (RFC 8017 section 4.1) of little-endian 52-bit limbs into all of `out`, big-endian (bits past `out` are dropped).
-fn to_be_bytes(limbs: &[u64], out: &mut [u8]) {
-    let (mut acc, mut bits) = (0u64, 0);
-    let mut limbs = limbs.iter();
-    for byte in out.iter_mut().rev() {
-        if bits < 8 {
-            acc |= limbs.next().copied().unwrap_or(0) << bits;
-            bits += LIMB_BITS;
-        }
-        *byte = acc as u8;
-        acc >>= 8;
-        bits -= 8;
-    }
-}
-
-fn less_than(a: &[u64], b: &[u64]) -> bool {
-    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-        if x != y {
-            return x < y;
-        }
-    }
-    false
-}
-
-fn sub_in_place(a: &mut [u64], b: &[u64]) {
-    let mut borrow = 0;
-    for (x, &y) in a.iter_mut().zip(b) {
-        let d = x.wrapping_sub(y).wrapping_sub(borrow);
-        borrow = d >> 63;
-        *x = d & LIMB_MASK;
-    }
-}
-
-fn mod_double(x: &mut [u64], n: &[u64]) {
-    let mut carry = 0;
-    for limb in x.iter_mut() {
-        let v = *limb << 1 | carry;
-        carry = v >> LIMB_BITS;
-        *limb = v & LIMB_MASK;
-    }
-    if carry != 0 || !less_than(x, n) {
-        sub_in_place(x, n);
-    }
 }
 
 #[cfg(test)]
@@ -451,14 +366,7 @@ mod tests {
             let v = FmaVerifier::new(&vec![0xffu8; bits / 8], bits);
             let l = v.n.len();
             let mut x = [0u64; WIDTH];
-            x[..l].copy_from_slice(&v.n);
-            let mut carry = 0;
-            for limb in &mut x[..l] {
-                let doubled = *limb << 1 | carry;
-                carry = doubled >> LIMB_BITS;
-                *limb = doubled & LIMB_MASK;
-            }
-            x[0] -= 1;
+            L52::two_n_minus_one(&v.n, &mut x[..l]);
             let xf: Vec<f64> = x.iter().map(|&v| v as f64).collect();
             let (mut y, mut scratch) = ([0.0; WIDTH], [0.0; WIDTH]);
             v.mont_mul(&mut y, &xf, &xf, &mut scratch);

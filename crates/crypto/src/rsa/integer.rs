@@ -15,11 +15,14 @@
 //! products) was slower than the plain multiplication once vectorised, and unrolling the vector loop
 //! gained under 5%.
 
+use super::limbs::{less_than, pow_65537, Limbs};
 use super::MAX_BITS;
 
 /// Bits per limb.
 const LIMB_BITS: usize = 28;
 const LIMB_MASK: u32 = (1 << LIMB_BITS) - 1;
+/// The limb operations at this width.
+type L28 = Limbs<LIMB_BITS>;
 /// Limbs for the largest modulus: R = 2^(28 L) must exceed 4 n (see [`IntegerVerifier::mont_mul_in`]).
 const MAX_LIMBS: usize = (MAX_BITS + 2).div_ceil(LIMB_BITS);
 /// The most limbs for which a column sum of [`IntegerVerifier::mont_mul_in`] (at most 2 L products below
@@ -57,14 +60,8 @@ impl IntegerVerifier {
     pub(super) fn new_out_of_line(modulus: &[u8], bits: usize) -> Self {
         let limbs = (8 * modulus.len() + 2).div_ceil(LIMB_BITS);
         let mut n = vec![0u32; limbs];
-        from_be_bytes(modulus, &mut n);
-
-        // n^-1 mod 2^32 by Newton's iteration: each step doubles the correct low bits (1, 2, 4, ..., 32).
-        let mut inv: u32 = 1;
-        for _ in 0..5 {
-            inv = inv.wrapping_mul(2u32.wrapping_sub(n[0].wrapping_mul(inv)));
-        }
-        let n0_inv = inv.wrapping_neg() & LIMB_MASK;
+        L28::from_be_bytes(modulus, &mut n);
+        let n0_inv = L28::neg_inverse(n[0].into()) as u32;
         let mut n_rev: Vec<u32> = n.iter().rev().copied().collect();
         n_rev.resize(limbs + PAD, 0);
         let mut verifier = Self {
@@ -74,17 +71,9 @@ impl IntegerVerifier {
             r2: Box::default(),
         };
 
-        // R^2 mod n, R = 2^(28 L). With 28 L = t 2^s: start from 2^(bits-1) < n and double modulo n up to
-        // 2^(28 L + t), which is 2^t in Montgomery form; s Montgomery squarings raise it to
-        // 2^(t 2^s) = R, in Montgomery form R * R.
-        let r_bits = LIMB_BITS * limbs;
-        let s = r_bits.trailing_zeros().min(5);
-        let t = r_bits >> s;
+        // R^2 mod n, R = 2^(28 L).
         let (mut x, mut y, mut scratch) = ([0u32; WIDTH], [0u32; WIDTH], [0u32; WIDTH]);
-        x[(bits - 1) / LIMB_BITS] = 1 << ((bits - 1) % LIMB_BITS);
-        for _ in bits - 1..r_bits + t {
-            mod_double(&mut x[..limbs], &verifier.n);
-        }
+        let s = L28::r2_seed(&verifier.n, bits, &mut x[..limbs]);
         for _ in 0..s {
             verifier.mont_mul(&mut y, &x, &x, &mut scratch);
             std::mem::swap(&mut x, &mut y);
@@ -101,25 +90,19 @@ impl IntegerVerifier {
         let limbs = self.n.len();
         // Any k octets fit in L limbs.
         let mut s = [0u32; WIDTH];
-        from_be_bytes(signature, &mut s[..limbs]);
+        L28::from_be_bytes(signature, &mut s[..limbs]);
         // Step 1: s must be below n.
         if !less_than(&s[..limbs], &self.n) {
             return false;
         }
-        // Step 2: m = s^e mod n, e = 65537 = 2^16 + 1, in Montgomery form: x = s R; sixteen squarings
-        // give s^(2^16) R; a last multiplication by s (not in Montgomery form) gives
-        // s^(2^16) R * s * R^-1 = s^65537, already out of Montgomery form.
-        let (mut x, mut y, mut scratch) = ([0u32; WIDTH], [0u32; WIDTH], [0u32; WIDTH]);
-        self.mont_mul(&mut x, &s, &self.r2, &mut scratch);
-        for _ in 0..8 {
-            self.mont_mul(&mut y, &x, &x, &mut scratch);
-            self.mont_mul(&mut x, &y, &y, &mut scratch);
-        }
+        // Step 2: m = s^e mod n, e = 65537.
         let mut m = [0u32; WIDTH];
-        self.mont_mul(&mut m, &x, &s, &mut scratch);
+        pow_65537(&s, &self.r2, &mut m, |out, a, b, scratch| {
+            self.mont_mul(out, a, b, scratch)
+        });
         self.reduce(&mut m);
         // I2OSP (section 4.1): m < n < 256^k fits.
-        to_be_bytes(&m[..limbs], out);
+        L28::to_be_bytes(&m[..limbs], out);
         true
     }
 
@@ -184,7 +167,7 @@ impl IntegerVerifier {
     fn reduce(&self, x: &mut [u32]) {
         let l = self.n.len();
         if !less_than(&x[..l], &self.n) {
-            sub_in_place(&mut x[..l], &self.n);
+            L28::sub_in_place(&mut x[..l], &self.n);
         }
     }
 }
@@ -237,23 +220,14 @@ column!(u64, u128);
 #[inline]
 fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> [u64; 2] {
     use core::arch::wasm32::{
-        u64x2_add, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, u64x2_extract_lane,
-        u64x2_splat, v128_load,
+        u64x2_add, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, u64x2_extract_lane, u64x2_splat,
     };
     let end = len.div_ceil(4) * 4;
     let (a, b, c, d) = (&a[..end], &b[..end], &c[..end], &d[..end]);
     let (mut low, mut high) = (u64x2_splat(0), u64x2_splat(0));
     for k in (0..end).step_by(4) {
-        // SAFETY: k + 3 < end, and every slice has exactly `end` limbs (the reslicing above checks it);
-        // v128.load has no alignment requirement.
-        let (va, vb, vc, vd) = unsafe {
-            (
-                v128_load(a.as_ptr().add(k).cast()),
-                v128_load(b.as_ptr().add(k).cast()),
-                v128_load(c.as_ptr().add(k).cast()),
-                v128_load(d.as_ptr().add(k).cast()),
-            )
-        };
+        // SAFETY: k + 3 < end, and every slice has exactly `end` limbs (the reslicing above checks it).
+        let [va, vb, vc, vd] = unsafe { super::limbs::load4([a, b, c, d], k) };
         low = u64x2_add(low, u64x2_extmul_low_u32x4(va, vb));
         high = u64x2_add(high, u64x2_extmul_high_u32x4(va, vb));
         low = u64x2_add(low, u64x2_extmul_low_u32x4(vc, vd));
@@ -286,83 +260,6 @@ fn dot2(a: &[u32], b: &[u32], c: &[u32], d: &[u32], len: usize) -> [u64; 2] {
         lanes[k % 4] += u64::from(a[k]) * u64::from(b[k]) + u64::from(c[k]) * u64::from(d[k]);
     }
     [lanes[0] + lanes[2], lanes[1] + lanes[3]]
-}
-
-/// OS2IP (RFC 8017 section 4.2) into little-endian 28-bit limbs; false if the value does not fit.
-fn from_be_bytes(bytes: &[u8], out: &mut [u32]) -> bool {
-    out.fill(0);
-    let (mut acc, mut bits, mut k) = (0u64, 0, 0);
-    for &byte in bytes.iter().rev() {
-        acc |= u64::from(byte) << bits;
-        bits += 8;
-        if bits >= LIMB_BITS {
-            let Some(limb) = out.get_mut(k) else {
-                return false;
-            };
-            *limb = acc as u32 & LIMB_MASK;
-            acc >>= LIMB_BITS;
-            bits -= LIMB_BITS;
-            k += 1;
-        }
-    }
-    match (acc, out.get_mut(k)) {
-        (0, _) => true,
-        (rest, Some(limb)) => {
-            *limb = rest as u32;
-            true
-        }
-        (_, None) => false,
-    }
-}
-
-/// I2OSP (RFC 8017 section 4.1) of little-endian 28-bit limbs into all of `out`, big-endian; the value
-/// must fit (bits past `out` are dropped).
-fn to_be_bytes(limbs: &[u32], out: &mut [u8]) {
-    let (mut acc, mut bits) = (0u64, 0);
-    let mut limbs = limbs.iter();
-    for byte in out.iter_mut().rev() {
-        if bits < 8 {
-            acc |= u64::from(limbs.next().copied().unwrap_or(0)) << bits;
-            bits += LIMB_BITS;
-        }
-        *byte = acc as u8;
-        acc >>= 8;
-        bits -= 8;
-    }
-}
-
-/// a < b, for numbers of the same limb count.
-fn less_than(a: &[u32], b: &[u32]) -> bool {
-    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-        if x != y {
-            return x < y;
-        }
-    }
-    false
-}
-
-/// a -= b (mod 2^(28 L)).
-fn sub_in_place(a: &mut [u32], b: &[u32]) {
-    let mut borrow = 0;
-    for (x, &y) in a.iter_mut().zip(b) {
-        let d = x.wrapping_sub(y).wrapping_sub(borrow);
-        borrow = d >> 31;
-        *x = d & LIMB_MASK;
-    }
-}
-
-/// x = 2x mod n, for x < n.
-fn mod_double(x: &mut [u32], n: &[u32]) {
-    let mut carry = 0;
-    for limb in x.iter_mut() {
-        let v = *limb << 1 | carry;
-        carry = v >> LIMB_BITS;
-        *limb = v & LIMB_MASK;
-    }
-    // 2x < 2n: one subtraction reduces it (mod 2^(28 L) it is exact even when the doubling carried out).
-    if carry != 0 || !less_than(x, n) {
-        sub_in_place(x, n);
-    }
 }
 
 #[cfg(test)]
@@ -403,32 +300,11 @@ mod tests {
             let v = IntegerVerifier::new_out_of_line(&n, bits);
             let l = v.n.len();
             assert_eq!(l, limbs, "{bits}");
-            // 2n - 1 in 28-bit limbs.
             let mut x = [0u32; WIDTH];
-            x[..l].copy_from_slice(&v.n);
-            let mut carry = 0;
-            for limb in &mut x[..l] {
-                let doubled = *limb << 1 | carry;
-                carry = doubled >> LIMB_BITS;
-                *limb = doubled & LIMB_MASK;
-            }
-            x[0] -= 1;
+            L28::two_n_minus_one(&v.n, &mut x[..l]);
             let (mut y, mut scratch) = ([0u32; WIDTH], [0u32; WIDTH]);
             v.mont_mul(&mut y, &x, &x, &mut scratch);
             assert!(!less_than(&x[..l], &y[..l]), "the product is below 2n");
-        }
-    }
-
-    #[test]
-    fn octet_string_round_trip() {
-        let bytes: Vec<u8> = (0..257u32).map(|i| (i * 37 + 11) as u8).collect();
-        for len in [1, 3, 4, 7, 256, 257] {
-            let mut limbs = [0u32; WIDTH];
-            assert!(from_be_bytes(&bytes[..len], &mut limbs[..MAX_LIMBS]));
-            let mut out = vec![0xaa; len + 2];
-            to_be_bytes(&limbs[..MAX_LIMBS], &mut out);
-            assert_eq!(&out[..2], [0, 0], "{len}");
-            assert_eq!(&out[2..], &bytes[..len], "{len}");
         }
     }
 }

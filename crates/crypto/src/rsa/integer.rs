@@ -1,5 +1,5 @@
-//! The 28-bit integer arithmetic of RSAVP1, for machines without fused multiply-add (and for all of
-//! them before [`super::fma`]).
+//! The 28-bit integer arithmetic of RSAVP1, for machines without fused multiply-add (where they have it,
+//! [`super::fma`] runs instead).
 //!
 //! Numbers are little-endian vectors of 28-bit limbs in 32-bit words. A product of two limbs is below
 //! 2^56, so the products of a whole column of a Montgomery multiplication (a b and m n, at most 2 L of
@@ -35,6 +35,7 @@ const _: () = assert!(
 const PAD: usize = 4;
 /// A number with its padding.
 const WIDTH: usize = MAX_LIMBS + PAD;
+
 /// The constants of one modulus for this arithmetic.
 ///
 /// `L` limbs of 28 bits, with `28 L >= 8 k + 2` for a k-octet modulus, so that every k-octet string fits

@@ -3,12 +3,14 @@
 //! hardware fuses it; `f64::mul_add` elsewhere). A 2048-bit number is 40 limbs here instead of 74 of 28
 //! bits, so a multiplication takes 3,200 products instead of 10,952, two per instruction.
 //!
-//! For limbs a, b < 2^52 the product p = a b is below 2^104. fma(a, b, 2^104) rounds p + 2^104, whose
-//! ulp is 2^52, to the nearest multiple: h = 2^104 + H 2^52 with H = round(p / 2^52), and H is the low
-//! bits of h's encoding. p - H 2^52 = lo then lies in [-2^51, 2^51] and fma(a, b, -H 2^52) computes it
-//! exactly; lo + 1.5 2^52 lies in [2^52, 2^53], where the ulp is 1, so lo is the encoding's low bits
-//! too. The encodings add up as 64-bit integers, the constants' encodings are taken off once per column,
-//! and each product counts its lo in its own column and its H in the next (H 2^52 is one limb up).
+//! For limbs a, b < 2^52 the product p = a b is at most (2^52 - 1)^2 < 2^104. fma(a, b, 2^104) rounds
+//! p + 2^104, whose ulp is 2^52, to the nearest multiple: h = 2^104 + H 2^52 with H = round(p / 2^52)
+//! <= 2^52 - 2, and H is the low bits of h's encoding. p - H 2^52 = lo then lies in [-2^51, 2^51].
+//! h - (2^104 - 1.5 2^52) = (H + 1.5) 2^52 = (2H + 3) 2^51 is exact (Sterbenz; below 2^104, its ulp
+//! at most 2^51), and fma(-a, b, (H + 1.5) 2^52) = 1.5 2^52 - lo lies in [2^52, 2^53], where the ulp is
+//! 1: exact, with -lo the encoding's low bits. The encodings add up as 64-bit integers, the constants'
+//! encodings are taken off once per column, and each product counts its lo in its own column and its H
+//! in the next (H 2^52 is one limb up).
 
 use super::limbs::{less_than, pow_65537, Limbs};
 use super::MAX_BITS;
@@ -27,8 +29,10 @@ const WIDTH: usize = MAX_LIMBS + PAD;
 
 /// 2^104, whose ulp is 2^52.
 const HIGH: f64 = 20282409603651670423947251286016.0;
-/// 1.5 2^52: lo + LOW is in [2^52, 2^53], where the ulp is 1.
+/// 1.5 2^52: LOW - lo is in [2^52, 2^53], where the ulp is 1.
 const LOW: f64 = 6755399441055744.0;
+/// HIGH - LOW, exact: h - SHIFT = (H + 1.5) 2^52, the second multiply-add's addend.
+const SHIFT: f64 = HIGH - LOW;
 
 /// The constants of one modulus for this arithmetic.
 #[derive(Clone, Debug, PartialEq)]
@@ -208,21 +212,21 @@ const LOW_BITS: i64 = LOW.to_bits() as i64;
 #[inline]
 fn dot2(a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
     use core::arch::wasm32::{
-        f64x2_add, f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_splat, f64x2_sub, i64x2_add,
+        f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_splat, f64x2_sub, i64x2_add,
         i64x2_extract_lane, i64x2_splat,
     };
     let end = len.div_ceil(2) * 2;
     let (a, b, c, d) = (&a[..end], &b[..end], &c[..end], &d[..end]);
-    let (high_c, low_c) = (f64x2_splat(HIGH), f64x2_splat(LOW));
+    let (high_c, shift) = (f64x2_splat(HIGH), f64x2_splat(SHIFT));
     let (mut high, mut low) = (i64x2_splat(0), i64x2_splat(0));
     for k in (0..end).step_by(2) {
         // SAFETY: k + 1 < end, and every slice has exactly `end` limbs (the reslicing above checks it).
         let [va, vb, vc, vd] = unsafe { super::limbs::load4([a, b, c, d], k) };
         let h1 = f64x2_relaxed_madd(va, vb, high_c);
         let h2 = f64x2_relaxed_madd(vc, vd, high_c);
-        // -lo + LOW: the negated low part, exact (see the module's comment).
-        let l1 = f64x2_add(f64x2_relaxed_nmadd(va, vb, f64x2_sub(h1, high_c)), low_c);
-        let l2 = f64x2_add(f64x2_relaxed_nmadd(vc, vd, f64x2_sub(h2, high_c)), low_c);
+        // LOW - lo: the negated low part, exact (see the module's comment).
+        let l1 = f64x2_relaxed_nmadd(va, vb, f64x2_sub(h1, shift));
+        let l2 = f64x2_relaxed_nmadd(vc, vd, f64x2_sub(h2, shift));
         high = i64x2_add(high, i64x2_add(h1, h2));
         low = i64x2_add(low, i64x2_add(l1, l2));
     }
@@ -257,7 +261,7 @@ fn dot2(a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
         .chain(c[..end].iter().zip(&d[..end]))
     {
         let h = x.mul_add(*y, HIGH);
-        let l = (-x).mul_add(*y, h - HIGH) + LOW;
+        let l = (-x).mul_add(*y, h - SHIFT);
         high = high.wrapping_add(h.to_bits() as i64 - HIGH_BITS);
         low = low.wrapping_add(l.to_bits() as i64 - LOW_BITS);
     }
@@ -308,6 +312,20 @@ mod tests {
         let (high, low) = dot2(&a, &a, &a, &a, len);
         let got = i128::from(high) * (1 << LIMB_BITS) + i128::from(low);
         assert_eq!(got, 2 * len as i128 * (LIMB_MASK as i128).pow(2));
+    }
+
+    /// The second multiply-add's addend is exact: HIGH - LOW rounds to nothing, and h - SHIFT at the
+    /// largest H (of (2^52 - 1)^2) is (H + 1.5) 2^52.
+    #[test]
+    fn shift_is_exact() {
+        assert_eq!(SHIFT as u128, (1 << 104) - (3 << 51));
+        let max = LIMB_MASK as f64;
+        let h = max.mul_add(max, HIGH);
+        assert_eq!(h.to_bits() as i64 - HIGH_BITS, (1 << LIMB_BITS) - 2);
+        assert_eq!(
+            (h - SHIFT) as u128,
+            ((1 << LIMB_BITS) - 2) * (1 << 52) + (3 << 51)
+        );
     }
 
     #[test]

@@ -169,17 +169,27 @@ impl FmaVerifier {
         let m = &mut m[..l + PAD];
         // The carry into the column, with the H of the previous column's products.
         let mut carry: i64 = 0;
+        // m[i - 1]: it goes into `m` only once column i's dot product has read `m` (see below).
+        let mut last_m: u64 = 0;
         for i in 0..l {
             let (high, low) = dot2(a, &b_rev[l - 1 - i..], m, &n_rev[l - 1 - i..], i + 1);
-            let sum = carry.wrapping_add(low);
+            // The dot product read m[i - 1] and m[i] as zero. m[i - 1] n[1] is added here, so that the
+            // path from one m to the next runs through integer multiplications alone, not through
+            // memory and the split, while the dot product of the next column starts.
+            let (last_high, last_low) = mul_wide(last_m, self.n[1]);
+            let sum = carry.wrapping_add(low).wrapping_add(last_low);
             let mi = (sum as u64).wrapping_mul(self.n0_inv) & LIMB_MASK;
-            m[i] = mi as f64;
+            if i > 0 {
+                m[i - 1] = last_m as f64;
+            }
             // sum + m[i] n[0] is a multiple of 2^52; its quotient carries on.
             let (mn_high, mn_low) = mul_wide(mi, self.n[0]);
             let cleared = sum.wrapping_add(mn_low);
             debug_assert_eq!(cleared & LIMB_MASK as i64, 0);
-            carry = (cleared >> LIMB_BITS) + high + mn_high;
+            carry = (cleared >> LIMB_BITS) + high + mn_high + last_high;
+            last_m = mi;
         }
+        m[l - 1] = last_m as f64;
         for i in l..2 * l - 1 {
             let lo = i + 1 - l;
             let (high, low) = dot2(&a[lo..], b_rev, &m[lo..], n_rev, 2 * l - 1 - i);

@@ -49,7 +49,9 @@ function sources(side, rev) {
     }
   } else {
     const tar = run('git', ['archive', rev, 'crates/crypto/Cargo.toml', 'crates/crypto/src'], { maxBuffer: 1 << 26 });
-    run('tar', ['-x', '--strip-components=2', '-C', out], { input: tar, stdio: ['pipe', 'pipe', 'inherit'] });
+    // -m: the files take the time of extraction, not the commit's, or cargo would keep the last build of
+    // this side when `rev` is older than it.
+    run('tar', ['-x', '-m', '--strip-components=2', '-C', out], { input: tar, stdio: ['pipe', 'pipe', 'inherit'] });
   }
   const manifest = path.join(out, 'Cargo.toml');
   const text = fs.readFileSync(manifest, 'utf8');

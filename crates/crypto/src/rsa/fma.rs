@@ -227,8 +227,9 @@ fn dot2(a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
     };
     let end = len.div_ceil(2) * 2;
     let (a, b, c, d) = (&a[..end], &b[..end], &c[..end], &d[..end]);
-    // Hidden from the compiler: V8 builds a `v128.const` again at each use inside the loop (several
-    // instructions each), where values it cannot see as constants stay in registers.
+    // Hidden from the compiler, so that they reach V8 as values set before the loop: workerd's V8 builds
+    // a `v128.const` anew inside the loop at each iteration, three instructions each (as
+    // `benches/annotate.mjs` shows), where it keeps these in registers.
     let (high_c, shift) = core::hint::black_box((f64x2_splat(HIGH), f64x2_splat(SHIFT)));
     let (mut high, mut low) = (i64x2_splat(0), i64x2_splat(0));
     for k in (0..end).step_by(2) {

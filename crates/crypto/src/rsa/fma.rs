@@ -167,12 +167,13 @@ impl FmaVerifier {
         b_rev[l..].fill(0.0);
         let mut m = [0.0; WIDTH];
         let m = &mut m[..l + PAD];
+        let split = Split::new();
         // The carry into the column, with the H of the previous column's products.
         let mut carry: i64 = 0;
         // m[i - 1]: it goes into `m` only once column i's dot product has read `m` (see below).
         let mut last_m: u64 = 0;
         for i in 0..l {
-            let (high, low) = dot2(a, &b_rev[l - 1 - i..], m, &n_rev[l - 1 - i..], i + 1);
+            let (high, low) = dot2(split, a, &b_rev[l - 1 - i..], m, &n_rev[l - 1 - i..], i + 1);
             // The dot product read m[i - 1] and m[i] as zero. m[i - 1] n[1] is added here, so that the
             // path from one m to the next runs through integer multiplications alone, not through
             // memory and the split, while the dot product of the next column starts.
@@ -192,7 +193,7 @@ impl FmaVerifier {
         m[l - 1] = last_m as f64;
         for i in l..2 * l - 1 {
             let lo = i + 1 - l;
-            let (high, low) = dot2(&a[lo..], b_rev, &m[lo..], n_rev, 2 * l - 1 - i);
+            let (high, low) = dot2(split, &a[lo..], b_rev, &m[lo..], n_rev, 2 * l - 1 - i);
             let sum = carry.wrapping_add(low);
             out[i - l] = (sum as u64 & LIMB_MASK) as f64;
             carry = (sum >> LIMB_BITS) + high;
@@ -215,22 +216,56 @@ fn mul_wide(m: u64, n: u64) -> (i64, i64) {
 const HIGH_BITS: i64 = HIGH.to_bits() as i64;
 const LOW_BITS: i64 = LOW.to_bits() as i64;
 
+/// The split's constants, HIGH and SHIFT, as vectors: made once per multiplication and handed to each
+/// column's [`dot2`].
+#[cfg(target_arch = "wasm32")]
+#[derive(Clone, Copy)]
+struct Split(core::arch::wasm32::v128, core::arch::wasm32::v128);
+
+#[cfg(target_arch = "wasm32")]
+impl Split {
+    /// Hidden from the compiler, so that they reach V8 as values set before the loops: workerd's V8
+    /// builds a `v128.const` anew inside a loop at each iteration, three instructions each (as
+    /// `benches/annotate.mjs` shows), where it keeps these in registers.
+    #[target_feature(enable = "simd128")]
+    #[inline]
+    fn new() -> Self {
+        use core::arch::wasm32::f64x2_splat;
+        core::hint::black_box(Split(f64x2_splat(HIGH), f64x2_splat(SHIFT)))
+    }
+}
+
+/// Natively the constants are scalars.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Clone, Copy)]
+struct Split;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Split {
+    fn new() -> Self {
+        Split
+    }
+}
+
 /// For k below `len` rounded up to an even count: (Σ H, Σ lo) of a[k] b[k] and c[k] d[k], limbs below
 /// 2^52; the caller guarantees that the products past `len` are zero.
 #[cfg(target_arch = "wasm32")]
 #[target_feature(enable = "simd128,relaxed-simd")]
 #[inline]
-fn dot2(a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
+fn dot2(
+    Split(high_c, shift): Split,
+    a: &[f64],
+    b: &[f64],
+    c: &[f64],
+    d: &[f64],
+    len: usize,
+) -> (i64, i64) {
     use core::arch::wasm32::{
-        f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_splat, f64x2_sub, i64x2_add,
-        i64x2_extract_lane, i64x2_splat,
+        f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_sub, i64x2_add, i64x2_extract_lane,
+        i64x2_splat,
     };
     let end = len.div_ceil(2) * 2;
     let (a, b, c, d) = (&a[..end], &b[..end], &c[..end], &d[..end]);
-    // Hidden from the compiler, so that they reach V8 as values set before the loop: workerd's V8 builds
-    // a `v128.const` anew inside the loop at each iteration, three instructions each (as
-    // `benches/annotate.mjs` shows), where it keeps these in registers.
-    let (high_c, shift) = core::hint::black_box((f64x2_splat(HIGH), f64x2_splat(SHIFT)));
     let (mut high, mut low) = (i64x2_splat(0), i64x2_splat(0));
     for k in (0..end).step_by(2) {
         // SAFETY: k + 1 < end, and every slice has exactly `end` limbs (the reslicing above checks it).
@@ -265,7 +300,7 @@ fn dot2(a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
 
 /// [`dot2`] with `f64::mul_add`, one product at a time.
 #[cfg(not(target_arch = "wasm32"))]
-fn dot2(a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
+fn dot2(_: Split, a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
     let end = len.div_ceil(2) * 2;
     let (mut high, mut low) = (0i64, 0i64);
     for (x, y) in a[..end]
@@ -314,7 +349,7 @@ mod tests {
                 let b: Vec<f64> = (0..len).map(|k| pick(k, 1)).chain([0.0; 2]).collect();
                 let c: Vec<f64> = (0..len).map(|k| pick(k + 3, 1)).chain([0.0; 2]).collect();
                 let d: Vec<f64> = (0..len).map(|k| pick(k + 5, 0)).chain([0.0; 2]).collect();
-                let (high, low) = dot2(&a, &b, &c, &d, len);
+                let (high, low) = dot2(Split::new(), &a, &b, &c, &d, len);
                 let got = i128::from(high) * (1 << LIMB_BITS) + i128::from(low);
                 assert_eq!(got, exact(&a, &b) + exact(&c, &d), "{len} {rotate}");
             }
@@ -322,7 +357,7 @@ mod tests {
         // More than a column of the largest key (2 L products) of the largest limbs.
         let len = MAX_LIMBS + 1;
         let a = vec![max; len];
-        let (high, low) = dot2(&a, &a, &a, &a, len);
+        let (high, low) = dot2(Split::new(), &a, &a, &a, &a, len);
         let got = i128::from(high) * (1 << LIMB_BITS) + i128::from(low);
         assert_eq!(got, 2 * len as i128 * (LIMB_MASK as i128).pow(2));
     }

@@ -88,7 +88,7 @@ impl Made {
 
     /// The runtime's `Response`, made in one call.
     fn into_response(self) -> Result<web_sys::Response> {
-        let body = self.body.as_deref().map(str::as_bytes);
+        let body = self.body.as_deref();
         let made = match (body, self.after_json_headers()) {
             (Some(body), Some(rest)) => json_response(self.status, &header_lines(rest)?, body),
             _ => make_response(self.status, &header_lines(&self.headers)?, body),
@@ -113,7 +113,9 @@ fn header_lines(headers: &[(&'static str, Cow<'static, str>)]) -> Result<String>
     Ok(lines)
 }
 
-// A body from wasm memory is copied (`slice`) before the runtime sees it. The shared `Headers` object is
+// A body comes as a string, which the runtime encodes into a buffer of its own: bytes would be a view into
+// wasm memory, copied (`slice`) into an `ArrayBuffer` the runtime then holds, which costs more (README
+// "What each step bought"). The shared `Headers` object is
 // never handed out: the runtime copies it into each `Response`. `addLines` adds header lines as
 // `Made::set` does: `Vary` is added to, any other name replaced.
 #[wasm_bindgen(inline_js = "
@@ -129,11 +131,11 @@ function addLines(headers, lines) {
 export function jsonResponse(status, lines, body) {
   jsonHeaders ??= new Headers([['content-type', 'application/json'], ['cache-control', 'no-store']]);
   const headers = lines === '' ? jsonHeaders : addLines(new Headers(jsonHeaders), lines);
-  return new Response(body.slice(), { status, headers });
+  return new Response(body, { status, headers });
 }
 export function makeResponse(status, lines, body) {
   const headers = addLines(new Headers(), lines);
-  return new Response(body === undefined ? null : body.slice(), { status, headers });
+  return new Response(body ?? null, { status, headers });
 }
 export function withOriginHeaders(response, lines) {
   const headers = addLines(new Headers(response.headers), lines);
@@ -147,7 +149,7 @@ extern "C" {
     fn json_response(
         status: u16,
         lines: &str,
-        body: &[u8],
+        body: &str,
     ) -> std::result::Result<web_sys::Response, JsValue>;
     #[wasm_bindgen(js_name = withOriginHeaders, catch)]
     fn with_origin_headers(
@@ -158,7 +160,7 @@ extern "C" {
     fn make_response(
         status: u16,
         lines: &str,
-        body: Option<&[u8]>,
+        body: Option<&str>,
     ) -> std::result::Result<web_sys::Response, JsValue>;
 }
 

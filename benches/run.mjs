@@ -14,7 +14,8 @@
 //      gateway / reference of the cost over the floor. The same requests go to a constant Worker
 //      (benches/constant) that reads none of them. Then come the costs of features: a guarded JSON-RPC
 //      call, and the operations bindings (over HTTP on two workers, and in one process with
-//      benches/inprocess.mjs);
+//      benches/inprocess.mjs); then the same paths with each worker under workerd alone, as in production,
+//      without wrangler's dev environment in its process (benches/bare.mjs);
 //   4. prints the tables (Markdown, for the README), with p50/p99 latency next to CPU, and draws the CPU per
 //      request of every path for the gateway, the reference and the constant Worker as an SVG bar chart
 //      (benches/chart.svg, or --chart FILE).
@@ -343,6 +344,18 @@ function bindingsCost() {
   return inProcess({ a: path.join(REPO_ROOT, 'build'), b: path.join(REPO_ROOT, 'build'), bindings: true, paths: [LIMITED, UNLIMITED], rounds: BINDINGS_ROUNDS, log });
 }
 
+// ---- 3c. the same paths under workerd alone (benches/bare.mjs) ---------------------------------------
+// Under `wrangler dev` the worker's process also runs Miniflare's entry Worker and dev middleware, about
+// 200 µs of a public request's CPU (README "Performance"); production has neither.
+function bare() {
+  log('measuring the paths under workerd alone');
+  return execFileSync(process.execPath, [path.join(REPO_ROOT, 'benches/bare.mjs'), '--rounds', '21', '--requests', '1000'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+}
+
 // ---- 4. report -----------------------------------------------------------------------------------
 const fmt = (n) => (Math.round(n) === 0 ? 0 : n).toFixed(0); // never "-0"
 const spread = ([low, high]) => `${fmt(low)}…${fmt(high)}`;
@@ -358,6 +371,7 @@ try {
   const inWorkerd = await microInWorkerd(data);
   const macroResults = MICRO_ONLY ? null : await macro(issuer);
   const bindingsInProcess = MICRO_ONLY ? null : await bindingsCost();
+  const bareResults = MICRO_ONLY ? null : bare();
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [];
   lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpu} (${os.cpus().length} cores), Node ${process.version}, wrangler dev (workerd). CPU of the workerd process that runs the worker; ${ROUNDS} rounds of ${REQUESTS} requests per path and worker after ${WARMUP} warm-up requests, ${CONCURRENCY} in flight; medians of the rounds, spread = interquartile range of the rounds.`);
@@ -411,6 +425,8 @@ try {
   const precise = ({ median: m, interval: [low, high] }) => `${m.toFixed(1)} µs (${low.toFixed(1)}…${high.toFixed(1)})`;
   lines.push(`| both optional bindings over none, token seen before on a rate-limited route, in process (one workerd, the build twice, ${BINDINGS_ROUNDS} rounds) | ${precise(bindingsInProcess[LIMITED].difference)} |`);
   lines.push(`| the metrics binding alone (a route not rate limited), in process | ${precise(bindingsInProcess[UNLIMITED].difference)} |`);
+  lines.push('');
+  lines.push(bareResults);
   console.log(lines.join('\n'));
 } finally {
   await issuer.close();

@@ -33,7 +33,8 @@ if (text.split(line).length !== 2) {
 }
 // wasm-bindgen copies a string into wasm memory with a JavaScript loop over its characters while they are
 // ASCII. That loop costs what V8's tier for it makes it: about 1 µs for a token when optimised, ten times
-// that when not, and in workerd an optimising compile can wait thousands of requests (README "Performance").
+// that when not, and in workerd an optimising compile can wait thousands of requests (README "What each
+// step bought").
 // The runtime's `TextEncoder.encodeInto` does the same copy in native code whatever the tier.
 const loop = `  const mem = getUint8ArrayMemory0();
   let offset = 0;

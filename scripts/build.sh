@@ -31,33 +31,15 @@ if (text.split(line).length !== 2) {
   console.error(`build: ${file} has no single "${line}"; worker-build's shim changed, see src/adapter/entry.js`);
   process.exit(1);
 }
-// wasm-bindgen copies a string into wasm memory with a JavaScript loop over its characters while they are
-// ASCII. That loop costs what V8's tier for it makes it: about 1 µs for a token when optimised, ten times
-// that when not, and in workerd an optimising compile can wait thousands of requests (README "What each
-// step bought").
-// The runtime's `TextEncoder.encodeInto` does the same copy in native code whatever the tier.
-const loop = `  const mem = getUint8ArrayMemory0();
-  let offset = 0;
-  for (; offset < len; offset++) {
-    const code = arg.charCodeAt(offset);
-    if (code > 127) break;
-    mem[ptr + offset] = code;
-  }
-  if (offset !== len) {
-    if (offset !== 0) {
-      arg = arg.slice(offset);
-    }
-`;
-const native = `  const encoded = cachedTextEncoder.encodeInto(arg, getUint8ArrayMemory0().subarray(ptr, ptr + len));
-  let offset = encoded.written;
-  if (encoded.read !== len) {
-    arg = arg.slice(encoded.read);
-`;
-if (text.split(loop).length !== 2) {
-  console.error(`build: ${file} has no single copy of wasm-bindgen's string loop in passStringToWasm0; wasm-bindgen changed, see scripts/build.sh`);
+// wasm-bindgen's string copy, as wasm-bindgen 0.2.130 writes it, is replaced by src/adapter/copy-string.js.
+const copy = text.match(/^function passStringToWasm0\(arg, malloc, realloc\) \{\n[^]*?\n\}\n/m);
+const loop = '    const code = arg.charCodeAt(offset);\n    if (code > 127) break;\n    mem[ptr + offset] = code;\n';
+if (!copy || text.split(copy[0]).length !== 2 || !copy[0].includes(loop)) {
+  console.error(`build: ${file} has no single passStringToWasm0 with wasm-bindgen's ASCII loop; wasm-bindgen changed, see src/adapter/copy-string.js`);
   process.exit(1);
 }
-fs.writeFileSync(file, text.replace(line, fs.readFileSync('src/adapter/entry.js', 'utf8')).replace(loop, native));
+const native = fs.readFileSync('src/adapter/copy-string.js', 'utf8');
+fs.writeFileSync(file, text.replace(line, fs.readFileSync('src/adapter/entry.js', 'utf8')).replace(copy[0], native));
 JS
 "$ESBUILD_BIN" build/index.js --minify --format=esm --outfile=build/index.js --allow-overwrite --log-level=warning
 # worker-build keeps the wasm name section (it passes --debuginfo to wasm-opt): about 80 KB that only

@@ -14,7 +14,7 @@ function passStringToWasm0(arg, malloc, realloc) {
   }
   let len = arg.length;
   let ptr = malloc(len, 1) >>> 0;
-  // As many characters as fit in one byte each: all of them for an ASCII string.
+  // As many characters as len bytes hold, in UTF-8: all of them for an ASCII string.
   const encoded = cachedTextEncoder.encodeInto(arg, getUint8ArrayMemory0().subarray(ptr, ptr + len));
   let offset = encoded.written;
   if (encoded.read !== len) {

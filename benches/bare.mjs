@@ -15,7 +15,7 @@ import path from 'node:path';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { REPO_ROOT } from '../tests/e2e/harness.mjs';
 import { buildModules, referenceModules, startDirect } from './direct.mjs';
-import { batch, benchPaths, benchRoutes, cliArg, closeAgent, median, medianInterval } from './load.mjs';
+import { batch, benchPaths, benchRoutes, cliArg, closeAgent, CONCURRENCY, median, medianInterval } from './load.mjs';
 
 const BUILD = path.resolve(REPO_ROOT, cliArg('build', 'build'));
 const B = cliArg('b', '');
@@ -35,7 +35,6 @@ const modules = {
   reference: B ? buildModules(path.resolve(REPO_ROOT, B)) : referenceModules(DIR),
   constant: [{ name: 'index.js', kind: 'esModule', file: path.join(REPO_ROOT, 'benches/constant/index.js') }],
 };
-// Tokens first: minting takes a while, and a worker started before it would answer its first request late.
 const made = benchPaths(issuer, Object.keys(modules), ROUNDS * REQUESTS + WARMUP);
 const workers = [];
 for (const [name, mods] of Object.entries(modules)) {
@@ -69,7 +68,7 @@ const interval = (xs) => {
   const [lo, hi] = medianInterval(xs);
   return `${fmt(median(xs))} (${fmt(lo)}…${fmt(hi)})`;
 };
-console.log(`Each worker under workerd alone; ${ROUNDS} rounds of ${REQUESTS} requests per path and worker (DPoP: ${count('dpop', REQUESTS)}) after ${WARMUP} of warm-up (DPoP: ${count('dpop', WARMUP)}), 4 in flight. µs of CPU per request of the worker's process, median of the rounds; over floor: the median of the per-round differences from the worker's own public route.\n`);
+console.log(`Each worker under workerd alone; ${ROUNDS} rounds of ${REQUESTS} requests per path and worker (DPoP: ${count('dpop', REQUESTS)}) after ${WARMUP} of warm-up (DPoP: ${count('dpop', WARMUP)}), ${CONCURRENCY} in flight. µs of CPU per request of the worker's process, median of the rounds; over floor: the median of the per-round differences from the worker's own public route.\n`);
 const other = B ? `B (${B})` : 'reference';
 console.log(`| path | gateway | ${other} | constant | gateway over floor | ${other} over floor | gateway − ${other} (95% interval) |`);
 console.log('|---|---|---|---|---|---|---|');
@@ -77,6 +76,6 @@ for (const name of PATHS) {
   const runs = (w) => samples.get(`${w}/${name}`);
   const over = (w) => runs(w).map((x, i) => x - samples.get(`${w}/public`)[i]);
   const diff = runs('gateway').map((x, i) => x - runs('reference')[i]);
-  const overCell = (w) => (name === 'public' ? '—' : interval(over(w)));
+  const overCell = (w) => (name === 'public' || !samples.has(`${w}/public`) ? '—' : interval(over(w)));
   console.log(`| ${name} | ${fmt(median(runs('gateway')))} | ${fmt(median(runs('reference')))} | ${fmt(median(runs('constant')))} | ${overCell('gateway')} | ${overCell('reference')} | ${interval(diff)} |`);
 }

@@ -1,6 +1,6 @@
 // Where a path's CPU goes in each worker's workerd process, symbol by symbol, over HTTP:
 //
-//   node benches/perfdiff.mjs [--a build] [--b reference|<build dir>] [--path public|same|new|dpop]
+//   node benches/perfdiff.mjs [--a <build dir>] [--b reference|<build dir>] [--path public|same|new|dpop]
 //        [--requests N] [--rounds N] [--top N] [--wrangler]
 //
 // Starts A and B under workerd alone (benches/direct.mjs) with V8's `--perf-basic-prof`, so that `perf`
@@ -8,8 +8,8 @@
 // Rounds alternate A and B; in each, `perf record` samples one worker's process while N requests of the
 // path run. Prints each side's µs per request by kind of code (V8's generated code, workerd's own
 // functions, the kernel, the rest) and the symbols whose µs per request differ most between the sides.
-// `--wrangler`: each side under `wrangler dev` instead, A and B being wrangler.toml files (or `reference`);
-// there V8 takes no flags, so its generated code is counted but not named.
+// `--wrangler`: each side under `wrangler dev` instead, A and B being wrangler.toml files (A by default the
+// repository's, B `reference`); there V8 takes no flags, so its generated code is counted but not named.
 import { spawn, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startIssuer } from '../tools/dev-issuer.mjs';
@@ -17,13 +17,13 @@ import { REPO_ROOT, startGateway } from '../tests/e2e/harness.mjs';
 import { buildModules, referenceModules, startDirect } from './direct.mjs';
 import { batch, benchPaths, benchRoutes, cliArg, closeAgent, workerdProcesses } from './load.mjs';
 
-const A = cliArg('a', 'build');
+const WRANGLER = process.argv.includes('--wrangler');
+const A = cliArg('a', WRANGLER ? 'wrangler.toml' : 'build');
 const B = cliArg('b', 'reference');
 const PATH = cliArg('path', 'public');
 const REQUESTS = Number(cliArg('requests', 4000));
 const ROUNDS = Number(cliArg('rounds', 3));
 const TOP = Number(cliArg('top', 25));
-const WRANGLER = process.argv.includes('--wrangler');
 const FREQ = 10_000;
 const DIR = path.join(REPO_ROOT, 'target/perfdiff');
 

@@ -115,9 +115,9 @@ fn header_lines(headers: &[(&'static str, Cow<'static, str>)]) -> Result<String>
 
 // A body comes as a string, which the runtime encodes into a buffer of its own: bytes would be a view into
 // wasm memory, copied (`slice`) into an `ArrayBuffer` the runtime then holds, which costs more (README
-// "What each step bought"). The shared `Headers` object is
-// never handed out: the runtime copies it into each `Response`. `addLines` adds header lines as
-// `Made::set` does: `Vary` is added to, any other name replaced.
+// "What each step bought"). The shared `Headers` object is never handed out: the runtime copies it into
+// each `Response`. `addLines` adds header lines as `Made::set` does: `Vary` is added to, any other name
+// replaced.
 #[wasm_bindgen(inline_js = "
 let jsonHeaders;
 function addLines(headers, lines) {

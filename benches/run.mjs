@@ -357,6 +357,28 @@ function bare() {
 }
 
 // ---- 4. report -----------------------------------------------------------------------------------
+// The performance targets (README "Performance", "What the runs show"): each authorised path at or below the
+// reference in absolute CPU and within its budget over the gateway's floor; the floor at or below the
+// reference's; the wasm within its gzipped size. One run meets a target or not; the README counts runs.
+const OVER_FLOOR_BUDGET = { [SAME]: 20, [PATH_NAMES.new]: 60, [PATH_NAMES.dpop]: 150 };
+const SIZE_BUDGET_KIB = 200;
+
+function targetsTable(paths, size) {
+  const verdict = (met) => (met ? 'met' : 'missed');
+  const rows = ['| target | measured | this run |', '|---|---|---|'];
+  for (const { name, gateway: g, reference: r } of paths) {
+    if (name !== FLOOR && !(name in OVER_FLOOR_BUDGET)) continue;
+    rows.push(`| ${name}: at or below the reference | ${g.worker.toFixed(1)} / ${r.worker.toFixed(1)} µs | ${verdict(g.worker <= r.worker)} |`);
+    if (name in OVER_FLOOR_BUDGET) {
+      const budget = OVER_FLOOR_BUDGET[name];
+      rows.push(`| ${name}: at most ${budget} µs over the floor | ${g.over.toFixed(1)} µs | ${verdict(g.over <= budget)} |`);
+    }
+  }
+  const kib = size.gzip / 1024;
+  rows.push(`| wasm at most ${SIZE_BUDGET_KIB} KiB gzipped | ${kib.toFixed(1)} KiB | ${verdict(kib <= SIZE_BUDGET_KIB)} |`);
+  return rows;
+}
+
 const fmt = (n) => (Math.round(n) === 0 ? 0 : n).toFixed(0); // never "-0"
 const spread = ([low, high]) => `${fmt(low)}…${fmt(high)}`;
 
@@ -400,6 +422,8 @@ try {
     const latency = [`${ms(g.p50)} / ${ms(g.p99)}`, `${ms(r.p50)} / ${ms(r.p99)}`];
     lines.push(`| ${name} | ${fmt(g.worker)} | ${fmt(r.worker)} | ${cells.join(' | ')} | ${latency.join(' | ')} |`);
   }
+  lines.push('');
+  lines.push(...targetsTable(macroResults.paths, size));
   const bar = ({ worker, workerSpread: [low, high] }) => ({ value: worker, low, high });
   fs.writeFileSync(CHART, barChart({
     title: `CPU per request under wrangler dev (workerd), ${new Date().toISOString().slice(0, 10)}, ${cpu}`,

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # shellcheck source=/dev/null
 . target/tools.env
-# A run from a clean clone gains nothing from incremental state, which costs about 1 GB of disk.
-export CARGO_INCREMENTAL=0
+# A run from a clean clone gains nothing from incremental state, which costs about 1 GB of disk
+# (CARGO_INCREMENTAL=1 keeps it for repeated local runs).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step() { printf '\n== %s\n' "$*"; }
 

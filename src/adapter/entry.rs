@@ -1,7 +1,8 @@
 //! The exported fetch handler and the way its request waits for JavaScript.
 //!
-//! Most requests never wait for I/O (a public route, a token seen before, a new token under cached keys),
-//! so the request's future is polled once, at once, and a response ready then is returned as it is. A
+//! A request that needs neither credentials nor I/O is answered by the handler's first stage, with no
+//! future (`super::arrive`). Most others never wait for I/O either (a token seen before, a new token under
+//! cached keys), so their future is polled once, at once, and a response ready then is returned as it is. A
 //! request that waits on a promise through [`settled`] (the rate limiter, a JSON-RPC body, the origin's
 //! response, the Cache API, KV and the IdP) hands the promise to `entry.js`, which awaits it natively and
 //! calls [`resume`] with the outcome: no `future_to_promise`, no closures, no microtask queue of
@@ -20,6 +21,8 @@ use wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::{worker_sys, Env};
 
+use super::Arrived;
+
 type Request = Pin<Box<dyn Future<Output = web_sys::Response>>>;
 
 thread_local! {
@@ -36,8 +39,10 @@ thread_local! {
 /// with the promise's outcome; or a promise of a `Response`.
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> JsValue {
-    let request: Request = Box::pin(super::serve_request(req, env, worker::Context::new(ctx)));
-    drive(request, None)
+    match super::arrive(req, env, worker::Context::new(ctx)) {
+        Arrived::Answered(response) => response.into(),
+        Arrived::Waits(request) => drive(request, None),
+    }
 }
 
 /// The outcome of the promise of `[task, promise]`: `ok`, the value it resolved to, else the reason it was

@@ -11,6 +11,8 @@ mod replay_store;
 mod response;
 
 use std::cell::{OnceCell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -21,7 +23,7 @@ use worker::{Context, Delay, Env, Headers, Response, Result};
 use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
 use crate::error::{GatewayError, ResourceChallenge, Unavailable};
-use crate::gateway::{self, Authorized, Metadata, RequestFacts, Sources, Trace};
+use crate::gateway::{self, Admission, Authorized, Metadata, RequestFacts, Sources, Trace};
 use crate::http::authorization::{DpopMode, Scheme};
 use crate::http::path::split_url;
 use crate::idp::key_cache::KeyCache;
@@ -32,7 +34,7 @@ use crate::state::replay::{ReplayCache, ReplayStoreKind};
 use crate::state::token_cache::TokenCache;
 use crate::state::Caches;
 
-use idp::{IdpKeys, IsolateKeys};
+use idp::{FetchReport, IdpKeys, IsolateKeys};
 use log::RequestLog;
 use replay_store::WorkerReplayStore;
 use response::Answer;
@@ -40,7 +42,7 @@ use response::Answer;
 /// State kept by one isolate across requests: the parsed configuration, the key cache and the
 /// in-isolate DPoP replay cache.
 struct Isolate {
-    config: std::result::Result<Rc<Config>, String>,
+    config: std::result::Result<&'static Config, String>,
     /// One key cache per accepted issuer, in the order of `Config::issuers`.
     keys: Vec<IsolateKeys>,
     replay: RefCell<ReplayCache>,
@@ -93,8 +95,9 @@ fn new_isolate(env: &Env) -> Isolate {
         metrics: bound(env, names::METRICS),
         origin_service: bound(env, names::ORIGIN_SERVICE),
     };
+    // Kept for the isolate's life, so a request's future can hold what it borrows from it.
     let config = Config::from_environment(|name| setting(env, name), bindings)
-        .map(Rc::new)
+        .map(|config| &*Box::leak(Box::new(config)))
         .map_err(|e| e.to_string());
     let capacity = match config.as_ref().map(|c| c.dpop.replay) {
         Ok(ReplayStoreKind::Isolate { capacity }) => capacity,
@@ -127,15 +130,80 @@ fn secs(ms: f64) -> u64 {
     (ms / 1000.0) as u64
 }
 
-/// The fetch handler (exported by `entry`), one response whatever happens. It takes the runtime's
-/// `Request` as it is: `worker::Request` would read `request.cf` on every request, which makes the runtime
-/// build that object (27-31 µs per request under `wrangler dev`, measured with `benches/compare.mjs`) for
-/// data the gateway never uses.
-async fn serve_request(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
-    match gateway_response(req, env, ctx)
-        .await
-        .and_then(Answer::into_response)
-    {
+/// How the request's first stage left it.
+pub(super) enum Arrived {
+    /// Answered at once.
+    Answered(web_sys::Response),
+    /// Answered by a future, which may wait: for the keys, the replay store, the body, the rate limiter or
+    /// the origin.
+    Waits(Pin<Box<dyn Future<Output = web_sys::Response>>>),
+}
+
+/// The fetch handler (exported by `entry`), one response whatever happens, in two stages. The first runs
+/// at once and answers what needs neither credentials nor I/O (a public route in demo mode, a preflight, a
+/// metadata document, a refusal before credentials) with no future, no key source and no replay store
+/// made for it (README "What each step bought"); the second, a future, does the rest. It takes the
+/// runtime's `Request` as it is: `worker::Request` would read `request.cf` on every request, which makes
+/// the runtime build that object (27-31 µs per request under `wrangler dev`, measured with
+/// `benches/compare.mjs`) for data the gateway never uses.
+pub(super) fn arrive(req: web_sys::Request, env: Env, ctx: Context) -> Arrived {
+    let arrival = Arrival {
+        started: js_sys::Date::now(),
+        method: req.method(),
+        req,
+        headers: OnceCell::new(),
+    };
+    let isolate = isolate(&env);
+    let config = match &isolate.config {
+        Ok(config) => *config,
+        Err(reason) => return Arrived::Answered(cold(|| misconfigured(&arrival, reason))),
+    };
+    let mut log = RequestLog::new(&arrival.method);
+    let waiting = match first_stage(&arrival, config, &mut log) {
+        Ok(Stage::Waits(waiting)) => waiting,
+        Ok(Stage::Answered(answer)) => {
+            return Arrived::Answered(finish(Ok(answer), &arrival, &env, config, log))
+        }
+        Err(error) => return Arrived::Answered(finish(Err(error), &arrival, &env, config, log)),
+    };
+    Arrived::Waits(Box::pin(async move {
+        let mut log = RequestLog::new(&arrival.method);
+        let answer = second_stage(&arrival, &env, &ctx, &isolate, config, waiting, &mut log).await;
+        finish(answer, &arrival, &env, config, log)
+    }))
+}
+
+/// The answer to every request while the configuration is invalid, always logged: nothing else tells the
+/// operator.
+fn misconfigured(arrival: &Arrival, reason: &str) -> web_sys::Response {
+    let error = GatewayError::Configuration(reason.to_owned());
+    let mut log = RequestLog::new(&arrival.method);
+    log.refused(&error);
+    log.emit(arrival.started, RequestLogs::All);
+    into_runtime(Ok(response::error(&error, DpopMode::Allowed, None).into()))
+}
+
+/// The request's metric data point and log line, then its response.
+fn finish(
+    answer: Result<Answer>,
+    arrival: &Arrival,
+    env: &Env,
+    config: &Config,
+    log: RequestLog<'_>,
+) -> web_sys::Response {
+    if let Some(settings) = config.metrics {
+        cold(|| {
+            let ms = js_sys::Date::now() - arrival.started;
+            metrics::write(env, &log.observation(ms).data_point(settings));
+        });
+    }
+    log.emit(arrival.started, config.request_logs);
+    into_runtime(answer)
+}
+
+/// The runtime's `Response` for an answer; a 500 for what the request path could not handle.
+fn into_runtime(answer: Result<Answer>) -> web_sys::Response {
+    match answer.and_then(Answer::into_response) {
         Ok(response) => response,
         Err(error) => cold(|| {
             worker::console_error!("{error}");
@@ -153,57 +221,20 @@ fn internal_error() -> web_sys::Response {
 /// A request as it arrives: the runtime's `Request`, with its method and the clock read once each. Workers
 /// stand the clock still until a request does I/O, so one read serves the whole synchronous path (each read
 /// is a crossing into JavaScript: README "What each step bought").
-struct Arrival<'r> {
+struct Arrival {
     started: f64,
-    req: &'r web_sys::Request,
+    req: web_sys::Request,
     method: String,
     /// The headers object, fetched on the first header read: a public route reads none unless CORS,
     /// protected resources or JSON-RPC rules are configured.
     headers: OnceCell<Headers>,
 }
 
-impl Arrival<'_> {
+impl Arrival {
     fn header(&self, name: &str) -> Result<Option<String>> {
         let headers = self.headers.get_or_init(|| Headers(self.req.headers()));
         headers.get(name)
     }
-}
-
-async fn gateway_response(req: web_sys::Request, env: Env, ctx: Context) -> Result<Answer> {
-    let arrival = Arrival {
-        started: js_sys::Date::now(),
-        req: &req,
-        method: req.method(),
-        headers: OnceCell::new(),
-    };
-    let started = arrival.started;
-    let isolate = isolate(&env);
-    let mut log = RequestLog::new(&arrival.method);
-    let (response, wanted, metrics) = match &isolate.config {
-        Ok(config) => (
-            handle(&arrival, &env, &ctx, &isolate, config, &mut log).await,
-            config.request_logs,
-            config.metrics,
-        ),
-        Err(reason) => cold(|| {
-            let error = GatewayError::Configuration(reason.clone());
-            log.refused(&error);
-            // A configuration error is always logged: nothing else tells the operator.
-            (
-                Ok(response::error(&error, DpopMode::Allowed, None).into()),
-                RequestLogs::All,
-                None,
-            )
-        }),
-    };
-    if let Some(settings) = metrics {
-        cold(|| {
-            let ms = js_sys::Date::now() - started;
-            metrics::write(&env, &log.observation(ms).data_point(settings));
-        });
-    }
-    log.emit(started, wanted);
-    response
 }
 
 /// What the gateway reads of every request, read once. Each header read is a crossing into JavaScript, so
@@ -219,7 +250,7 @@ struct Incoming {
 }
 
 impl Incoming {
-    fn read(arrival: &Arrival<'_>, config: &Config) -> Result<Self> {
+    fn read(arrival: &Arrival, config: &Config) -> Result<Self> {
         let method = arrival.method.as_str();
         let (mcp_method, mcp_name) = if method == "POST" && config.routes.has_jsonrpc() {
             (arrival.header("mcp-method")?, arrival.header("mcp-name")?)
@@ -255,7 +286,7 @@ struct Presented {
 }
 
 impl Presented {
-    fn read(arrival: &Arrival<'_>, url: &str, config: &Config) -> Result<Self> {
+    fn read(arrival: &Arrival, url: &str, config: &Config) -> Result<Self> {
         let authorization = arrival.header("authorization")?;
         let dpop = match authorization {
             Some(_) => arrival.header("dpop")?,
@@ -272,8 +303,21 @@ impl Presented {
         })
     }
 
+    /// What the core reads of the request.
+    fn facts<'a>(&'a self, method: &'a str, incoming: &'a Incoming) -> RequestFacts<'a> {
+        RequestFacts {
+            method,
+            authorization: self.authorization.as_deref(),
+            dpop: self.dpop.as_deref(),
+            origin: incoming.origin.as_deref(),
+            mcp_method: incoming.mcp_method.as_deref(),
+            mcp_name: incoming.mcp_name.as_deref(),
+            url: self.forwarded_url.as_deref().unwrap_or(&incoming.url),
+        }
+    }
+
     /// The URL the client addressed behind a trusted proxy, from `X-Forwarded-Proto` and `-Host`.
-    fn forwarded_url(arrival: &Arrival<'_>, url: &str) -> Result<String> {
+    fn forwarded_url(arrival: &Arrival, url: &str) -> Result<String> {
         Ok(public_url(
             url,
             arrival.header("x-forwarded-proto")?.as_deref(),
@@ -294,82 +338,138 @@ enum Outcome {
     Refused(GatewayError),
 }
 
-async fn handle<'c>(
-    arrival: &Arrival<'_>,
-    env: &Env,
-    ctx: &Context,
-    isolate: &'c Rc<Isolate>,
-    config: &'c Config,
-    log: &mut RequestLog<'c>,
-) -> Result<Answer> {
-    let (req, method, now) = (arrival.req, arrival.method.as_str(), secs(arrival.started));
+/// What the first stage decided.
+enum Stage {
+    Answered(Answer),
+    Waits(Waiting),
+}
+
+/// A request the first stage leaves to the second, with what it has read and what the core has decided.
+struct Waiting {
+    incoming: Incoming,
+    presented: Presented,
+    admission: Admission<'static>,
+    trace: Trace<'static>,
+    cors: Vec<(&'static str, String)>,
+}
+
+/// The first stage, which waits on nothing: what is read of every request, the metadata documents, the
+/// preflights, the route and its admission, and the demo endpoints' answers to anonymous requests. A
+/// request with credentials to check, or for the origin, is left to the second.
+fn first_stage<'a>(
+    arrival: &'a Arrival,
+    config: &'static Config,
+    log: &mut RequestLog<'a>,
+) -> Result<Stage> {
+    let method = arrival.method.as_str();
     let incoming = Incoming::read(arrival, config)?;
     // The runtime's URL string, split without the `url` crate (see path::split_url).
-    let (path, query) = split_url(&incoming.url);
+    let (path, _) = split_url(&incoming.url);
     let cors = incoming
         .origin
         .as_deref()
-        .and_then(|o| config.cors.as_ref().and_then(|cors| cors.response(o)));
-
+        .and_then(|o| config.cors.as_ref().and_then(|cors| cors.response(o)))
+        .unwrap_or_default();
     if let Some(answer) =
         gateway::resource_metadata(config, method, path, incoming.preflight_method.is_some())
     {
-        return Ok(cold(|| metadata_response(answer, config, method, log)).into());
+        return Ok(Stage::Answered(
+            cold(|| metadata_response(answer, config, method, log)).into(),
+        ));
     }
-    let mut resource = None;
+    let mut trace = Trace::default();
     let outcome = match preflight(config, method, path, &incoming) {
-        Some(answer) => answer,
-        None => {
-            let routed = gateway::route(config, method, path);
-            let presented = match &routed {
-                Ok(routed) if routed.rule.reads_credentials() => {
+        Some(outcome) => outcome,
+        None => match gateway::route(config, method, path) {
+            Ok(routed) => {
+                let presented = if routed.rule.reads_credentials() {
                     Presented::read(arrival, &incoming.url, config)?
+                } else {
+                    Presented::default()
+                };
+                let facts = presented.facts(method, &incoming);
+                match gateway::admit(config, routed, &facts, &mut trace) {
+                    Ok(Admission::Anonymous(authorized)) if config.proxy.is_none() => {
+                        match demo(&authorized) {
+                            Ok(response) => Outcome::Allowed {
+                                response,
+                                origin_status: None,
+                                nonce: None,
+                            },
+                            Err(error) => Outcome::Refused(error),
+                        }
+                    }
+                    Ok(admission) => {
+                        return Ok(Stage::Waits(Waiting {
+                            incoming,
+                            presented,
+                            admission,
+                            trace,
+                            cors,
+                        }))
+                    }
+                    Err(error) => Outcome::Refused(error),
                 }
-                _ => Presented::default(),
-            };
-            let facts = RequestFacts {
-                method,
-                authorization: presented.authorization.as_deref(),
-                dpop: presented.dpop.as_deref(),
-                origin: incoming.origin.as_deref(),
-                mcp_method: incoming.mcp_method.as_deref(),
-                mcp_name: incoming.mcp_name.as_deref(),
-                url: presented.forwarded_url.as_deref().unwrap_or(&incoming.url),
-            };
-            let keys = IdpKeys::new(config, &isolate.keys, env, now);
+            }
+            Err(error) => Outcome::Refused(error),
+        },
+    };
+    let resource = trace.resource;
+    log.trace(config, trace, FetchReport::default());
+    respond(outcome, config, cors, log, resource).map(Stage::Answered)
+}
+
+/// The second stage: the credentials, the rate limiter and the origin, any of which may wait.
+async fn second_stage<'a>(
+    arrival: &'a Arrival,
+    env: &Env,
+    ctx: &Context,
+    isolate: &Rc<Isolate>,
+    config: &'static Config,
+    waiting: Waiting,
+    log: &mut RequestLog<'a>,
+) -> Result<Answer> {
+    let Waiting {
+        incoming,
+        presented,
+        admission,
+        mut trace,
+        cors,
+    } = waiting;
+    let (req, now) = (&arrival.req, secs(arrival.started));
+    let (_, query) = split_url(&incoming.url);
+    let keys = IdpKeys::new(config, &isolate.keys, env, now);
+    let decision = match admission {
+        Admission::Anonymous(authorized) => Ok(authorized),
+        Admission::Credentials(credentialed) => {
             let replay = match config.dpop.replay {
                 ReplayStoreKind::Isolate { .. } => WorkerReplayStore::Isolate(&isolate.replay),
                 ReplayStoreKind::DurableObject => WorkerReplayStore::DurableObject(env),
             };
-            let mut trace = Trace::default();
-            let decision = match routed {
-                Ok(routed) => {
-                    let sources = Sources {
-                        keys: &keys,
-                        replay: &replay,
-                        caches: &isolate.caches,
-                        body: &forward::RequestBody(req),
-                    };
-                    gateway::authorize(config, routed, &facts, &sources, now, &mut trace).await
-                }
-                Err(error) => Err(error),
+            let sources = Sources {
+                keys: &keys,
+                replay: &replay,
+                caches: &isolate.caches,
+                body: &forward::RequestBody(req),
             };
-            resource = trace.resource;
-            log.trace(config, trace, keys.report());
-            idp::refresh_in_background(ctx, env, isolate, keys.background_refreshes());
-            if presented.dpop.is_some() {
-                make_shared_combs_in_background(ctx);
-            }
-            match decision {
-                Ok(authorized) => match over_limit(env, config, &authorized).await {
-                    Some(error) => Outcome::Refused(error),
-                    None => serve(req, env, config, authorized, query).await?,
-                },
-                Err(error) => Outcome::Refused(error),
-            }
+            let facts = presented.facts(&arrival.method, &incoming);
+            gateway::authorize(config, credentialed, &facts, &sources, now, &mut trace).await
         }
     };
-    respond(outcome, config, cors.unwrap_or_default(), log, resource)
+    let resource = trace.resource;
+    log.trace(config, trace, keys.report());
+    idp::refresh_in_background(ctx, env, isolate, keys.background_refreshes());
+    if presented.dpop.is_some() {
+        make_shared_combs_in_background(ctx);
+    }
+    let outcome = match decision {
+        Ok(authorized) => match over_limit(env, config, &authorized).await {
+            Some(error) => Outcome::Refused(error),
+            None => serve(req, env, config, authorized, query).await?,
+        },
+        Err(error) => Outcome::Refused(error),
+    };
+    respond(outcome, config, cors, log, resource)
 }
 
 /// A protected resource's metadata document (RFC 9728 section 3), its preflight, or why neither.
@@ -477,9 +577,9 @@ async fn serve(
                 Err(reason) => return Ok(Outcome::Refused(GatewayError::BadGateway(reason))),
             }
         }
-        None => match demo_response(&authorized.path, authorized.identity.as_ref()) {
-            Some(body) => (response::json(200, body).into(), None),
-            None => return Ok(Outcome::Refused(GatewayError::NotFound)),
+        None => match demo(&authorized) {
+            Ok(response) => (response, None),
+            Err(error) => return Ok(Outcome::Refused(error)),
         },
     };
     Ok(Outcome::Allowed {
@@ -487,6 +587,13 @@ async fn serve(
         origin_status,
         nonce,
     })
+}
+
+/// A demo endpoint's answer to an authorised request, when no origin is configured.
+fn demo(authorized: &Authorized) -> std::result::Result<Answer, GatewayError> {
+    demo_response(&authorized.path, authorized.identity.as_ref())
+        .map(|body| response::json(200, body).into())
+        .ok_or(GatewayError::NotFound)
 }
 
 /// Turns the outcome into the response, adding the CORS headers, and records it in the log.

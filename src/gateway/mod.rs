@@ -139,25 +139,49 @@ pub struct Sources<'s, K, R, B> {
     pub body: &'s B,
 }
 
-/// Decides whether a request on a [`route`]d path may pass. `now` is seconds since the epoch.
-pub async fn authorize<'c>(
+/// How a [`route`]d request may pass.
+#[derive(Debug)]
+pub enum Admission<'c> {
+    /// With no credentials: a public route, or an optional one presenting none.
+    Anonymous(Authorized),
+    /// Only with its credentials checked, by [`authorize`].
+    Credentials(Credentialed<'c>),
+}
+
+/// A routed request that must present credentials; made only by [`admit`].
+#[derive(Debug)]
+pub struct Credentialed<'c>(Routed<'c>);
+
+/// Steps 1b and 2a, which wait on nothing: the route's own checks (its resource's `Origin` rule), then
+/// whether the request may pass without credentials. The adapter answers an anonymous request at once.
+pub fn admit<'c>(
     config: &'c Config,
     routed: Routed<'c>,
+    req: &RequestFacts<'_>,
+    trace: &mut Trace<'c>,
+) -> Result<Admission<'c>, GatewayError> {
+    if !is_anonymous(config, routed.rule, req, trace)? {
+        return Ok(Admission::Credentials(Credentialed(routed)));
+    }
+    Ok(Admission::Anonymous(Authorized {
+        path: routed.path,
+        identity: None,
+        limit_key: None,
+        body: None,
+    }))
+}
+
+/// Decides whether a request [`admit`]ted on its credentials may pass. `now` is seconds since the epoch.
+pub async fn authorize<'c>(
+    config: &'c Config,
+    credentialed: Credentialed<'c>,
     req: &RequestFacts<'_>,
     sources: &Sources<'_, impl KeySource, impl ReplayStore, impl BodySource>,
     now: u64,
     trace: &mut Trace<'c>,
 ) -> Result<Authorized, GatewayError> {
-    let Routed { path, rule } = routed;
-    if is_anonymous(config, rule, req, trace)? {
-        return Ok(Authorized {
-            path,
-            identity: None,
-            limit_key: None,
-            body: None,
-        });
-    }
-    // Awaited out of line (src/out_of_line.rs): a request that presents nothing never runs it.
+    let Routed { path, rule } = credentialed.0;
+    // Awaited out of line (src/out_of_line.rs): the caller's future stays small.
     OutOfLine::new(with_credentials(
         config, rule, path, req, sources, now, trace,
     ))
@@ -797,7 +821,7 @@ mod tests {
         .map(|a| a.identity)
     }
 
-    /// [`route`], then [`authorize`] at `NOW`, as the adapter calls them.
+    /// [`route`], [`admit`], then [`authorize`] at `NOW`, as the adapter calls them.
     fn route_then_authorize<'c>(
         config: &'c Config,
         path: &str,
@@ -806,13 +830,17 @@ mod tests {
         trace: &mut Trace<'c>,
     ) -> Result<Authorized, GatewayError> {
         let routed = route(config, req.method, path)?;
+        let credentialed = match admit(config, routed, req, trace)? {
+            Admission::Anonymous(authorized) => return Ok(authorized),
+            Admission::Credentials(credentialed) => credentialed,
+        };
         let sources = Sources {
             keys,
             replay,
             caches,
             body,
         };
-        block_on(authorize(config, routed, req, &sources, NOW, trace))
+        block_on(authorize(config, credentialed, req, &sources, NOW, trace))
     }
 
     /// One GET through `authorize` with fresh replay and token caches, keeping the whole outcome and trace.
@@ -963,6 +991,45 @@ mod tests {
             run(&c, &k, "GET", "/open", Some("Basic x"), None).unwrap_err(),
             GatewayError::Unauthorized(CredentialsError::UnsupportedScheme)
         );
+    }
+
+    #[test]
+    fn admission_asks_for_credentials_only_where_the_route_reads_them() {
+        let c = Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "ROUTES" => Some(
+                r#"[{"path": "/pub", "auth": "none"}, {"path": "/open", "auth": "optional"},
+                    {"path": "/a", "auth": "required"}]"#
+                    .into(),
+            ),
+            _ => None,
+        })
+        .unwrap();
+        // The path an anonymous request is authorised on, or `None` when credentials must be checked.
+        let anonymous = |path: &str, authorization: Option<&str>| {
+            let url = format!("https://api.example.com{path}");
+            let req = RequestFacts {
+                method: "GET",
+                authorization,
+                dpop: None,
+                origin: None,
+                mcp_method: None,
+                mcp_name: None,
+                url: &url,
+            };
+            let routed = route(&c, "GET", path).unwrap();
+            match admit(&c, routed, &req, &mut Trace::default()).unwrap() {
+                Admission::Anonymous(authorized) => Some(authorized.path),
+                Admission::Credentials(_) => None,
+            }
+        };
+        // A public route reads no credentials, whatever is sent.
+        assert_eq!(anonymous("/pub", Some("Bearer x")).as_deref(), Some("/pub"));
+        assert_eq!(anonymous("/open", None).as_deref(), Some("/open"));
+        assert_eq!(anonymous("/open", Some(" \t")).as_deref(), Some("/open"));
+        assert_eq!(anonymous("/open", Some("Bearer x")), None);
+        assert_eq!(anonymous("/a", None), None);
     }
 
     #[test]

@@ -757,6 +757,17 @@ mod tests {
         .unwrap()
     }
 
+    /// The test tenant's configuration with these `ROUTES`.
+    fn routes_config(routes: &str) -> Config {
+        Config::from_lookup(|name| match name {
+            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
+            "AUTH0_AUDIENCE" => Some("https://api".into()),
+            "ROUTES" => Some(routes.into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
     fn token(extra: serde_json::Value) -> String {
         let mut claims = json!({
             "iss": "https://tenant.auth0.com/", "aud": "https://api", "sub": "auth0|u",
@@ -943,24 +954,17 @@ mod tests {
     }
 
     fn policy_config() -> Config {
-        Config::from_lookup(|name| match name {
-            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
-            "AUTH0_AUDIENCE" => Some("https://api".into()),
-            "ROUTES" => Some(
-                r#"[
-                  {"path": "/open", "auth": "optional"},
-                  {"path": "/a", "auth": "required"},
-                  {"path": "/b", "auth": "required", "audience": ["https://b", "https://b2"]},
-                  {"path": "/org", "auth": "required",
-                   "claims": [{"claim": "org_id", "equals": "org_1"},
-                              {"claim": "https://example.com/roles", "includes": ["admin"]},
-                              {"claim": "sub", "not_prefix": "anon@"}]}
-                ]"#
-                .into(),
-            ),
-            _ => None,
-        })
-        .unwrap()
+        routes_config(
+            r#"[
+              {"path": "/open", "auth": "optional"},
+              {"path": "/a", "auth": "required"},
+              {"path": "/b", "auth": "required", "audience": ["https://b", "https://b2"]},
+              {"path": "/org", "auth": "required",
+               "claims": [{"claim": "org_id", "equals": "org_1"},
+                          {"claim": "https://example.com/roles", "includes": ["admin"]},
+                          {"claim": "sub", "not_prefix": "anon@"}]}
+            ]"#,
+        )
     }
 
     #[test]
@@ -995,17 +999,10 @@ mod tests {
 
     #[test]
     fn admission_asks_for_credentials_only_where_the_route_reads_them() {
-        let c = Config::from_lookup(|name| match name {
-            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
-            "AUTH0_AUDIENCE" => Some("https://api".into()),
-            "ROUTES" => Some(
-                r#"[{"path": "/pub", "auth": "none"}, {"path": "/open", "auth": "optional"},
-                    {"path": "/a", "auth": "required"}]"#
-                    .into(),
-            ),
-            _ => None,
-        })
-        .unwrap();
+        let c = routes_config(
+            r#"[{"path": "/pub", "auth": "none"}, {"path": "/open", "auth": "optional"},
+                {"path": "/a", "auth": "required"}]"#,
+        );
         // The path an anonymous request is authorised on, or `None` when credentials must be checked.
         let anonymous = |path: &str, authorization: Option<&str>| {
             let url = format!("https://api.example.com{path}");
@@ -1146,18 +1143,11 @@ mod tests {
 
     #[test]
     fn jsonrpc_bodies_are_read_after_the_token_and_add_their_scopes() {
-        let c = Config::from_lookup(|name| match name {
-            "AUTH0_DOMAIN" => Some("tenant.auth0.com".into()),
-            "AUTH0_AUDIENCE" => Some("https://api".into()),
-            "ROUTES" => Some(
-                r#"[{"path": "/mcp", "scopes": ["mcp"], "jsonrpc": [
-                       {"method": "tools/call", "name": "delete_*", "scopes": ["admin"]},
-                       {"method": "prompts/*", "scopes": ["prompts", "mcp"]}]}]"#
-                    .into(),
-            ),
-            _ => None,
-        })
-        .unwrap();
+        let c = routes_config(
+            r#"[{"path": "/mcp", "scopes": ["mcp"], "jsonrpc": [
+                   {"method": "tools/call", "name": "delete_*", "scopes": ["admin"]},
+                   {"method": "prompts/*", "scopes": ["prompts", "mcp"]}]}]"#,
+        );
         let k = keys();
         let replay = RefCell::new(ReplayCache::new(100));
         let caches = caches(100);

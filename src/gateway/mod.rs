@@ -152,8 +152,9 @@ pub enum Admission<'c> {
 #[derive(Debug)]
 pub struct Credentialed<'c>(Routed<'c>);
 
-/// Steps 1b and 2a, which wait on nothing: the route's own checks (its resource's `Origin` rule), then
-/// whether the request may pass without credentials. The adapter answers an anonymous request at once.
+/// Step 1b and the route's access, which wait on nothing: the route's own checks (its resource's `Origin`
+/// rule), then whether the request may pass without credentials. The adapter answers an anonymous request
+/// at once.
 pub fn admit<'c>(
     config: &'c Config,
     routed: Routed<'c>,

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { startIssuer } from '../tools/dev-issuer.mjs';
 import { REPO_ROOT } from '../tests/e2e/harness.mjs';
 import { buildModules, referenceModules, startDirect } from './direct.mjs';
-import { batch, benchPaths, benchRoutes, cliArg, closeAgent, CONCURRENCY, median, medianInterval } from './load.mjs';
+import { batch, benchPaths, benchRoutes, cliArg, closeAgent, CONCURRENCY, median, medianInterval, targetRows } from './load.mjs';
 
 const BUILD = path.resolve(REPO_ROOT, cliArg('build', 'build'));
 const B = cliArg('b', '');
@@ -78,4 +78,13 @@ for (const name of PATHS) {
   const diff = runs('gateway').map((x, i) => x - runs('reference')[i]);
   const overCell = (w) => (name === 'public' || !samples.has(`${w}/public`) ? '—' : interval(over(w)));
   console.log(`| ${name} | ${fmt(median(runs('gateway')))} | ${fmt(median(runs('reference')))} | ${fmt(median(runs('constant')))} | ${overCell('gateway')} | ${overCell('reference')} | ${interval(diff)} |`);
+}
+// Against the reference, the same verdicts as bench.sh gives under `wrangler dev` (README "Performance"),
+// on these figures: the paths as production runs them.
+if (!B && PATHS.includes('public')) {
+  const over = (name) => median(samples.get(`gateway/${name}`).map((x, i) => x - samples.get('gateway/public')[i]));
+  const medianOf = (w, name) => median(samples.get(`${w}/${name}`));
+  console.log('\n| target, each worker under workerd alone | measured | this run |\n|---|---|---|');
+  const rows = targetRows(PATHS.map((name) => ({ key: name, gateway: medianOf('gateway', name), reference: medianOf('reference', name), over: over(name) })));
+  console.log(rows.join('\n'));
 }

@@ -122,6 +122,39 @@ export function benchPaths(issuer, workerNames, tokensPerWorker, { pad = 0 } = {
   };
 }
 
+/** The benchmark's paths as its tables name them. */
+export const PATH_LABELS = {
+  public: 'public route (floor)',
+  publicBearer: 'public route, a token sent',
+  same: 'Bearer, same token',
+  new: 'Bearer, new token',
+  dpop: 'DPoP, fresh proof',
+};
+
+/** The performance targets' budgets over the floor, µs per request (README "Performance"). */
+export const OVER_FLOOR_BUDGET = { same: 20, new: 60, dpop: 150 };
+
+/**
+ * The verdict rows of a run on the performance targets (README "Performance"): each authorised path at or
+ * below the reference in CPU per request and within its budget over the floor, the floor at or below the
+ * reference's. `paths`: per path, its key in `PATH_LABELS`, the gateway's and the reference's µs per request
+ * and the gateway's µs over its floor.
+ */
+export function targetRows(paths) {
+  const verdict = (met) => (met ? 'met' : 'missed');
+  const rows = [];
+  for (const { key, gateway, reference, over } of paths) {
+    if (key !== 'public' && !(key in OVER_FLOOR_BUDGET)) continue;
+    const label = PATH_LABELS[key];
+    rows.push(`| ${label}: at or below the reference | ${gateway.toFixed(1)} / ${reference.toFixed(1)} µs | ${verdict(gateway <= reference)} |`);
+    if (key in OVER_FLOOR_BUDGET) {
+      const budget = OVER_FLOOR_BUDGET[key];
+      rows.push(`| ${label}: at most ${budget} µs over the floor | ${over.toFixed(1)} µs | ${verdict(over <= budget)} |`);
+    }
+  }
+  return rows;
+}
+
 /** Requests in flight during a batch. */
 export const CONCURRENCY = 4;
 

@@ -42,9 +42,8 @@ const arg = (name, fallback) => Number(cliArg(name, fallback));
 const REQUESTS = arg('requests', 300);
 const MICRO = arg('micro', 300);
 const ROUNDS = arg('rounds', 21);
-const PATH_NAMES = PATH_LABELS;
-const FLOOR = PATH_NAMES.public;
-const SAME = PATH_NAMES.same;
+const FLOOR = PATH_LABELS.public;
+const SAME = PATH_LABELS.same;
 // The paths of the costs of features, on the gateway only (benches/load.mjs benchRoutes).
 const GUARDED = 'JSON-RPC call, guarded route';
 const UNGUARDED = 'JSON-RPC call, unguarded route';
@@ -263,7 +262,8 @@ async function macro(issuer) {
     const minted = ['gateway', 'reference', 'constant'];
     log(`minting ${minted.length * perWorker} tokens`);
     const made = benchPaths(issuer, minted, perWorker);
-    const paths = Object.fromEntries(Object.entries(PATH_NAMES).map(([key, name]) => [name, made[key]]));
+    const paths = Object.fromEntries(Object.entries(PATH_LABELS).map(([key, name]) => [name, made[key]]));
+    const keyOf = Object.fromEntries(Object.entries(PATH_LABELS).map(([key, name]) => [name, key]));
     const requests = { ...paths, [GUARDED]: made.mcp, [UNGUARDED]: made.mcpOpen };
     const plan = [
       [gateway, [...Object.keys(paths), GUARDED, UNGUARDED]],
@@ -314,6 +314,7 @@ async function macro(issuer) {
     return {
       paths: Object.keys(paths).map((name) => ({
         name,
+        key: keyOf[name],
         gateway: summary(gateway, name),
         reference: summary(reference, name),
         constant: summary(constant, name),
@@ -359,9 +360,8 @@ function bare() {
 const SIZE_BUDGET_KIB = 200;
 
 function targetsTable(paths, size) {
-  const key = (name) => Object.keys(PATH_NAMES).find((k) => PATH_NAMES[k] === name);
   const rows = ['| target | measured | this run |', '|---|---|---|'];
-  rows.push(...targetRows(paths.map(({ name, gateway: g, reference: r }) => ({ key: key(name), gateway: g.worker, reference: r.worker, over: g.over }))));
+  rows.push(...targetRows(paths.map(({ key, gateway: g, reference: r }) => ({ key, gateway: g.worker, reference: r.worker, over: g.over }))));
   const kib = size.gzip / 1024;
   rows.push(`| wasm at most ${SIZE_BUDGET_KIB} KiB gzipped | ${kib.toFixed(1)} KiB | ${kib <= SIZE_BUDGET_KIB ? 'met' : 'missed'} |`);
   return rows;

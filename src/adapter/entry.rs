@@ -23,7 +23,8 @@ use worker::{worker_sys, Env};
 
 use super::Arrived;
 
-type Request = Pin<Box<dyn Future<Output = web_sys::Response>>>;
+/// A request's future, from the handler's second stage.
+pub(super) type Request = Pin<Box<dyn Future<Output = web_sys::Response>>>;
 
 thread_local! {
     /// Requests waiting on a promise that `entry.js` awaits, by task number.

@@ -11,8 +11,6 @@ mod replay_store;
 mod response;
 
 use std::cell::{OnceCell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -136,7 +134,7 @@ pub(super) enum Arrived {
     Answered(web_sys::Response),
     /// Answered by a future, which may wait: for the keys, the replay store, the body, the rate limiter or
     /// the origin.
-    Waits(Pin<Box<dyn Future<Output = web_sys::Response>>>),
+    Waits(entry::Request),
 }
 
 /// The fetch handler (exported by `entry`), one response whatever happens, in two stages. The first runs

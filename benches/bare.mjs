@@ -85,6 +85,7 @@ if (!B && PATHS.includes('public')) {
   const over = (name) => median(samples.get(`gateway/${name}`).map((x, i) => x - samples.get('gateway/public')[i]));
   const medianOf = (w, name) => median(samples.get(`${w}/${name}`));
   console.log('\n| target, each worker under workerd alone | measured | this run |\n|---|---|---|');
-  const rows = targetRows(PATHS.map((name) => ({ key: name, gateway: medianOf('gateway', name), reference: medianOf('reference', name), over: over(name) })));
+  const perRound = (name) => samples.get(`gateway/${name}`).map((x, i) => x - samples.get(`reference/${name}`)[i]);
+  const rows = targetRows(PATHS.map((name) => ({ key: name, gateway: medianOf('gateway', name), reference: medianOf('reference', name), over: over(name), perRound: perRound(name) })));
   console.log(rows.join('\n'));
 }

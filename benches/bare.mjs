@@ -72,12 +72,13 @@ console.log(`Each worker under workerd alone; ${ROUNDS} rounds of ${REQUESTS} re
 const other = B ? `B (${B})` : 'reference';
 console.log(`| path | gateway | ${other} | constant | gateway over floor | ${other} over floor | gateway − ${other} (95% interval) |`);
 console.log('|---|---|---|---|---|---|---|');
+// The gateway's cost minus the other worker's, round by round.
+const perRound = (name) => samples.get(`gateway/${name}`).map((x, i) => x - samples.get(`reference/${name}`)[i]);
 for (const name of PATHS) {
   const runs = (w) => samples.get(`${w}/${name}`);
   const over = (w) => runs(w).map((x, i) => x - samples.get(`${w}/public`)[i]);
-  const diff = runs('gateway').map((x, i) => x - runs('reference')[i]);
   const overCell = (w) => (name === 'public' || !samples.has(`${w}/public`) ? '—' : interval(over(w)));
-  console.log(`| ${name} | ${fmt(median(runs('gateway')))} | ${fmt(median(runs('reference')))} | ${fmt(median(runs('constant')))} | ${overCell('gateway')} | ${overCell('reference')} | ${interval(diff)} |`);
+  console.log(`| ${name} | ${fmt(median(runs('gateway')))} | ${fmt(median(runs('reference')))} | ${fmt(median(runs('constant')))} | ${overCell('gateway')} | ${overCell('reference')} | ${interval(perRound(name))} |`);
 }
 // Against the reference, the same verdicts as bench.sh gives under `wrangler dev` (README "Performance"),
 // on these figures: the paths as production runs them.
@@ -85,7 +86,6 @@ if (!B && PATHS.includes('public')) {
   const over = (name) => median(samples.get(`gateway/${name}`).map((x, i) => x - samples.get('gateway/public')[i]));
   const medianOf = (w, name) => median(samples.get(`${w}/${name}`));
   console.log('\n| target, each worker under workerd alone | measured | this run |\n|---|---|---|');
-  const perRound = (name) => samples.get(`gateway/${name}`).map((x, i) => x - samples.get(`reference/${name}`)[i]);
   const rows = targetRows(PATHS.map((name) => ({ key: name, gateway: medianOf('gateway', name), reference: medianOf('reference', name), over: over(name), perRound: perRound(name) })));
   console.log(rows.join('\n'));
 }

@@ -47,13 +47,22 @@ function toml(value) {
   return JSON.stringify(value);
 }
 
+// Directories made for configurations, removed when this process exits (wrangler writes its own files into
+// them while a gateway runs, so they cannot go sooner).
+const configDirs = new Set();
+function temporaryConfigDir() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-config-'));
+  configDirs.add(dir);
+  return dir;
+}
+
 /**
  * A wrangler.toml in a temporary directory, the way an operator would write it, for `--config`: the Worker
  * `name`, `main` (the built gateway unless given), `vars` under [vars] (objects and arrays as native TOML
  * values), then `sections`, TOML text such as bindings. Returns its path.
  */
 export function wranglerToml(vars, { name = 'auth0-edge-gateway-test', main = path.join(REPO_ROOT, 'build', 'index.js'), sections = [], dir } = {}) {
-  const file = path.join(dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-config-')), 'wrangler.toml');
+  const file = path.join(dir ?? temporaryConfigDir(), 'wrangler.toml');
   const lines = [
     `name = ${JSON.stringify(name)}`,
     `main = ${JSON.stringify(main)}`,
@@ -109,10 +118,12 @@ function killGroup(pid, signal) {
   }
 }
 
-// Gateways still running when this process exits (a crash, a forgotten stop()) are killed with it.
+// Gateways still running when this process exits (a crash, a forgotten stop()) are killed with it, and the
+// temporary configurations go.
 const live = new Set();
 process.on('exit', () => {
   for (const pid of live) killGroup(pid, 'SIGKILL');
+  for (const dir of configDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /**

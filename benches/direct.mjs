@@ -50,9 +50,10 @@ const listening = (port) =>
 /**
  * Starts workerd in `dir` with `modules` (the first is the main one), text bindings `vars` and V8 `flags`,
  * outbound requests allowed to loopback. Resolves once its socket accepts connections, before any request
- * reaches the worker, so that the first request is the isolate's first.
+ * reaches the worker, so that the first request is the isolate's first. `wrapper`: a command workerd runs
+ * under (valgrind, for benches/instructions.mjs), in the same process.
  */
-export async function startDirect({ dir, modules, vars = {}, flags = [] }) {
+export async function startDirect({ dir, modules, vars = {}, flags = [], wrapper = [] }) {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const embedded = modules.map((m, i) => {
@@ -81,14 +82,16 @@ const worker :Workerd.Worker = (
 `,
   );
   const port = await freePort();
-  const child = spawn(WORKERD, ['serve', 'config.capnp', `--socket-addr=http=127.0.0.1:${port}`], {
+  const command = [...wrapper, WORKERD, 'serve', 'config.capnp', `--socket-addr=http=127.0.0.1:${port}`];
+  const child = spawn(command[0], command.slice(1), {
     cwd: dir,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   for (let tries = 0; !(await listening(port)); tries++) {
-    if (child.exitCode !== null || tries > 500) {
+    // A wrapped workerd starts many times slower.
+    if (child.exitCode !== null || tries > (wrapper.length ? 6000 : 500)) {
       child.kill();
       throw new Error(`direct: workerd did not start: ${stderr}`);
     }

@@ -10,6 +10,7 @@ mod outbound;
 mod replay_store;
 mod response;
 
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
@@ -147,7 +148,7 @@ pub(super) enum Arrived {
 pub(super) fn arrive(req: web_sys::Request, env: Env, ctx: Context) -> Arrived {
     let arrival = Arrival {
         started: js_sys::Date::now(),
-        method: req.method(),
+        method: method_of(&req),
         req,
         headers: OnceCell::new(),
     };
@@ -222,10 +223,43 @@ fn internal_error() -> web_sys::Response {
 struct Arrival {
     started: f64,
     req: web_sys::Request,
-    method: String,
+    method: Cow<'static, str>,
     /// The headers object, fetched on the first header read: a public route reads none unless CORS,
     /// protected resources or JSON-RPC rules are configured.
     headers: OnceCell<Headers>,
+}
+
+/// The methods `methodIndex` knows, in its order.
+const METHODS: [&str; 7] = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"];
+
+// A known method comes back as a number, with no string copied into wasm memory; any other as it is.
+#[wasm_bindgen(inline_js = "
+export function methodIndex(request) {
+  switch (request.method) {
+    case 'GET': return 0;
+    case 'POST': return 1;
+    case 'HEAD': return 2;
+    case 'OPTIONS': return 3;
+    case 'PUT': return 4;
+    case 'PATCH': return 5;
+    case 'DELETE': return 6;
+    default: return -1;
+  }
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = methodIndex)]
+    fn method_index(request: &web_sys::Request) -> i32;
+}
+
+/// The request's method.
+fn method_of(req: &web_sys::Request) -> Cow<'static, str> {
+    match usize::try_from(method_index(req))
+        .ok()
+        .and_then(|i| METHODS.get(i))
+    {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(req.method()),
+    }
 }
 
 impl Arrival {
@@ -249,7 +283,7 @@ struct Incoming {
 
 impl Incoming {
     fn read(arrival: &Arrival, config: &Config) -> Result<Self> {
-        let method = arrival.method.as_str();
+        let method = &*arrival.method;
         let (mcp_method, mcp_name) = if method == "POST" && config.routes.has_jsonrpc() {
             (arrival.header("mcp-method")?, arrival.header("mcp-name")?)
         } else {
@@ -359,7 +393,7 @@ fn first_stage<'a>(
     config: &'static Config,
     log: &mut RequestLog<'a>,
 ) -> Result<Stage> {
-    let method = arrival.method.as_str();
+    let method = &*arrival.method;
     let incoming = Incoming::read(arrival, config)?;
     // The runtime's URL string, split without the `url` crate (see path::split_url).
     let (path, _) = split_url(&incoming.url);

@@ -45,6 +45,9 @@ impl From<Made> for Answer {
 pub(super) struct Made {
     status: u16,
     headers: HeaderList,
+    /// Whether `headers` starts with [`JSON_HEADERS`] as they are: the answer then shares the JSON
+    /// answers' `Headers` object in JavaScript.
+    json_headers: bool,
     body: Option<String>,
 }
 
@@ -58,9 +61,15 @@ const JSON_HEADERS: [(&str, &str); 2] = [
 
 impl Made {
     fn new(status: u16, headers: HeaderList) -> Self {
+        let json_headers = headers
+            .iter()
+            .map(|(n, v)| (*n, &**v))
+            .take(JSON_HEADERS.len())
+            .eq(JSON_HEADERS);
         Made {
             status,
             headers,
+            json_headers,
             body: None,
         }
     }
@@ -73,23 +82,26 @@ impl Made {
     /// Adds a header, replacing one of the same name, except `Vary`, which lists what the response
     /// depends on and is added to.
     fn set(&mut self, name: &'static str, value: String) {
-        match self.headers.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, old)) if name != "vary" => *old = value.into(),
+        match self.headers.iter().position(|(n, _)| *n == name) {
+            Some(at) if name != "vary" => {
+                self.json_headers &= at >= JSON_HEADERS.len();
+                self.headers[at].1 = value.into();
+            }
             _ => self.headers.push((name, value.into())),
         }
     }
 
     /// The headers after the JSON answers' two, when the list starts with them.
     fn after_json_headers(&self) -> Option<&[(&'static str, Cow<'static, str>)]> {
-        let (first, rest) = self.headers.split_at_checked(JSON_HEADERS.len())?;
-        let first = first.iter().map(|(n, v)| (*n, &**v));
-        first.eq(JSON_HEADERS).then_some(rest)
+        self.json_headers
+            .then(|| &self.headers[JSON_HEADERS.len()..])
     }
 
     /// The runtime's `Response`, made in one call.
     fn into_response(self) -> Result<web_sys::Response> {
         let body = self.body.as_deref();
         let made = match (body, self.after_json_headers()) {
+            (Some(body), Some([])) => json_answer(self.status, body),
             (Some(body), Some(rest)) => json_response(self.status, &header_lines(rest)?, body),
             _ => make_response(self.status, &header_lines(&self.headers)?, body),
         };
@@ -128,10 +140,14 @@ function addLines(headers, lines) {
   }
   return headers;
 }
+function sharedJsonHeaders() {
+  return (jsonHeaders ??= new Headers([['content-type', 'application/json'], ['cache-control', 'no-store']]));
+}
+export function jsonAnswer(status, body) {
+  return new Response(body, { status, headers: sharedJsonHeaders() });
+}
 export function jsonResponse(status, lines, body) {
-  jsonHeaders ??= new Headers([['content-type', 'application/json'], ['cache-control', 'no-store']]);
-  const headers = lines === '' ? jsonHeaders : addLines(new Headers(jsonHeaders), lines);
-  return new Response(body, { status, headers });
+  return new Response(body, { status, headers: addLines(new Headers(sharedJsonHeaders()), lines) });
 }
 export function makeResponse(status, lines, body) {
   const headers = addLines(new Headers(), lines);
@@ -145,6 +161,8 @@ export function withOriginHeaders(response, lines) {
   return new Response(response.body, init);
 }")]
 extern "C" {
+    #[wasm_bindgen(js_name = jsonAnswer, catch)]
+    fn json_answer(status: u16, body: &str) -> std::result::Result<web_sys::Response, JsValue>;
     #[wasm_bindgen(js_name = jsonResponse, catch)]
     fn json_response(
         status: u16,
@@ -171,7 +189,12 @@ fn list<V: Into<Cow<'static, str>>>(
 }
 
 pub(super) fn json(status: u16, body: String) -> Made {
-    Made::new(status, list(JSON_HEADERS)).with_body(body)
+    Made {
+        status,
+        headers: list(JSON_HEADERS),
+        json_headers: true,
+        body: Some(body),
+    }
 }
 
 pub(super) fn empty(status: u16, headers: Vec<(&'static str, String)>) -> Made {

@@ -152,19 +152,32 @@ fn decode_segment(segment: &str) -> Result<String, PathError> {
 /// into its path (at least `/`) and query; the fragment is dropped. No URL library is needed for this,
 /// which keeps the `url` crate and its Unicode tables out of the worker.
 pub fn split_url(url: &str) -> (&str, Option<&str>) {
-    // Byte searches: every delimiter is ASCII, so each index is a char boundary.
-    let find = |s: &str, b: u8| s.bytes().position(|c| c == b);
-    let rest = match url.as_bytes().windows(3).position(|w| w == b"://") {
-        Some(at) => &url[at + 3..],
-        None => url,
-    };
-    let rest = find(rest, b'#').map_or(rest, |at| &rest[..at]);
-    let (before_query, query) = match find(rest, b'?') {
-        Some(at) => (&rest[..at], Some(&rest[at + 1..])),
-        None => (rest, None),
-    };
-    let path = find(before_query, b'/').map_or("/", |at| &before_query[at..]);
-    (path, query)
+    // One pass over the bytes, compared one by one (a slice comparison would call `memcmp` for each):
+    // every delimiter is ASCII, so each index is a char boundary.
+    let bytes = url.as_bytes();
+    let after_scheme = bytes
+        .windows(3)
+        .position(|w| matches!(w, [b':', b'/', b'/']))
+        .map_or(0, |at| at + 3);
+    let mut path_at = None;
+    for (at, &b) in bytes.iter().enumerate().skip(after_scheme) {
+        match b {
+            b'/' if path_at.is_none() => path_at = Some(at),
+            b'?' => {
+                let query = &url[at + 1..];
+                let query = query.find('#').map_or(query, |end| &query[..end]);
+                return (path_between(url, path_at, at), Some(query));
+            }
+            b'#' => return (path_between(url, path_at, at), None),
+            _ => {}
+        }
+    }
+    (path_between(url, path_at, url.len()), None)
+}
+
+/// The path from its first `/` to `end`, or `/` when the URL has none before it.
+fn path_between(url: &str, start: Option<usize>, end: usize) -> &str {
+    start.map_or("/", |start| &url[start..end])
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";

@@ -33,7 +33,7 @@ const B = cliArg('b', '');
 const PATHS = cliArg('paths', 'public').split(',');
 const RUNS = Number(cliArg('runs', 3));
 const WARMUP = Number(cliArg('warmup', 20000));
-const REQUESTS = Number(cliArg('requests', 10000));
+const REQUESTS = Number(cliArg('requests', 30000));
 const FLAGS = cliArg('v8-flags', '').split(',').filter(Boolean);
 const DIR = path.join(REPO_ROOT, 'target/instructions', cliArg('label', 'last'));
 

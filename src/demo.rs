@@ -1,37 +1,46 @@
 //! The demo endpoints of Auth0's API quickstarts (README "Features", Serve mode), served by the gateway itself when
 //! no origin is configured.
 
+use std::borrow::Cow;
+
 use crate::gateway::Identity;
+
+/// A demo endpoint's message, with its whole body for an anonymous request.
+macro_rules! message {
+    ($text:literal) => {
+        ($text, concat!(r#"{"message":""#, $text, r#""}"#))
+    };
+}
 
 /// The JSON body for a demo path, or `None` when the path is not a demo endpoint.
 ///
 /// Written directly rather than through a `serde_json::Value`: the object is always the message (plain
 /// ASCII, nothing to escape) and, for an authenticated request, the `sub` claim, escaped by serde_json.
-pub fn demo_response(path: &str, identity: Option<&Identity>) -> Option<String> {
-    let message = match path {
+/// Without a `sub`, the body is a constant.
+pub fn demo_response(path: &str, identity: Option<&Identity>) -> Option<Cow<'static, str>> {
+    let (message, anonymous) = match path {
         "/api/public" => {
-            "Hello from a public endpoint! You don't need to be authenticated to see this."
+            message!("Hello from a public endpoint! You don't need to be authenticated to see this.")
         }
         "/api/private" => {
-            "Hello from a private endpoint! You need to be authenticated to see this."
+            message!("Hello from a private endpoint! You need to be authenticated to see this.")
         }
-        "/api/private-scoped" => {
+        "/api/private-scoped" => message!(
             "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this."
-        }
+        ),
         _ => return None,
     };
-    let sub = identity.and_then(|i| i.claims.sub.as_deref());
-    let mut body = String::with_capacity(message.len() + sub.map_or(0, |s| s.len() + 16) + 16);
+    let Some(sub) = identity.and_then(|i| i.claims.sub.as_deref()) else {
+        return Some(Cow::Borrowed(anonymous));
+    };
+    let mut body = String::with_capacity(message.len() + sub.len() + 32);
     body.push_str(r#"{"message":""#);
     body.push_str(message);
-    body.push('"');
-    if let Some(sub) = sub {
-        body.push_str(r#","user_id":"#);
-        // Serialising a string cannot fail; `None` would only drop the body to a 404.
-        body.push_str(&serde_json::to_string(sub).ok()?);
-    }
+    body.push_str(r#"","user_id":"#);
+    // Serialising a string cannot fail; `None` would only drop the body to a 404.
+    body.push_str(&serde_json::to_string(sub).ok()?);
     body.push('}');
-    Some(body)
+    Some(Cow::Owned(body))
 }
 
 #[cfg(test)]

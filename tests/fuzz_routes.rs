@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use auth0_edge_gateway::http::path;
@@ -225,7 +226,9 @@ fn request_path() -> BoxedStrategy<String> {
             p
         });
     prop_oneof![4 => structured, 1 => "(?s)/.{0,16}"]
-        .prop_filter_map("not a normalisable path", |p| path::normalize(&p).ok())
+        .prop_filter_map("not a normalisable path", |p| {
+            path::normalize(&p).ok().map(Cow::into_owned)
+        })
         .boxed()
 }
 

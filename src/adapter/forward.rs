@@ -80,7 +80,7 @@ pub async fn forward(
     req: &web_sys::Request,
     env: &Env,
     proxy: &ProxySettings,
-    authorized: &Authorized,
+    authorized: &Authorized<'_>,
     query: Option<&str>,
 ) -> Result<web_sys::Response, OriginError> {
     let target = if proxy.service {

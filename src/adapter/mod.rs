@@ -380,7 +380,7 @@ enum Stage {
 struct Waiting {
     incoming: Incoming,
     presented: Presented,
-    admission: Admission<'static>,
+    admission: Admission<'static, 'static>,
     trace: Trace<'static>,
     cors: Vec<(&'static str, String)>,
 }
@@ -432,13 +432,14 @@ fn first_stage<'a>(
                         }
                     }
                     Ok(admission) => {
+                        let admission = admission.into_owned();
                         return Ok(Stage::Waits(Waiting {
                             incoming,
                             presented,
                             admission,
                             trace,
                             cors,
-                        }))
+                        }));
                     }
                     Err(error) => Outcome::Refused(error),
                 }
@@ -506,7 +507,7 @@ async fn second_stage<'a>(
 
 /// A protected resource's metadata document (RFC 9728 section 3), its preflight, or why neither.
 fn metadata_response(
-    answer: std::result::Result<Metadata<'_>, GatewayError>,
+    answer: std::result::Result<Metadata<'static>, GatewayError>,
     config: &Config,
     method: &str,
     log: &mut RequestLog<'_>,
@@ -569,7 +570,11 @@ extern "C" {
 
 /// Counts an authorised request on a rate-limited route against its caller's budget (README "Rate
 /// limits"); the refusal when the budget is spent, or when the limiter cannot be asked (fail closed).
-async fn over_limit(env: &Env, config: &Config, authorized: &Authorized) -> Option<GatewayError> {
+async fn over_limit(
+    env: &Env,
+    config: &Config,
+    authorized: &Authorized<'_>,
+) -> Option<GatewayError> {
     let (Some(limits), Some(key)) = (config.rate_limit, &authorized.limit_key) else {
         return None;
     };
@@ -591,7 +596,7 @@ async fn serve(
     req: &web_sys::Request,
     env: &Env,
     config: &Config,
-    authorized: Authorized,
+    authorized: Authorized<'_>,
     query: Option<&str>,
 ) -> Result<Outcome> {
     let used_dpop = authorized.identity.as_ref().map(|i| i.scheme) == Some(Scheme::Dpop);
@@ -622,7 +627,7 @@ async fn serve(
 }
 
 /// A demo endpoint's answer to an authorised request, when no origin is configured.
-fn demo(authorized: &Authorized) -> std::result::Result<Answer, GatewayError> {
+fn demo(authorized: &Authorized<'_>) -> std::result::Result<Answer, GatewayError> {
     demo_response(&authorized.path, authorized.identity.as_ref())
         .map(|body| response::json(200, body).into())
         .ok_or(GatewayError::NotFound)

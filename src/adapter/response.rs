@@ -44,11 +44,13 @@ impl From<Made> for Answer {
 /// A response the gateway makes: status, headers in order, body.
 pub(super) struct Made {
     status: u16,
+    /// Whether the headers start with [`JSON_HEADERS`], which `headers` then leaves out: the answer shares
+    /// the JSON answers' `Headers` object in JavaScript, and no list is allocated for them.
+    json: bool,
+    /// The headers, after the JSON answers' two when `json`.
     headers: HeaderList,
-    /// Whether `headers` starts with [`JSON_HEADERS`] as they are: the answer then shares the JSON
-    /// answers' `Headers` object in JavaScript.
-    json_headers: bool,
-    body: Option<String>,
+    /// A demo endpoint's answer to an anonymous request, or a metadata document, is borrowed as it is.
+    body: Option<Cow<'static, str>>,
 }
 
 type HeaderList = Vec<(&'static str, Cow<'static, str>)>;
@@ -60,50 +62,53 @@ const JSON_HEADERS: [(&str, &str); 2] = [
 ];
 
 impl Made {
-    fn new(status: u16, headers: HeaderList) -> Self {
-        let json_headers = headers
+    fn new(status: u16, mut headers: HeaderList) -> Self {
+        let json = headers
             .iter()
             .map(|(n, v)| (*n, &**v))
             .take(JSON_HEADERS.len())
             .eq(JSON_HEADERS);
+        if json {
+            headers.drain(..JSON_HEADERS.len());
+        }
         Made {
             status,
+            json,
             headers,
-            json_headers,
             body: None,
         }
     }
 
-    fn with_body(mut self, body: String) -> Self {
-        self.body = Some(body);
+    fn with_body(mut self, body: impl Into<Cow<'static, str>>) -> Self {
+        self.body = Some(body.into());
         self
     }
 
     /// Adds a header, replacing one of the same name, except `Vary`, which lists what the response
     /// depends on and is added to.
     fn set(&mut self, name: &'static str, value: String) {
+        if self.json && JSON_HEADERS.iter().any(|(n, _)| *n == name) {
+            // The shared set no longer fits: it is written out, to be changed.
+            self.headers.splice(..0, list(JSON_HEADERS));
+            self.json = false;
+        }
         match self.headers.iter().position(|(n, _)| *n == name) {
-            Some(at) if name != "vary" => {
-                self.json_headers &= at >= JSON_HEADERS.len();
-                self.headers[at].1 = value.into();
-            }
+            Some(at) if name != "vary" => self.headers[at].1 = value.into(),
             _ => self.headers.push((name, value.into())),
         }
     }
 
-    /// The headers after the JSON answers' two, when the list starts with them.
-    fn after_json_headers(&self) -> Option<&[(&'static str, Cow<'static, str>)]> {
-        self.json_headers
-            .then(|| &self.headers[JSON_HEADERS.len()..])
-    }
-
     /// The runtime's `Response`, made in one call.
-    fn into_response(self) -> Result<web_sys::Response> {
-        let body = self.body.as_deref();
-        let made = match (body, self.after_json_headers()) {
-            (Some(body), Some([])) => json_answer(self.status, body),
-            (Some(body), Some(rest)) => json_response(self.status, &header_lines(rest)?, body),
-            _ => make_response(self.status, &header_lines(&self.headers)?, body),
+    fn into_response(mut self) -> Result<web_sys::Response> {
+        let made = match (self.body.as_deref(), self.json) {
+            (Some(body), true) if self.headers.is_empty() => json_answer(self.status, body),
+            (Some(body), true) => json_response(self.status, &header_lines(&self.headers)?, body),
+            (body, json) => {
+                if json {
+                    self.headers.splice(..0, list(JSON_HEADERS));
+                }
+                make_response(self.status, &header_lines(&self.headers)?, body)
+            }
         };
         made.map_err(Error::from)
     }
@@ -188,12 +193,12 @@ fn list<V: Into<Cow<'static, str>>>(
     headers.into_iter().map(|(n, v)| (n, v.into())).collect()
 }
 
-pub(super) fn json(status: u16, body: String) -> Made {
+pub(super) fn json(status: u16, body: impl Into<Cow<'static, str>>) -> Made {
     Made {
         status,
-        headers: list(JSON_HEADERS),
-        json_headers: true,
-        body: Some(body),
+        json: true,
+        headers: Vec::new(),
+        body: Some(body.into()),
     }
 }
 
@@ -202,11 +207,11 @@ pub(super) fn empty(status: u16, headers: Vec<(&'static str, String)>) -> Made {
 }
 
 /// A resource metadata document (README "MCP servers"); a HEAD gets the headers alone.
-pub(super) fn metadata(document: &str, method: &str) -> Made {
+pub(super) fn metadata(document: &'static str, method: &str) -> Made {
     let made = Made::new(200, list(METADATA_HEADERS));
     match method {
         "HEAD" => made,
-        _ => made.with_body(document.to_owned()),
+        _ => made.with_body(document),
     }
 }
 

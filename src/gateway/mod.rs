@@ -11,6 +11,7 @@
 pub mod limit;
 pub mod metrics;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -84,15 +85,26 @@ impl Identity {
 
 /// An authorised request.
 #[derive(Debug)]
-pub struct Authorized {
-    /// The normalised path, which is what was matched.
-    pub path: String,
+pub struct Authorized<'r> {
+    /// The normalised path, which is what was matched: borrowed from the request's URL when it was
+    /// already normal.
+    pub path: Cow<'r, str>,
     /// `None` on public routes.
     pub identity: Option<Identity>,
     /// The rate-limit key of the caller, when the route asks for limits (README "Rate limits").
     pub limit_key: Option<String>,
     /// The body, when the gateway read it to match JSON-RPC rules: forwarded as these bytes.
     pub body: Option<Vec<u8>>,
+}
+
+impl Authorized<'_> {
+    /// The same request with its path owned.
+    pub fn into_owned(self) -> Authorized<'static> {
+        Authorized {
+            path: Cow::Owned(self.path.into_owned()),
+            ..self
+        }
+    }
 }
 
 /// The request body, read only when a route's JSON-RPC rules need it.
@@ -125,8 +137,8 @@ pub fn preflight(
 
 /// A request's route: its normalised path, which is what was matched, and the most specific rule for it.
 #[derive(Debug)]
-pub struct Routed<'c> {
-    pub path: String,
+pub struct Routed<'c, 'r> {
+    pub path: Cow<'r, str>,
     pub rule: &'c RouteRule,
 }
 
@@ -141,26 +153,41 @@ pub struct Sources<'s, K, R, B> {
 
 /// How a [`route`]d request may pass.
 #[derive(Debug)]
-pub enum Admission<'c> {
+pub enum Admission<'c, 'r> {
     /// With no credentials: a public route, or an optional one presenting none.
-    Anonymous(Authorized),
+    Anonymous(Authorized<'r>),
     /// Only with its credentials checked, by [`authorize`].
-    Credentials(Credentialed<'c>),
+    Credentials(Credentialed<'c, 'r>),
+}
+
+impl<'c> Admission<'c, '_> {
+    /// The same admission with its path owned, for a request that waits: its URL is then moved.
+    pub fn into_owned(self) -> Admission<'c, 'static> {
+        match self {
+            Admission::Anonymous(authorized) => Admission::Anonymous(authorized.into_owned()),
+            Admission::Credentials(Credentialed(Routed { path, rule })) => {
+                Admission::Credentials(Credentialed(Routed {
+                    path: Cow::Owned(path.into_owned()),
+                    rule,
+                }))
+            }
+        }
+    }
 }
 
 /// A routed request that must present credentials; made only by [`admit`].
 #[derive(Debug)]
-pub struct Credentialed<'c>(Routed<'c>);
+pub struct Credentialed<'c, 'r>(Routed<'c, 'r>);
 
 /// Step 1b and the route's access, which wait on nothing: the route's own checks (its resource's `Origin`
 /// rule), then whether the request may pass without credentials. The adapter answers an anonymous request
 /// at once.
-pub fn admit<'c>(
+pub fn admit<'c, 'r>(
     config: &'c Config,
-    routed: Routed<'c>,
+    routed: Routed<'c, 'r>,
     req: &RequestFacts<'_>,
     trace: &mut Trace<'c>,
-) -> Result<Admission<'c>, GatewayError> {
+) -> Result<Admission<'c, 'r>, GatewayError> {
     if !is_anonymous(config, routed.rule, req, trace)? {
         return Ok(Admission::Credentials(Credentialed(routed)));
     }
@@ -173,14 +200,14 @@ pub fn admit<'c>(
 }
 
 /// Decides whether a request [`admit`]ted on its credentials may pass. `now` is seconds since the epoch.
-pub async fn authorize<'c>(
+pub async fn authorize<'c, 'r>(
     config: &'c Config,
-    credentialed: Credentialed<'c>,
+    credentialed: Credentialed<'c, 'r>,
     req: &RequestFacts<'_>,
     sources: &Sources<'_, impl KeySource, impl ReplayStore, impl BodySource>,
     now: u64,
     trace: &mut Trace<'c>,
-) -> Result<Authorized, GatewayError> {
+) -> Result<Authorized<'r>, GatewayError> {
     let Routed { path, rule } = credentialed.0;
     // Awaited out of line (src/out_of_line.rs): the caller's future stays small.
     OutOfLine::new(with_credentials(
@@ -216,15 +243,15 @@ fn is_anonymous<'c>(
 
 /// The steps after the route for a request that must present credentials: credentials, token, proof,
 /// binding, replay, the JSON-RPC body, scopes.
-async fn with_credentials<'c>(
+async fn with_credentials<'c, 'r>(
     config: &'c Config,
     rule: &'c RouteRule,
-    path: String,
+    path: Cow<'r, str>,
     req: &RequestFacts<'_>,
     sources: &Sources<'_, impl KeySource, impl ReplayStore, impl BodySource>,
     now: u64,
     trace: &mut Trace<'c>,
-) -> Result<Authorized, GatewayError> {
+) -> Result<Authorized<'r>, GatewayError> {
     let (keys, caches) = (sources.keys, sources.caches);
     let credentials = credentials(config, req)?;
     let scheme = credentials.scheme;
@@ -335,11 +362,11 @@ async fn new_token<'c>(
 
 /// Step 1: the normalised path (`raw_path` as received, percent-encoded) and the most specific rule for
 /// it; nothing else happens on an unsafe or unmatched path (README "Routes").
-pub fn route<'c>(
+pub fn route<'c, 'r>(
     config: &'c Config,
     method: &str,
-    raw_path: &str,
-) -> Result<Routed<'c>, GatewayError> {
+    raw_path: &'r str,
+) -> Result<Routed<'c, 'r>, GatewayError> {
     let path = path::normalize(raw_path).map_err(GatewayError::BadPath)?;
     let rule = config
         .routes
@@ -840,10 +867,10 @@ mod tests {
         req: &RequestFacts<'_>,
         (keys, replay, caches, body): (&FixedKeys, &RefCell<ReplayCache>, &Caches, &Body),
         trace: &mut Trace<'c>,
-    ) -> Result<Authorized, GatewayError> {
+    ) -> Result<Authorized<'static>, GatewayError> {
         let routed = route(config, req.method, path)?;
         let credentialed = match admit(config, routed, req, trace)? {
-            Admission::Anonymous(authorized) => return Ok(authorized),
+            Admission::Anonymous(authorized) => return Ok(authorized.into_owned()),
             Admission::Credentials(credentialed) => credentialed,
         };
         let sources = Sources {
@@ -853,6 +880,7 @@ mod tests {
             body,
         };
         block_on(authorize(config, credentialed, req, &sources, NOW, trace))
+            .map(Authorized::into_owned)
     }
 
     /// One GET through `authorize` with fresh replay and token caches, keeping the whole outcome and trace.
@@ -863,7 +891,7 @@ mod tests {
         authorization: &str,
         dpop: Option<&str>,
         trace: &mut Trace<'c>,
-    ) -> Result<Authorized, GatewayError> {
+    ) -> Result<Authorized<'static>, GatewayError> {
         let url = format!("https://api.example.com{path}");
         let req = RequestFacts {
             method: "GET",
@@ -1018,7 +1046,7 @@ mod tests {
             };
             let routed = route(&c, "GET", path).unwrap();
             match admit(&c, routed, &req, &mut Trace::default()).unwrap() {
-                Admission::Anonymous(authorized) => Some(authorized.path),
+                Admission::Anonymous(authorized) => Some(authorized.path.into_owned()),
                 Admission::Credentials(_) => None,
             }
         };

@@ -2,6 +2,8 @@
 //! canonical form, so that `/api/%70rivate` or `/api/./private` cannot slip past a rule meant for
 //! `/api/private`. Paths that stay ambiguous after normalising are refused.
 
+use std::borrow::Cow;
+
 /// Why a request path is refused (README "Routes"): it stays ambiguous after normalising.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathError {
@@ -43,12 +45,13 @@ impl std::fmt::Display for PathError {
 /// other escapes get upper-case hex (section 6.2.2.1), and `.` segments are removed (section 5.2.4).
 ///
 /// Refused: a path not starting with `/`, a `..` segment (also encoded), an empty segment (`//`), an
-/// encoded `/` or `\`, a raw `\`, NUL or other control characters, and invalid percent-encoding.
-pub fn normalize(raw: &str) -> Result<String, PathError> {
+/// encoded `/` or `\`, a raw `\`, NUL or other control characters, and invalid percent-encoding. A path
+/// already in normal form, the common case, is borrowed as it is.
+pub fn normalize(raw: &str) -> Result<Cow<'_, str>, PathError> {
     if is_normal(raw.as_bytes()) {
-        return Ok(raw.to_owned());
+        return Ok(Cow::Borrowed(raw));
     }
-    normalize_segments(raw)
+    normalize_segments(raw).map(Cow::Owned)
 }
 
 /// Whether a path is already its own normal form, the common case, checked in one pass over the bytes:
@@ -278,7 +281,9 @@ mod tests {
             if fast {
                 prop_assert_eq!(slow, Ok(raw.clone()));
             }
-            prop_assert_eq!(normalize(&raw), normalize_segments(&raw));
+            // Borrowed exactly when the path is already normal.
+            prop_assert_eq!(matches!(normalize(&raw), Ok(Cow::Borrowed(_))), fast);
+            prop_assert_eq!(normalize(&raw).map(Cow::into_owned), normalize_segments(&raw));
         }
 
         #[test]

@@ -85,7 +85,7 @@ async function runWorker(name, run) {
       vars,
       flags: FLAGS,
       wrapper: ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes',
-        '--smc-check=all-non-file', `--callgrind-out-file=${dir}/cg.%p`, '--log-file=valgrind.log'],
+        '--smc-check=all-non-file', ...(process.env.CGEXTRA ? process.env.CGEXTRA.split(' ') : []), `--callgrind-out-file=${dir}/cg.%p`, '--log-file=valgrind.log'],
     })),
     name,
   };

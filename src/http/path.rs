@@ -159,40 +159,27 @@ fn decode_segment(segment: &str) -> Result<String, PathError> {
 /// into its path (at least `/`) and query; the fragment is dropped. No URL library is needed for this,
 /// which keeps the `url` crate and its Unicode tables out of the worker.
 pub fn split_url(url: &str) -> (&str, Option<&str>) {
-    // Every delimiter is ASCII, so each index found is a char boundary.
+    // One pass over the bytes, compared one by one (a slice comparison would call `memcmp` for each):
+    // every delimiter is ASCII, so each index is a char boundary.
     let bytes = url.as_bytes();
-    let after_scheme = scheme_end(bytes);
-    let Some(first) = bytes[after_scheme..]
-        .iter()
-        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-        .map(|at| after_scheme + at)
-    else {
-        return ("/", None);
-    };
-    let path_at = (bytes[first] == b'/').then_some(first);
-    let end = bytes[first..]
-        .iter()
-        .position(|&b| matches!(b, b'?' | b'#'))
-        .map_or(bytes.len(), |at| first + at);
-    let query = (bytes.get(end) == Some(&b'?')).then(|| {
-        let query = &url[end + 1..];
-        query.find('#').map_or(query, |at| &query[..at])
-    });
-    (path_between(url, path_at, end), query)
-}
-
-/// Where the authority starts: after the first `://`, or at 0 without one. Bytes compared one by one: a
-/// slice comparison would call `memcmp` for each colon.
-fn scheme_end(bytes: &[u8]) -> usize {
-    let mut from = 0;
-    while let Some(at) = bytes[from..].iter().position(|&b| b == b':') {
-        let colon = from + at;
-        if let Some([b'/', b'/']) = bytes.get(colon + 1..colon + 3) {
-            return colon + 3;
+    let after_scheme = bytes
+        .windows(3)
+        .position(|w| matches!(w, [b':', b'/', b'/']))
+        .map_or(0, |at| at + 3);
+    let mut path_at = None;
+    for (at, &b) in bytes.iter().enumerate().skip(after_scheme) {
+        match b {
+            b'/' if path_at.is_none() => path_at = Some(at),
+            b'?' => {
+                let query = &url[at + 1..];
+                let query = query.find('#').map_or(query, |end| &query[..end]);
+                return (path_between(url, path_at, at), Some(query));
+            }
+            b'#' => return (path_between(url, path_at, at), None),
+            _ => {}
         }
-        from = colon + 1;
     }
-    0
+    (path_between(url, path_at, url.len()), None)
 }
 
 /// The path from its first `/` to `end`, or `/` when the URL has none before it.

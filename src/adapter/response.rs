@@ -89,8 +89,7 @@ impl Made {
     fn set(&mut self, name: &'static str, value: String) {
         if self.json && JSON_HEADERS.iter().any(|(n, _)| *n == name) {
             // The shared set no longer fits: it is written out, to be changed.
-            self.headers.splice(..0, list(JSON_HEADERS));
-            self.json = false;
+            self.write_out_json_headers();
         }
         match self.headers.iter().position(|(n, _)| *n == name) {
             Some(at) if name != "vary" => self.headers[at].1 = value.into(),
@@ -98,15 +97,22 @@ impl Made {
         }
     }
 
+    /// Puts the JSON answers' two headers, when the answer starts with them, into its own list.
+    fn write_out_json_headers(&mut self) {
+        if self.json {
+            self.headers.splice(..0, list(JSON_HEADERS));
+            self.json = false;
+        }
+    }
+
     /// The runtime's `Response`, made in one call.
     fn into_response(mut self) -> Result<web_sys::Response> {
-        let made = match (self.body.as_deref(), self.json) {
+        let body = self.body.take();
+        let made = match (body.as_deref(), self.json) {
             (Some(body), true) if self.headers.is_empty() => json_answer(self.status, body),
             (Some(body), true) => json_response(self.status, &header_lines(&self.headers)?, body),
-            (body, json) => {
-                if json {
-                    self.headers.splice(..0, list(JSON_HEADERS));
-                }
+            (body, _) => {
+                self.write_out_json_headers();
                 make_response(self.status, &header_lines(&self.headers)?, body)
             }
         };

@@ -37,10 +37,12 @@ thread_local! {
 }
 
 /// `fetch(request, env, ctx)`: a `Response`; or `[task, promise]`, on which `entry.js` calls `resume`
-/// with the promise's outcome; or a promise of a `Response`.
+/// with the promise's outcome; or a promise of a `Response`. `env` and `ctx` are borrowed: wasm-bindgen
+/// then holds them in its stack of references for the call, instead of a slot of its table each, taken
+/// and freed on every request; a request that waits keeps its own (README "What each step bought").
 #[wasm_bindgen]
-pub fn fetch(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> JsValue {
-    match super::arrive(req, env, worker::Context::new(ctx)) {
+pub fn fetch(req: web_sys::Request, env: &Env, ctx: &worker_sys::Context) -> JsValue {
+    match super::arrive(req, env, ctx) {
         Arrived::Answered(response) => response.into(),
         Arrived::Waits(request) => drive(request, None),
     }

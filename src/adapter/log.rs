@@ -80,6 +80,11 @@ impl<'a> RequestLog<'a> {
         self.key_fetches = report.fetches;
     }
 
+    /// The matched rule's pattern, when that is all there is to record.
+    pub(super) fn route(&mut self, route: Option<&'a str>) {
+        self.route = route;
+    }
+
     /// A resource metadata document was asked for.
     pub(super) fn metadata(&mut self) {
         self.route = Some(crate::policy::resources::WELL_KNOWN);

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{Context, Delay, Env, Headers, Response, Result};
 
 use crate::config::{names, Bindings, Config, RequestLogs};
@@ -33,7 +33,7 @@ use crate::state::replay::{ReplayCache, ReplayStoreKind};
 use crate::state::token_cache::TokenCache;
 use crate::state::Caches;
 
-use idp::{FetchReport, IdpKeys, IsolateKeys};
+use idp::{IdpKeys, IsolateKeys};
 use log::RequestLog;
 use replay_store::WorkerReplayStore;
 use response::Answer;
@@ -145,14 +145,18 @@ pub(super) enum Arrived {
 /// runtime's `Request` as it is: `worker::Request` would read `request.cf` on every request, which makes
 /// the runtime build that object (27-31 µs per request under `wrangler dev`, measured with
 /// `benches/compare.mjs`) for data the gateway never uses.
-pub(super) fn arrive(req: web_sys::Request, env: Env, ctx: Context) -> Arrived {
+pub(super) fn arrive(
+    req: web_sys::Request,
+    env: &Env,
+    ctx: &worker::worker_sys::Context,
+) -> Arrived {
     let arrival = Arrival {
         started: js_sys::Date::now(),
         method: method_of(&req),
         req,
         headers: OnceCell::new(),
     };
-    let isolate = isolate(&env);
+    let isolate = isolate(env);
     let config = match &isolate.config {
         Ok(config) => *config,
         Err(reason) => return Arrived::Answered(cold(|| misconfigured(&arrival, reason))),
@@ -161,10 +165,13 @@ pub(super) fn arrive(req: web_sys::Request, env: Env, ctx: Context) -> Arrived {
     let waiting = match first_stage(&arrival, config, &mut log) {
         Ok(Stage::Waits(waiting)) => waiting,
         Ok(Stage::Answered(answer)) => {
-            return Arrived::Answered(finish(Ok(answer), &arrival, &env, config, log))
+            return Arrived::Answered(finish(Ok(answer), &arrival, env, config, log))
         }
-        Err(error) => return Arrived::Answered(finish(Err(error), &arrival, &env, config, log)),
+        Err(error) => return Arrived::Answered(finish(Err(error), &arrival, env, config, log)),
     };
+    // `env` and `ctx` are borrowed for the call only (`entry::fetch`).
+    let ctx = Context::new(JsValue::clone(ctx.as_ref()).unchecked_into());
+    let env = env.clone();
     Arrived::Waits(Box::pin(async move {
         let mut log = RequestLog::new(&arrival.method);
         let answer = second_stage(&arrival, &env, &ctx, &isolate, config, waiting, &mut log).await;
@@ -447,9 +454,9 @@ fn first_stage<'a>(
             Err(error) => Outcome::Refused(error),
         },
     };
-    let resource = trace.resource;
-    log.trace(config, trace, FetchReport::default());
-    respond(outcome, config, cors, log, resource).map(Stage::Answered)
+    // The first stage checks no credentials: its trace holds the route and the resource only.
+    log.route(trace.route);
+    respond(outcome, config, cors, log, trace.resource).map(Stage::Answered)
 }
 
 /// The second stage: the credentials, the rate limiter and the origin, any of which may wait.
@@ -653,6 +660,9 @@ fn respond(
         } => {
             log.allowed(origin_status);
             extra.extend(nonce.map(|n| ("dpop-nonce", n)));
+            if extra.is_empty() {
+                return Ok(response);
+            }
             response::with_headers(response, extra)
         }
         Outcome::Refused(error) => cold(|| {

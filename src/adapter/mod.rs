@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{Context, Delay, Env, Headers, Response, Result};
+use worker::{worker_sys, Context, Delay, Env, Headers, Response, Result};
 
 use crate::config::{names, Bindings, Config, RequestLogs};
 use crate::demo::demo_response;
@@ -145,11 +145,7 @@ pub(super) enum Arrived {
 /// runtime's `Request` as it is: `worker::Request` would read `request.cf` on every request, which makes
 /// the runtime build that object (27-31 µs per request under `wrangler dev`, measured with
 /// `benches/compare.mjs`) for data the gateway never uses.
-pub(super) fn arrive(
-    req: web_sys::Request,
-    env: &Env,
-    ctx: &worker::worker_sys::Context,
-) -> Arrived {
+pub(super) fn arrive(req: web_sys::Request, env: &Env, ctx: &worker_sys::Context) -> Arrived {
     let arrival = Arrival {
         started: js_sys::Date::now(),
         method: method_of(&req),

@@ -9,9 +9,9 @@
 //! exact comparison with the expected encoded block (PKCS#1 v1.5) or the EMSA-PSS-VERIFY checks on a
 //! stack buffer (PSS: a few more hash blocks for MGF1, no allocation).
 //!
-//! Two arithmetics compute RSAVP1, with the same product scanning: [`integer`], 28-bit limbs and SIMD
-//! integer products, and [`fma`], 52-bit limbs in `f64` with products split exactly by fused multiply-add
-//! (wasm's relaxed SIMD), a third of the products and about a fifth faster in workerd (README "What each
+//! Two arithmetics compute RSAVP1: [`integer`], 28-bit limbs and SIMD integer products by product
+//! scanning, and [`fma`], 52-bit limbs in `f64` with products split exactly by fused multiply-add (wasm's
+//! relaxed SIMD) by operand scanning, a third of the products and faster in workerd (README "What each
 //! step bought"). A key uses `fma` where the machine fuses multiply-add (checked once per key) and
 //! `integer` elsewhere; the tests run both ([`RsaVerifier::arithmetics`]).
 //!

@@ -8,9 +8,9 @@
 //! <= 2^52 - 2, and H is the low bits of h's encoding. p - H 2^52 = lo then lies in [-2^51, 2^51].
 //! h - (2^104 - 1.5 2^52) = (H + 1.5) 2^52 = (2H + 3) 2^51 is exact (Sterbenz; below 2^104, its ulp
 //! at most 2^51), and fma(-a, b, (H + 1.5) 2^52) = 1.5 2^52 - lo lies in [2^52, 2^53], where the ulp is
-//! 1: exact, with -lo the encoding's low bits. The encodings add up as 64-bit integers, the constants'
-//! encodings are taken off once per column, and each product counts its lo in its own column and its H
-//! in the next (H 2^52 is one limb up).
+//! 1: exact, with -lo the encoding's low bits. The encodings add up as 64-bit integers; each column's
+//! sum starts from the negation of what the constants in its encodings come to, and each product counts
+//! its lo in its own column and its H in the next (H 2^52 is one limb up).
 
 use super::limbs::{less_than, pow_65537, Limbs};
 use super::MAX_BITS;
@@ -22,10 +22,12 @@ const LIMB_MASK: u64 = (1 << LIMB_BITS) - 1;
 type L52 = Limbs<LIMB_BITS>;
 /// Limbs for the largest modulus: R = 2^(52 L) must exceed 4 n.
 const MAX_LIMBS: usize = (MAX_BITS + 2).div_ceil(LIMB_BITS);
-/// Zero limbs after a number, so that a dot product runs in whole vectors of two limbs.
+/// Zero limbs after a number, so that a row runs in whole vectors of two limbs.
 const PAD: usize = 2;
 /// A number with its padding.
 const WIDTH: usize = MAX_LIMBS + PAD;
+/// The columns of a product of the largest modulus, and one past.
+const COLUMNS: usize = 2 * MAX_LIMBS + 1;
 
 /// 2^104, whose ulp is 2^52.
 const HIGH: f64 = 20282409603651670423947251286016.0;
@@ -39,12 +41,14 @@ const SHIFT: f64 = HIGH - LOW;
 pub(super) struct FmaVerifier {
     /// n, L limbs.
     n: Box<[u64]>,
-    /// n with its limbs in reverse order, then PAD zero limbs.
-    n_rev: Box<[f64]>,
+    /// n, then PAD zero limbs.
+    n_pad: Box<[f64]>,
     /// -n^-1 mod 2^52.
     n0_inv: u64,
     /// R^2 mod n, then PAD zero limbs.
     r2: Box<[f64]>,
+    /// The columns' [`start`] at L limbs.
+    start: Box<[i64]>,
 }
 
 // The limbs are integers below 2^52, never NaN.
@@ -79,13 +83,14 @@ impl FmaVerifier {
         let mut n = vec![0u64; limbs];
         L52::from_be_bytes(modulus, &mut n);
         let n0_inv = L52::neg_inverse(n[0]);
-        let mut n_rev: Vec<f64> = n.iter().rev().map(|&x| x as f64).collect();
-        n_rev.resize(limbs + PAD, 0.0);
+        let mut n_pad: Vec<f64> = n.iter().map(|&x| x as f64).collect();
+        n_pad.resize(limbs + PAD, 0.0);
         let mut verifier = Self {
             n: n.into(),
-            n_rev: n_rev.into(),
+            n_pad: n_pad.into(),
             n0_inv,
             r2: Box::default(),
+            start: start(limbs),
         };
 
         // R^2 mod n, R = 2^(52 L).
@@ -148,59 +153,79 @@ impl FmaVerifier {
     }
 
     /// Montgomery multiplication, out = a b R^-1 mod n, for a, b < 2n; out < 2n (R >= 4n, as in
-    /// the 28-bit arithmetic's `mont_mul_in`). Every argument is L limbs then PAD zero limbs; `b_rev` is scratch.
+    /// the 28-bit arithmetic's `mont_mul_in`). Every argument is L limbs then PAD zero limbs.
     ///
-    /// Product scanning: column i adds the lo of a[j] b[i-j] and m[j] n[i-j], the H of column i - 1's
-    /// products, and the carry. A column's sum stays far inside 64 bits: at most 2 L <= 158 lo parts of
-    /// magnitude 2^51 and as many H below 2^52 + 1.
-    // The relaxed SIMD here too, so that `dot2` is inlined into the column loops.
+    /// Operand scanning: row i adds a[i] b and m[i] n to the columns. Column i is complete once row i's
+    /// first products, a[i] b[0] and m[i] n[0], are in; they are added in integers, which gives m[i], and
+    /// the rest of the row, a vector loop of the same length in every row, adds each product's lo to its
+    /// column and its H to the next. A column's sum stays far inside 64 bits: at most 2 L <= 158 lo parts
+    /// of magnitude 2^51 and as many H below 2^52 + 1.
+    // The relaxed SIMD here too, so that `row` is inlined into the loop.
     #[cfg_attr(
         target_arch = "wasm32",
         target_feature(enable = "simd128,relaxed-simd")
     )]
-    fn mont_mul(&self, out: &mut [f64], a: &[f64], b: &[f64], b_rev: &mut [f64]) {
+    fn mont_mul(&self, out: &mut [f64], a: &[f64], b: &[f64], _: &mut [f64]) {
         let l = self.n.len();
-        let (a, b_rev, n_rev) = (&a[..l + PAD], &mut b_rev[..l + PAD], &self.n_rev[..l + PAD]);
-        for (d, &s) in b_rev.iter_mut().zip(b[..l].iter().rev()) {
-            *d = s;
-        }
-        b_rev[l..].fill(0.0);
-        let mut m = [0.0; WIDTH];
-        let m = &mut m[..l + PAD];
+        let p = row_length(l);
+        // The columns' sums, each from its `start`.
+        let mut t = [0i64; COLUMNS];
+        let t = &mut t[..2 * l + 1];
+        t.copy_from_slice(&self.start);
+        let (b, n) = (&b[..=p], &self.n_pad[..=p]);
+        let (b0, n0) = (b[0] as i64 as u64, self.n[0]);
         let split = Split::new();
-        // The carry into the column, with the H of the previous column's products.
+        // The carry into the column, with the H of the previous column's first products.
         let mut carry: i64 = 0;
-        // m[i - 1]: it goes into `m` only once column i's dot product has read `m` (see below).
-        let mut last_m: u64 = 0;
-        for i in 0..l {
-            let (high, low) = dot2(split, a, &b_rev[l - 1 - i..], m, &n_rev[l - 1 - i..], i + 1);
-            // The dot product read m[i - 1] and m[i] as zero. m[i - 1] n[1] is added here, so that the
-            // path from one m to the next runs through integer multiplications alone, not through
-            // memory and the split, while the dot product of the next column starts.
-            let (last_high, last_low) = mul_wide(last_m, self.n[1]);
-            let sum = carry.wrapping_add(low).wrapping_add(last_low);
+        for (i, &ai) in a[..l].iter().enumerate() {
+            let (ab_high, ab_low) = mul_wide(ai as i64 as u64, b0);
+            let sum = carry.wrapping_add(t[i]).wrapping_add(ab_low);
             let mi = (sum as u64).wrapping_mul(self.n0_inv) & LIMB_MASK;
-            if i > 0 {
-                m[i - 1] = last_m as f64;
-            }
             // sum + m[i] n[0] is a multiple of 2^52; its quotient carries on.
-            let (mn_high, mn_low) = mul_wide(mi, self.n[0]);
+            let (mn_high, mn_low) = mul_wide(mi, n0);
             let cleared = sum.wrapping_add(mn_low);
             debug_assert_eq!(cleared & LIMB_MASK as i64, 0);
-            carry = (cleared >> LIMB_BITS) + high + mn_high + last_high;
-            last_m = mi;
+            carry = (cleared >> LIMB_BITS) + ab_high + mn_high;
+            row(
+                split,
+                ai,
+                mi as i64 as f64,
+                &b[1..],
+                &n[1..],
+                &mut t[i + 1..=i + 1 + p],
+            );
         }
-        m[l - 1] = last_m as f64;
-        for i in l..2 * l - 1 {
-            let lo = i + 1 - l;
-            let (high, low) = dot2(split, &a[lo..], b_rev, &m[lo..], n_rev, 2 * l - 1 - i);
-            let sum = carry.wrapping_add(low);
-            out[i - l] = (sum as u64 & LIMB_MASK) as f64;
-            carry = (sum >> LIMB_BITS) + high;
+        for k in l..2 * l - 1 {
+            let sum = carry.wrapping_add(t[k]);
+            out[k - l] = (sum & LIMB_MASK as i64) as f64;
+            carry = sum >> LIMB_BITS;
         }
-        debug_assert!((0..=LIMB_MASK as i64).contains(&carry));
-        out[l - 1] = carry as f64;
+        let top = carry.wrapping_add(t[2 * l - 1]);
+        debug_assert!((0..=LIMB_MASK as i64).contains(&top));
+        debug_assert_eq!(t[2 * l], 0, "past the last column");
+        out[l - 1] = top as f64;
     }
+}
+
+/// The products of a row past its first, b[1 ..= P] against one limb: L - 1 rounded up to whole vectors
+/// of two (b[L] and n[L] are padding when L is even).
+fn row_length(l: usize) -> usize {
+    2 * (l / 2)
+}
+
+/// For each column of a product of L limbs, and one past, the value it starts from: what the constants in
+/// the encodings [`row`] adds to it over the L rows come to, negated (mod 2^64). Each lo comes as
+/// LOW_BITS - lo, taken off; each H as HIGH_BITS + H, added.
+fn start(l: usize) -> Box<[i64]> {
+    let mut start = vec![0i64; 2 * l + 1];
+    for i in 0..l {
+        for j in 1..=row_length(l) {
+            // Two products per position, a[i] b[j] and m[i] n[j]: lo in column i + j, H in the next.
+            start[i + j] = start[i + j].wrapping_add(LOW_BITS.wrapping_mul(2));
+            start[i + j + 1] = start[i + j + 1].wrapping_sub(HIGH_BITS.wrapping_mul(2));
+        }
+    }
+    start.into()
 }
 
 /// m n for m, n < 2^52 as (H, lo) with m n = H 2^52 + lo, 0 <= lo < 2^52, in integers.
@@ -217,7 +242,7 @@ const HIGH_BITS: i64 = HIGH.to_bits() as i64;
 const LOW_BITS: i64 = LOW.to_bits() as i64;
 
 /// The split's constants, HIGH and SHIFT, as vectors: made once per multiplication and handed to each
-/// column's [`dot2`].
+/// [`row`].
 #[cfg(target_arch = "wasm32")]
 #[derive(Clone, Copy)]
 struct Split(core::arch::wasm32::v128, core::arch::wasm32::v128);
@@ -247,73 +272,89 @@ impl Split {
     }
 }
 
-/// For k below `len` rounded up to an even count: (Σ H, Σ lo) of a[k] b[k] and c[k] d[k], limbs below
-/// 2^52; the caller guarantees that the products past `len` are zero.
+/// Adds the products a b[j] and m n[j], j below `b`'s length rounded down to an even count (the
+/// caller's P), to the columns of `t` (P + 1 of them, from the column of b[0]'s products): each product's
+/// lo to its column, as the encoding of its negation taken off, and the encoding of its H to the next.
 #[cfg(target_arch = "wasm32")]
 #[target_feature(enable = "simd128,relaxed-simd")]
 #[inline]
-fn dot2(
-    Split(high_c, shift): Split,
-    a: &[f64],
-    b: &[f64],
-    c: &[f64],
-    d: &[f64],
-    len: usize,
-) -> (i64, i64) {
+fn row(Split(high_c, shift): Split, a: f64, m: f64, b: &[f64], n: &[f64], t: &mut [i64]) {
     use core::arch::wasm32::{
-        f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_sub, i64x2_add, i64x2_extract_lane,
-        i64x2_splat,
+        f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_splat, f64x2_sub, i64x2_add,
+        i64x2_extract_lane, i64x2_shuffle, i64x2_splat, i64x2_sub, v128_load, v128_store,
     };
-    let end = len.div_ceil(2) * 2;
-    let (a, b, c, d) = (&a[..end], &b[..end], &c[..end], &d[..end]);
-    let (mut high, mut low) = (i64x2_splat(0), i64x2_splat(0));
-    for k in (0..end).step_by(2) {
-        // SAFETY: k + 1 < end, and every slice has exactly `end` limbs (the reslicing above checks it).
-        let [va, vb, vc, vd] = unsafe { super::limbs::load4([a, b, c, d], k) };
+    let p = t.len() - 1;
+    let (b, n, t) = (&b[..p], &n[..p], &mut t[..=p]);
+    let (va, vm) = (f64x2_splat(a), f64x2_splat(m));
+    // The H of the previous pair, whose second lane belongs to this pair's first column.
+    let mut previous = i64x2_splat(0);
+    for k in (0..p).step_by(2) {
+        // SAFETY: k + 1 < p, and `b`, `n` and `t` hold at least p limbs (the reslicing above checks it).
+        let (vb, vn, vt) = unsafe {
+            (
+                v128_load(b.as_ptr().add(k).cast()),
+                v128_load(n.as_ptr().add(k).cast()),
+                v128_load(t.as_ptr().add(k).cast()),
+            )
+        };
         let h1 = f64x2_relaxed_madd(va, vb, high_c);
-        let h2 = f64x2_relaxed_madd(vc, vd, high_c);
+        let h2 = f64x2_relaxed_madd(vm, vn, high_c);
         // LOW - lo: the negated low part, exact (see the module's comment).
         let l1 = f64x2_relaxed_nmadd(va, vb, f64x2_sub(h1, shift));
-        let l2 = f64x2_relaxed_nmadd(vc, vd, f64x2_sub(h2, shift));
-        high = i64x2_add(high, i64x2_add(h1, h2));
-        low = i64x2_add(low, i64x2_add(l1, l2));
+        let l2 = f64x2_relaxed_nmadd(vm, vn, f64x2_sub(h2, shift));
+        #[cfg(debug_assertions)]
+        for (x, y, h, l) in [(a, vb, h1, l1), (m, vn, h2, l2)] {
+            use core::arch::wasm32::f64x2_extract_lane;
+            check_split(
+                x,
+                f64x2_extract_lane::<0>(y),
+                i64x2_extract_lane::<0>(h),
+                i64x2_extract_lane::<0>(l),
+            );
+            check_split(
+                x,
+                f64x2_extract_lane::<1>(y),
+                i64x2_extract_lane::<1>(h),
+                i64x2_extract_lane::<1>(l),
+            );
+        }
+        let h = i64x2_add(h1, h2);
+        let sum = i64x2_sub(i64x2_shuffle::<1, 2>(previous, h), i64x2_add(l1, l2));
+        // SAFETY: as for the loads.
+        unsafe { v128_store(t.as_mut_ptr().add(k).cast(), i64x2_add(vt, sum)) };
+        previous = h;
     }
-    let products = 2 * end as i64;
-    let high = i64x2_extract_lane::<0>(high)
-        .wrapping_add(i64x2_extract_lane::<1>(high))
-        .wrapping_sub(products.wrapping_mul(HIGH_BITS));
-    let neg_low = i64x2_extract_lane::<0>(low)
-        .wrapping_add(i64x2_extract_lane::<1>(low))
-        .wrapping_sub(products.wrapping_mul(LOW_BITS));
-    // Were the multiply-add not fused, the parts would be wrong: with debug assertions on, the exact
-    // sum checks them.
-    #[cfg(debug_assertions)]
-    {
-        let exact: i128 = (0..end)
-            .map(|k| a[k] as i128 * b[k] as i128 + c[k] as i128 * d[k] as i128)
-            .sum();
-        let sum = i128::from(high) * (1 << LIMB_BITS) - i128::from(neg_low);
-        assert_eq!(sum, exact, "a product of dot2 was not split exactly");
-    }
-    (high, neg_low.wrapping_neg())
+    t[p] = t[p].wrapping_add(i64x2_extract_lane::<1>(previous));
 }
 
-/// [`dot2`] with `f64::mul_add`, one product at a time.
+/// [`row`] with `f64::mul_add`, one product at a time.
 #[cfg(not(target_arch = "wasm32"))]
-fn dot2(_: Split, a: &[f64], b: &[f64], c: &[f64], d: &[f64], len: usize) -> (i64, i64) {
-    let end = len.div_ceil(2) * 2;
-    let (mut high, mut low) = (0i64, 0i64);
-    for (x, y) in a[..end]
-        .iter()
-        .zip(&b[..end])
-        .chain(c[..end].iter().zip(&d[..end]))
-    {
-        let h = x.mul_add(*y, HIGH);
-        let l = (-x).mul_add(*y, h - SHIFT);
-        high = high.wrapping_add(h.to_bits() as i64 - HIGH_BITS);
-        low = low.wrapping_add(l.to_bits() as i64 - LOW_BITS);
+fn row(_: Split, a: f64, m: f64, b: &[f64], n: &[f64], t: &mut [i64]) {
+    let p = t.len() - 1;
+    for (j, (&bj, &nj)) in b[..p].iter().zip(&n[..p]).enumerate() {
+        for (x, y) in [(a, bj), (m, nj)] {
+            let h = x.mul_add(y, HIGH);
+            let l = (-x).mul_add(y, h - SHIFT);
+            let (h, l) = (h.to_bits() as i64, l.to_bits() as i64);
+            #[cfg(debug_assertions)]
+            check_split(x, y, h, l);
+            t[j] = t[j].wrapping_sub(l);
+            t[j + 1] = t[j + 1].wrapping_add(h);
+        }
     }
-    (high, low.wrapping_neg())
+}
+
+/// The split of x y into the encodings `h` and `l` is exact, checked with debug assertions on. Were the
+/// multiply-add not fused, the parts would be wrong.
+#[cfg(debug_assertions)]
+fn check_split(x: f64, y: f64, h: i64, l: i64) {
+    let high = i128::from(h.wrapping_sub(HIGH_BITS));
+    let neg_low = i128::from(l.wrapping_sub(LOW_BITS));
+    assert_eq!(
+        high * (1 << LIMB_BITS) - neg_low,
+        x as i128 * y as i128,
+        "a product was not split exactly"
+    );
 }
 
 #[cfg(test)]
@@ -321,15 +362,25 @@ mod tests {
     use super::*;
     use crate::rsa::tests::modulus;
 
-    /// Σ x[k] y[k] exactly.
-    fn exact(x: &[f64], y: &[f64]) -> i128 {
-        x.iter().zip(y).map(|(&a, &b)| a as i128 * b as i128).sum()
+    /// Σ_j (a b[j] + m n[j]) 2^(52 j) = Σ_k t[k] 2^(52 k): the difference, carried column by column,
+    /// vanishes.
+    fn assert_row_sum(a: f64, m: f64, b: &[f64], n: &[f64], t: &[i64], what: &str) {
+        let mut carry: i128 = 0;
+        for (k, &column) in t.iter().enumerate() {
+            let exact = b.get(k).zip(n.get(k)).map_or(0, |(&bk, &nk)| {
+                a as i128 * bk as i128 + m as i128 * nk as i128
+            });
+            let v = carry + i128::from(column) - exact;
+            assert_eq!(v % (1 << LIMB_BITS), 0, "{what}: column {k}");
+            carry = v >> LIMB_BITS;
+        }
+        assert_eq!(carry, 0, "{what}");
     }
 
-    /// The split of each product and its sum hold at the extremes: the largest limbs, products whose
-    /// low half is a tie (H rounds to even, so lo is +2^51 or -2^51, the ends of its range), zeros.
+    /// The split of each product and the sums of a row hold at the extremes: the largest limbs, products
+    /// whose low half is a tie (H rounds to even, so lo is +2^51 or -2^51, the ends of its range), zeros.
     #[test]
-    fn dot2_is_exact_at_the_extremes() {
+    fn row_is_exact_at_the_extremes() {
         let max = LIMB_MASK as f64;
         let half = (1u64 << 51) as f64;
         let cases: [[f64; 2]; 8] = [
@@ -342,24 +393,44 @@ mod tests {
             [0.0, max],
             [1.0, 1.0],
         ];
-        for len in 1..=8 {
+        for p in [2, 4, 6, 8, 2 * MAX_LIMBS] {
             for rotate in 0..cases.len() {
                 let pick = |k: usize, side: usize| cases[(k + rotate) % cases.len()][side];
-                let a: Vec<f64> = (0..len).map(|k| pick(k, 0)).chain([0.0; 2]).collect();
-                let b: Vec<f64> = (0..len).map(|k| pick(k, 1)).chain([0.0; 2]).collect();
-                let c: Vec<f64> = (0..len).map(|k| pick(k + 3, 1)).chain([0.0; 2]).collect();
-                let d: Vec<f64> = (0..len).map(|k| pick(k + 5, 0)).chain([0.0; 2]).collect();
-                let (high, low) = dot2(Split::new(), &a, &b, &c, &d, len);
-                let got = i128::from(high) * (1 << LIMB_BITS) + i128::from(low);
-                assert_eq!(got, exact(&a, &b) + exact(&c, &d), "{len} {rotate}");
+                let (a, m) = (pick(0, 0), pick(1, 1));
+                let b: Vec<f64> = (0..p).map(|k| pick(k + 2, 1)).collect();
+                let n: Vec<f64> = (0..p).map(|k| pick(k + 5, 0)).collect();
+                // Each column starts from the negated constants of the encodings the row adds to it.
+                let mut t = vec![0i64; p + 1];
+                for j in 0..p {
+                    t[j] = t[j].wrapping_add(LOW_BITS.wrapping_mul(2));
+                    t[j + 1] = t[j + 1].wrapping_sub(HIGH_BITS.wrapping_mul(2));
+                }
+                row(Split::new(), a, m, &b, &n, &mut t);
+                assert_row_sum(a, m, &b, &n, &t, &format!("{p} {rotate}"));
             }
         }
-        // More than a column of the largest key (2 L products) of the largest limbs.
-        let len = MAX_LIMBS + 1;
-        let a = vec![max; len];
-        let (high, low) = dot2(Split::new(), &a, &a, &a, &a, len);
-        let got = i128::from(high) * (1 << LIMB_BITS) + i128::from(low);
-        assert_eq!(got, 2 * len as i128 * (LIMB_MASK as i128).pow(2));
+    }
+
+    /// Each column's starting value takes off exactly the constants its encodings bring: a product of
+    /// zeros leaves every column at zero.
+    #[test]
+    fn start_cancels_the_encodings() {
+        for l in [2, 3, 40, 41, MAX_LIMBS] {
+            let p = row_length(l);
+            let mut t = start(l).into_vec();
+            let zeros = vec![0.0; p];
+            for i in 0..l {
+                row(
+                    Split::new(),
+                    0.0,
+                    0.0,
+                    &zeros,
+                    &zeros,
+                    &mut t[i + 1..=i + 1 + p],
+                );
+            }
+            assert!(t.iter().all(|&c| c == 0), "{l}");
+        }
     }
 
     /// The second multiply-add's addend is exact: HIGH - LOW rounds to nothing, and h - SHIFT at the

@@ -173,16 +173,16 @@ impl FmaVerifier {
         let t = &mut t[..2 * l + 1];
         t.copy_from_slice(&self.start);
         let (b, n) = (&b[..=p], &self.n_pad[..=p]);
-        let (b0, n0) = (b[0] as i64 as u64, self.n[0]);
+        let (b0, n0) = (b[0], n[0]);
         let split = Split::new();
         // The carry into the column, with the H of the previous column's first products.
         let mut carry: i64 = 0;
         for (i, &ai) in a[..l].iter().enumerate() {
-            let (ab_high, ab_low) = mul_wide(ai as i64 as u64, b0);
+            let (ab_high, ab_low) = split.product(ai, b0);
             let sum = carry.wrapping_add(t[i]).wrapping_add(ab_low);
             let mi = (sum as u64).wrapping_mul(self.n0_inv) & LIMB_MASK;
             // sum + m[i] n[0] is a multiple of 2^52; its quotient carries on.
-            let (mn_high, mn_low) = mul_wide(mi, n0);
+            let (mn_high, mn_low) = split.product(mi as i64 as f64, n0);
             let cleared = sum.wrapping_add(mn_low);
             debug_assert_eq!(cleared & LIMB_MASK as i64, 0);
             carry = (cleared >> LIMB_BITS) + ab_high + mn_high;
@@ -228,15 +228,6 @@ fn start(l: usize) -> Box<[i64]> {
     start.into()
 }
 
-/// m n for m, n < 2^52 as (H, lo) with m n = H 2^52 + lo, 0 <= lo < 2^52, in integers.
-fn mul_wide(m: u64, n: u64) -> (i64, i64) {
-    let (mh, ml, nh, nl) = (m >> 26, m & 0x3ff_ffff, n >> 26, n & 0x3ff_ffff);
-    let middle = mh * nl + ml * nh;
-    let low = ml * nl + ((middle & 0x3ff_ffff) << 26);
-    let high = mh * nh + (middle >> 26) + (low >> LIMB_BITS);
-    (high as i64, (low & LIMB_MASK) as i64)
-}
-
 /// The encodings of HIGH and LOW as integers.
 const HIGH_BITS: i64 = HIGH.to_bits() as i64;
 const LOW_BITS: i64 = LOW.to_bits() as i64;
@@ -258,6 +249,24 @@ impl Split {
         use core::arch::wasm32::f64x2_splat;
         core::hint::black_box(Split(f64x2_splat(HIGH), f64x2_splat(SHIFT)))
     }
+
+    /// x y = H 2^52 + lo for limbs x, y below 2^52, as (H, lo), -2^51 <= lo <= 2^51: the split of the
+    /// module's comment on one lane.
+    #[target_feature(enable = "simd128,relaxed-simd")]
+    #[inline]
+    fn product(self, x: f64, y: f64) -> (i64, i64) {
+        use core::arch::wasm32::{
+            f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_splat, f64x2_sub, i64x2_extract_lane,
+        };
+        let Split(high_c, shift) = self;
+        let (vx, vy) = (f64x2_splat(x), f64x2_splat(y));
+        let h = f64x2_relaxed_madd(vx, vy, high_c);
+        let l = f64x2_relaxed_nmadd(vx, vy, f64x2_sub(h, shift));
+        let (h, l) = (i64x2_extract_lane::<0>(h), i64x2_extract_lane::<0>(l));
+        #[cfg(debug_assertions)]
+        check_split(x, y, h, l);
+        (h.wrapping_sub(HIGH_BITS), LOW_BITS.wrapping_sub(l))
+    }
 }
 
 /// Natively the constants are scalars.
@@ -269,6 +278,15 @@ struct Split;
 impl Split {
     fn new() -> Self {
         Split
+    }
+
+    /// The wasm32 `product` with `f64::mul_add`.
+    fn product(self, x: f64, y: f64) -> (i64, i64) {
+        let h = x.mul_add(y, HIGH).to_bits() as i64;
+        let l = (-x).mul_add(y, f64::from_bits(h as u64) - SHIFT).to_bits() as i64;
+        #[cfg(debug_assertions)]
+        check_split(x, y, h, l);
+        (h.wrapping_sub(HIGH_BITS), LOW_BITS.wrapping_sub(l))
     }
 }
 
@@ -447,25 +465,29 @@ mod tests {
         );
     }
 
+    /// One product's split at the extremes: the largest limbs, ties, zeros.
     #[test]
-    fn mul_wide_is_exact() {
+    fn product_is_exact() {
         let values = [
             0,
             1,
             2,
+            3,
             (1 << 26) - 1,
             1 << 26,
+            1 << 51,
             (1 << 51) + 1,
             LIMB_MASK - 1,
             LIMB_MASK,
         ];
-        for m in values {
-            for n in values {
-                let (high, low) = mul_wide(m, n);
-                assert!((0..1 << LIMB_BITS).contains(&low));
+        for x in values {
+            for y in values {
+                let (high, low) = Split::new().product(x as f64, y as f64);
+                assert!((-(1 << 51)..=1 << 51).contains(&low), "{x} {y}");
                 assert_eq!(
                     i128::from(high) * (1 << LIMB_BITS) + i128::from(low),
-                    i128::from(m) * i128::from(n)
+                    i128::from(x) * i128::from(y),
+                    "{x} {y}"
                 );
             }
         }

@@ -156,10 +156,10 @@ impl FmaVerifier {
     /// the 28-bit arithmetic's `mont_mul_in`). Every argument is L limbs then PAD zero limbs.
     ///
     /// Operand scanning: row i adds a[i] b and m[i] n to the columns. Column i is complete once row i's
-    /// first products, a[i] b[0] and m[i] n[0], are in; they are added in integers, which gives m[i], and
-    /// the rest of the row, a vector loop of the same length in every row, adds each product's lo to its
-    /// column and its H to the next. A column's sum stays far inside 64 bits: at most 2 L <= 158 lo parts
-    /// of magnitude 2^51 and as many H below 2^52 + 1.
+    /// first products, a[i] b[0] and m[i] n[0], are in; they are split on one lane and added as
+    /// integers, which gives m[i]; the rest of the row, a vector loop of the same length in every row,
+    /// adds each product's lo to its column and its H to the next. A column's sum stays far inside 64
+    /// bits: at most 2 L <= 158 lo parts of magnitude 2^51 and as many H below 2^52 + 1.
     // The relaxed SIMD here too, so that `row` is inlined into the loop.
     #[cfg_attr(
         target_arch = "wasm32",

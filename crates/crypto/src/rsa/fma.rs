@@ -290,9 +290,9 @@ impl Split {
     }
 }
 
-/// Adds the products a b[j] and m n[j], j below `b`'s length rounded down to an even count (the
-/// caller's P), to the columns of `t` (P + 1 of them, from the column of b[0]'s products): each product's
-/// lo to its column, as the encoding of its negation taken off, and the encoding of its H to the next.
+/// Adds the products a b[j] and m n[j], j below P (the caller's, even), to the columns of `t`, P + 1 of
+/// them from the column of b[0]'s products: each product's lo to its column, as the encoding of its
+/// negation taken off, and the encoding of its H to the next.
 #[cfg(target_arch = "wasm32")]
 #[target_feature(enable = "simd128,relaxed-simd")]
 #[inline]
@@ -301,7 +301,9 @@ fn row(Split(high_c, shift): Split, a: f64, m: f64, b: &[f64], n: &[f64], t: &mu
         f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_splat, f64x2_sub, i64x2_add,
         i64x2_extract_lane, i64x2_shuffle, i64x2_splat, i64x2_sub, v128_load, v128_store,
     };
-    let p = t.len() - 1;
+    debug_assert_eq!(t.len() % 2, 1, "an even P");
+    // Whole vectors only, so that the loads below stay inside the slices whatever the caller passes.
+    let p = (t.len() - 1) & !1;
     let (b, n, t) = (&b[..p], &n[..p], &mut t[..=p]);
     let (va, vm) = (f64x2_splat(a), f64x2_splat(m));
     // The H of the previous pair, whose second lane belongs to this pair's first column.

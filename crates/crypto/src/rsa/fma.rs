@@ -96,12 +96,12 @@ impl FmaVerifier {
         // R^2 mod n, R = 2^(52 L).
         let mut x = [0u64; WIDTH];
         let s = L52::r2_seed(&verifier.n, bits, &mut x[..limbs]);
-        let (mut xf, mut y, mut scratch) = ([0.0; WIDTH], [0.0; WIDTH], [0.0; WIDTH]);
+        let (mut xf, mut y) = ([0.0; WIDTH], [0.0; WIDTH]);
         for (f, &v) in xf.iter_mut().zip(&x[..limbs]) {
             *f = v as f64;
         }
         for _ in 0..s {
-            verifier.mont_mul(&mut y, &xf, &xf, &mut scratch);
+            verifier.mont_mul(&mut y, &xf, &xf);
             std::mem::swap(&mut xf, &mut y);
         }
         let mut r2 = [0u64; WIDTH];
@@ -132,8 +132,9 @@ impl FmaVerifier {
         }
         // Step 2: m = s^e mod n, e = 65537.
         let mut y = [0.0; WIDTH];
-        pow_65537(&sf, &self.r2, &mut y, |out, a, b, scratch| {
-            self.mont_mul(out, a, b, scratch)
+        // The rows need no scratch space.
+        pow_65537(&sf, &self.r2, &mut y, |out, a, b, _| {
+            self.mont_mul(out, a, b)
         });
         let mut m = [0u64; WIDTH];
         self.reduce(&y, &mut m[..limbs]);
@@ -165,7 +166,7 @@ impl FmaVerifier {
         target_arch = "wasm32",
         target_feature(enable = "simd128,relaxed-simd")
     )]
-    fn mont_mul(&self, out: &mut [f64], a: &[f64], b: &[f64], _: &mut [f64]) {
+    fn mont_mul(&self, out: &mut [f64], a: &[f64], b: &[f64]) {
         let l = self.n.len();
         let p = row_length(l);
         // The columns' sums, each from its `start`.
@@ -180,20 +181,13 @@ impl FmaVerifier {
         for (i, &ai) in a[..l].iter().enumerate() {
             let (ab_high, ab_low) = split.product(ai, b0);
             let sum = carry.wrapping_add(t[i]).wrapping_add(ab_low);
-            let mi = (sum as u64).wrapping_mul(self.n0_inv) & LIMB_MASK;
+            let mi = ((sum as u64).wrapping_mul(self.n0_inv) & LIMB_MASK) as i64 as f64;
             // sum + m[i] n[0] is a multiple of 2^52; its quotient carries on.
-            let (mn_high, mn_low) = split.product(mi as i64 as f64, n0);
+            let (mn_high, mn_low) = split.product(mi, n0);
             let cleared = sum.wrapping_add(mn_low);
             debug_assert_eq!(cleared & LIMB_MASK as i64, 0);
             carry = (cleared >> LIMB_BITS) + ab_high + mn_high;
-            row(
-                split,
-                ai,
-                mi as i64 as f64,
-                &b[1..],
-                &n[1..],
-                &mut t[i + 1..=i + 1 + p],
-            );
+            row(split, ai, mi, &b[1..], &n[1..], &mut t[i + 1..=i + 1 + p]);
         }
         for k in l..2 * l - 1 {
             let sum = carry.wrapping_add(t[k]);
@@ -509,9 +503,9 @@ mod tests {
             );
             let mut one = [0.0; WIDTH];
             one[0] = 1.0;
-            let (mut x, mut y, mut scratch) = ([0.0; WIDTH], [0.0; WIDTH], [0.0; WIDTH]);
-            v.mont_mul(&mut x, &v.r2, &one, &mut scratch);
-            v.mont_mul(&mut y, &x, &one, &mut scratch);
+            let (mut x, mut y) = ([0.0; WIDTH], [0.0; WIDTH]);
+            v.mont_mul(&mut x, &v.r2, &one);
+            v.mont_mul(&mut y, &x, &one);
             let mut reduced = [0u64; WIDTH];
             v.reduce(&y, &mut reduced[..l]);
             assert_eq!(reduced[0], 1, "{bits}");
@@ -529,8 +523,8 @@ mod tests {
             let mut x = [0u64; WIDTH];
             L52::two_n_minus_one(&v.n, &mut x[..l]);
             let xf: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-            let (mut y, mut scratch) = ([0.0; WIDTH], [0.0; WIDTH]);
-            v.mont_mul(&mut y, &xf, &xf, &mut scratch);
+            let mut y = [0.0; WIDTH];
+            v.mont_mul(&mut y, &xf, &xf);
             let y: Vec<u64> = y[..l].iter().map(|&v| v as u64).collect();
             assert!(!less_than(&x[..l], &y), "{bits}: the product is below 2n");
         }

@@ -75,6 +75,24 @@ fn fingerprint(token: &str) -> u64 {
     low.rotate_left(32) ^ high ^ take as u64
 }
 
+/// Whether `a` and `b` are the same token, eight bytes at a time. `str`'s equality calls `memcmp`, which
+/// on wasm32 compares one byte at a time, and a token seen before is compared whole on every request.
+fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let ((a_words, a_tail), (b_words, b_tail)) = (a.as_chunks::<8>(), b.as_chunks::<8>());
+    let words = a_words.iter().zip(b_words).fold(0, |diff, (x, y)| {
+        diff | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
+    });
+    let tail = a_tail
+        .iter()
+        .zip(b_tail)
+        .fold(0, |diff, (x, y)| diff | (x ^ y));
+    words == 0 && tail == 0
+}
+
 impl TokenCache {
     pub fn new(max_entries: usize, max_bytes: usize) -> Self {
         Self {
@@ -88,7 +106,10 @@ impl TokenCache {
     /// A cached verification of `token`, unless it has expired at `now` (with `leeway`).
     pub fn get(&mut self, token: &str, now: u64, leeway: u64) -> Option<Arc<CachedToken>> {
         let id = fingerprint(token);
-        let entry = self.entries.get(&id).filter(|e| *e.token == *token)?;
+        let entry = self
+            .entries
+            .get(&id)
+            .filter(|e| same_token(&e.token, token))?;
         // RFC 7519 section 4.1.4, as in token::check_claims.
         if now as f64 >= entry.verified.claims.exp + leeway as f64 {
             self.remove_id(id);
@@ -100,7 +121,11 @@ impl TokenCache {
     /// Forgets the entry of `token` (its key is no longer current).
     pub fn remove(&mut self, token: &str) {
         let id = fingerprint(token);
-        if self.entries.get(&id).is_some_and(|e| *e.token == *token) {
+        if self
+            .entries
+            .get(&id)
+            .is_some_and(|e| same_token(&e.token, token))
+        {
             self.remove_id(id);
         }
     }
@@ -268,6 +293,25 @@ mod tests {
         cache.insert(&tok("new", 10), token(1e12, &k), 20);
         assert!(cache.get(&live, 20, 0).is_some());
         assert_eq!(cache.len(), 2);
+    }
+
+    /// A token equals only itself, whatever its length and wherever another differs from it: in a whole
+    /// word or in the tail past the last one.
+    #[test]
+    fn same_token_compares_every_byte() {
+        for len in 0..40 {
+            let token: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            assert!(same_token(&token, &token.clone()), "{len}");
+            assert!(!same_token(&token, &format!("{token}a")), "{len}: longer");
+            for at in 0..len {
+                let mut other = token.clone().into_bytes();
+                other[at] ^= 0x01;
+                let other = String::from_utf8(other).expect("ASCII");
+                assert!(!same_token(&token, &other), "{len}: byte {at}");
+            }
+        }
     }
 
     /// Tokens filed under one fingerprint (the same last 16 bytes) are told apart by their whole bytes: a

@@ -1,6 +1,8 @@
 //! The one log line of a request (README "Logs"), filled from what the core decided: never a header
 //! value, a token, a proof or a secret.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::idp::{FetchRecord, FetchReport};
@@ -22,9 +24,9 @@ pub(super) struct RequestLog<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     issuer: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    kid: Option<String>,
+    kid: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sub: Option<String>,
+    sub: Option<Arc<str>>,
     /// Where the key set came from: `memory`, `cache`, `kv` or `idp`.
     #[serde(skip_serializing_if = "Option::is_none")]
     keys: Option<&'static str>,

@@ -59,8 +59,8 @@ pub struct Trace<'c> {
     pub resource: Option<ResourceChallenge<'c>>,
     /// Index of the token's issuer.
     pub issuer: Option<usize>,
-    pub kid: Option<String>,
-    pub sub: Option<String>,
+    pub kid: Option<Arc<str>>,
+    pub sub: Option<Arc<str>>,
     /// The scheme of the credentials, once they parse.
     pub scheme: Option<Scheme>,
 }
@@ -337,7 +337,7 @@ async fn new_token<'c>(
     let unverified = parse_token(config, credentials.token, now)
         .map_err(|reason| GatewayError::InvalidToken(scheme, reason))?;
     trace.issuer = Some(unverified.issuer());
-    trace.kid = Some(unverified.kid().to_owned());
+    trace.kid = Some(unverified.kid().clone());
     check_route_policy(config, rule, scheme, unverified.claims())?;
     // RFC 9449 section 4.3: the proof signature before any token key work.
     let proof = proof(
@@ -548,7 +548,7 @@ async fn verify_token(
             return Err(VerifyError::KeysUnavailable { retry_after })
         }
     };
-    let kid = unverified.kid().to_owned();
+    let kid = unverified.kid().clone();
     let claims = Arc::new(unverified.verify(&key).map_err(VerifyError::Token)?);
     let entry = CachedToken::new(claims.clone(), kid, key);
     tokens.borrow_mut().insert(credentials.token, entry, now);

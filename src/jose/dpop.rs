@@ -249,9 +249,8 @@ pub fn parse_proof(
     let jws = parse_compact(proof).map_err(|e| match e {
         JwsError::Structure => ProofError::Structure,
         JwsError::Encoding => ProofError::Encoding,
-        JwsError::Header => ProofError::Header,
     })?;
-    let header = &jws.header;
+    let header = parse_object(&jws.header).ok_or(ProofError::Header)?;
     // Step 4: typ.
     if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
         return Err(ProofError::Typ);
@@ -539,7 +538,8 @@ WF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg\
         assert_eq!(err, ProofError::AthMissing);
         // The signature itself verifies.
         let jws = parse_compact(proof).unwrap();
-        let (key, jkt) = p256_public_key(jws.header["jwk"].as_object().unwrap()).unwrap();
+        let header = parse_object(&jws.header).unwrap();
+        let (key, jkt) = p256_public_key(header["jwk"].as_object().unwrap()).unwrap();
         assert_eq!(jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
         let sig = es256_signature(&jws.signature).unwrap();
         assert!(

@@ -1,6 +1,8 @@
 //! JSON as JOSE needs it: objects whose member names are unique at any depth (RFC 7515 section 5.2 step 4,
 //! RFC 7519 section 4), and NumericDate (RFC 7519 section 2).
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -20,7 +22,7 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Value, serde_json::Error> {
 }
 
 /// A JSON value whose objects were checked for duplicate member names while parsing.
-struct StrictValue(Value);
+pub(crate) struct StrictValue(Value);
 
 impl<'de> Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -28,7 +30,8 @@ impl<'de> Deserialize<'de> for StrictValue {
     }
 }
 
-struct StrictVisitor;
+/// Builds a [`StrictValue`]; its `visit_seq` and `visit_map` check and build nested values for other visitors.
+pub(crate) struct StrictVisitor;
 
 impl<'de> Visitor<'de> for StrictVisitor {
     type Value = StrictValue;
@@ -82,6 +85,56 @@ impl<'de> Visitor<'de> for StrictVisitor {
             }
         }
         Ok(StrictValue(Value::Object(map)))
+    }
+}
+
+/// A string, borrowed from the JSON text when it has no escapes.
+pub(crate) struct Text<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Member names seen in one object: a short list, a set once an object is large, so that a hostile
+/// object with many members costs linear time.
+#[derive(Default)]
+pub(crate) struct Keys<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: HashSet<Cow<'de, str>>,
+}
+
+impl<'de> Keys<'de> {
+    /// False when `key` was seen before.
+    pub(crate) fn insert(&mut self, key: Cow<'de, str>) -> bool {
+        if self.many.is_empty() {
+            if self.few.contains(&key) {
+                return false;
+            }
+            if self.few.len() < 16 {
+                self.few.push(key);
+                return true;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(key)
     }
 }
 

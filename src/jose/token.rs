@@ -6,9 +6,14 @@
 //! claim checks that need no key, then [`UnverifiedToken::verify`] checks the signature with the key
 //! its `kid` names.
 
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::json::{numeric_date, parse_object};
+use super::json::{numeric_date, parse_object, Keys, StrictValue, StrictVisitor, Text};
 use super::jwa::{Algorithm, Algorithms};
 use super::jws::{parse_compact, CompactJws, JwsError};
 use crate::jose::jwks::VerifyingKey;
@@ -159,7 +164,8 @@ impl<I> Copy for ClaimRules<'_, I> {}
 pub struct Claims {
     /// Index of the token's issuer among the accepted ones, which selects its keys.
     pub issuer: usize,
-    pub sub: Option<String>,
+    /// Shared with the log line and the metrics of each request that presents the token.
+    pub sub: Option<Arc<str>>,
     /// `exp` in seconds since the epoch.
     pub exp: f64,
     /// `iat`, when present.
@@ -179,7 +185,7 @@ impl Claims {
         let all = all.as_object().cloned().unwrap_or_default();
         Claims {
             issuer: 0,
-            sub: all.get("sub").and_then(Value::as_str).map(String::from),
+            sub: all.get("sub").and_then(Value::as_str).map(Arc::from),
             exp: 0.0,
             iat: None,
             scopes: Vec::new(),
@@ -194,7 +200,7 @@ impl Claims {
 pub struct UnverifiedToken<'a> {
     jws: CompactJws<'a>,
     alg: Algorithm,
-    kid: String,
+    kid: Arc<str>,
     claims: Claims,
 }
 
@@ -205,7 +211,7 @@ impl<'a> UnverifiedToken<'a> {
     }
 
     /// The `kid` that names the verification key.
-    pub fn kid(&self) -> &str {
+    pub fn kid(&self) -> &Arc<str> {
         &self.kid
     }
 
@@ -241,9 +247,9 @@ pub fn parse<'a>(
     let jws = parse_compact(token).map_err(|e| match e {
         JwsError::Structure => TokenError::Structure,
         JwsError::Encoding => TokenError::Encoding,
-        JwsError::Header => TokenError::Header,
     })?;
-    let (alg, kid) = check_header(&jws.header, rules.algorithms, rules.profile)?;
+    let header = serde_json::from_slice::<Header>(&jws.header).map_err(|_| TokenError::Header)?;
+    let (alg, kid) = check_header(header, rules.algorithms, rules.profile)?;
     let payload = parse_object(&jws.payload).ok_or(TokenError::Payload)?;
     let claims = check_claims(payload, rules, now)?;
     Ok(UnverifiedToken {
@@ -254,35 +260,183 @@ pub fn parse<'a>(
     })
 }
 
+/// The members of a token's JOSE header that the gateway reads, strings borrowed from the decoded header
+/// where they have no escapes. Every other member is checked like any JSON (unique names at any depth,
+/// RFC 7515 section 5.2 step 4) and dropped: a header costs no map and no copy of what it holds.
+#[derive(Default)]
+struct Header<'de> {
+    alg: Member<'de>,
+    typ: Member<'de>,
+    kid: Member<'de>,
+    crit: bool,
+}
+
+/// One of those members: absent, a string, or another JSON value.
+#[derive(Default)]
+enum Member<'de> {
+    #[default]
+    Absent,
+    Text(Cow<'de, str>),
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Header<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(HeaderVisitor)
+    }
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Header<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+        let mut header = Header::default();
+        let mut keys = Keys::default();
+        while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
+            let slot = match name.as_ref() {
+                "alg" => Some(&mut header.alg),
+                "typ" => Some(&mut header.typ),
+                "kid" => Some(&mut header.kid),
+                _ => None,
+            };
+            header.crit |= name == "crit";
+            if !keys.insert(name) {
+                return Err(de::Error::custom("duplicate member name"));
+            }
+            match slot {
+                Some(slot) => *slot = map.next_value_seed(MemberSeed)?,
+                None => drop(map.next_value::<StrictValue>()?),
+            }
+        }
+        Ok(header)
+    }
+}
+
+struct MemberSeed;
+
+impl<'de> DeserializeSeed<'de> for MemberSeed {
+    type Value = Member<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Member<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberSeed {
+    type Value = Member<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Member<'de>, E> {
+        Ok(Member::Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Member<'de>, E> {
+        Ok(Member::Text(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Member<'de>, E> {
+        Ok(Member::Text(Cow::Owned(v)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Member<'de>, E> {
+        Ok(Member::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Member<'de>, E> {
+        Ok(Member::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Member<'de>, E> {
+        Ok(Member::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Member<'de>, E> {
+        Ok(Member::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Member<'de>, E> {
+        Ok(Member::Other)
+    }
+    // Arrays and objects are checked (unique member names inside too) as any JSON value.
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Member<'de>, A::Error> {
+        StrictVisitor.visit_seq(seq).map(|_| Member::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Member<'de>, A::Error> {
+        StrictVisitor.visit_map(map).map(|_| Member::Other)
+    }
+}
+
 /// RFC 8725 section 3.1 (one algorithm, never `none`), RFC 7515 section 4.1.11 (`crit`), RFC 9068
 /// section 2.1 (`typ`), RFC 7515 section 4.1.4 (`kid`).
 fn check_header(
-    header: &Map<String, Value>,
+    header: Header<'_>,
     algorithms: Algorithms,
     profile: TokenProfile,
-) -> Result<(Algorithm, String), TokenError> {
-    let alg = match header.get("alg") {
-        Some(Value::String(alg)) => algorithms.accepted(alg).ok_or(TokenError::Alg)?,
+) -> Result<(Algorithm, Arc<str>), TokenError> {
+    let alg = match &header.alg {
+        Member::Text(alg) => algorithms.accepted(alg).ok_or(TokenError::Alg)?,
         _ => return Err(TokenError::Alg),
     };
-    if header.contains_key("crit") {
+    if header.crit {
         return Err(TokenError::Crit);
     }
     // RFC 9068 section 2.1: `at+jwt`, or its full media type; RFC 8725 section 3.11 otherwise.
     let at_jwt = |typ: &str| {
         typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
     };
-    match (header.get("typ"), profile) {
-        (Some(Value::String(typ)), _) if at_jwt(typ) => {}
+    match (&header.typ, profile) {
+        (Member::Text(typ), _) if at_jwt(typ) => {}
         (_, TokenProfile::Rfc9068) => return Err(TokenError::TypProfile),
-        (None, TokenProfile::Standard) => {}
-        (Some(Value::String(typ)), TokenProfile::Standard) if typ.eq_ignore_ascii_case("JWT") => {}
-        (Some(_), TokenProfile::Standard) => return Err(TokenError::Typ),
+        (Member::Absent, TokenProfile::Standard) => {}
+        (Member::Text(typ), TokenProfile::Standard) if typ.eq_ignore_ascii_case("JWT") => {}
+        (_, TokenProfile::Standard) => return Err(TokenError::Typ),
     }
-    match header.get("kid") {
-        Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= 256 => Ok((alg, kid.clone())),
-        Some(_) => Err(TokenError::KidType),
-        None => Err(TokenError::KidMissing),
+    match header.kid {
+        Member::Text(kid) if !kid.is_empty() && kid.len() <= 256 => Ok((alg, kid.into())),
+        Member::Text(_) | Member::Other => Err(TokenError::KidType),
+        Member::Absent => Err(TokenError::KidMissing),
+    }
+}
+
+/// The claims the checks read, found in one pass over the payload's members. A lookup each would compare
+/// names down the map's tree, a call to `memcmp` per comparison; here each name is matched byte by byte.
+#[derive(Default)]
+struct Registered<'a> {
+    iss: Option<&'a Value>,
+    aud: Option<&'a Value>,
+    exp: Option<&'a Value>,
+    nbf: Option<&'a Value>,
+    iat: Option<&'a Value>,
+    sub: Option<&'a Value>,
+    jti: Option<&'a Value>,
+    client_id: Option<&'a Value>,
+    scope: Option<&'a Value>,
+    scp: Option<&'a Value>,
+    permissions: Option<&'a Value>,
+    cnf: Option<&'a Value>,
+}
+
+impl<'a> Registered<'a> {
+    fn find(all: &'a Map<String, Value>) -> Self {
+        let mut found = Self::default();
+        for (name, value) in all {
+            let slot = match name.as_bytes() {
+                [b'i', b's', b's'] => &mut found.iss,
+                [b'a', b'u', b'd'] => &mut found.aud,
+                [b'e', b'x', b'p'] => &mut found.exp,
+                [b'n', b'b', b'f'] => &mut found.nbf,
+                [b'i', b'a', b't'] => &mut found.iat,
+                [b's', b'u', b'b'] => &mut found.sub,
+                [b'j', b't', b'i'] => &mut found.jti,
+                [b's', b'c', b'p'] => &mut found.scp,
+                [b'c', b'n', b'f'] => &mut found.cnf,
+                [b's', b'c', b'o', b'p', b'e'] => &mut found.scope,
+                _ if name == "client_id" => &mut found.client_id,
+                _ if name == "permissions" => &mut found.permissions,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        found
     }
 }
 
@@ -293,20 +447,21 @@ fn check_claims(
     rules: ClaimRules<'_, impl AsRef<str>>,
     now: u64,
 ) -> Result<Claims, TokenError> {
-    let issuer = check_issuer(&all, rules.issuers)?;
-    check_audience_type(&all)?;
-    let (exp, iat) = check_times(&all, now as f64, rules.leeway as f64)?;
+    let claims = Registered::find(&all);
+    let issuer = check_issuer(claims.iss, rules.issuers)?;
+    check_audience_type(claims.aud)?;
+    let (exp, iat) = check_times(&claims, now as f64, rules.leeway as f64)?;
     check_age(iat, rules.max_age, now, rules.leeway)?;
-    let sub = match all.get("sub") {
+    let sub = match claims.sub {
         None => None,
-        Some(Value::String(sub)) => Some(sub.clone()),
+        Some(Value::String(sub)) => Some(sub.as_str().into()),
         Some(_) => return Err(TokenError::SubType),
     };
     if rules.profile == TokenProfile::Rfc9068 {
-        check_rfc9068_claims(&all, sub.is_some(), iat.is_some())?;
+        check_rfc9068_claims(&claims, sub.is_some(), iat.is_some())?;
     }
-    let scopes = granted_scopes(&all)?;
-    let jkt = confirmation_thumbprint(&all)?;
+    let scopes = granted_scopes(&claims)?;
+    let jkt = confirmation_thumbprint(claims.cnf)?;
     Ok(Claims {
         issuer,
         sub,
@@ -319,11 +474,8 @@ fn check_claims(
 }
 
 /// RFC 7519 section 4.1.1: `iss` equals an accepted issuer exactly; its index selects the keys.
-fn check_issuer(
-    all: &Map<String, Value>,
-    issuers: &[impl AsRef<str>],
-) -> Result<usize, TokenError> {
-    match all.get("iss") {
+fn check_issuer(iss: Option<&Value>, issuers: &[impl AsRef<str>]) -> Result<usize, TokenError> {
+    match iss {
         Some(Value::String(iss)) => issuers
             .iter()
             .position(|i| i.as_ref() == iss)
@@ -335,8 +487,8 @@ fn check_issuer(
 
 /// RFC 7519 section 4.1.3: `aud` is present, a string or an array of strings. Which audience it must
 /// contain depends on the route ([`check_audience`]).
-fn check_audience_type(all: &Map<String, Value>) -> Result<(), TokenError> {
-    match all.get("aud") {
+fn check_audience_type(aud: Option<&Value>) -> Result<(), TokenError> {
+    match aud {
         Some(Value::String(_)) => Ok(()),
         Some(Value::Array(auds)) if auds.iter().all(Value::is_string) => Ok(()),
         Some(_) => Err(TokenError::AudType),
@@ -363,11 +515,11 @@ pub fn check_audience(claims: &Claims, audiences: &[impl AsRef<str>]) -> Result<
 /// RFC 7519 sections 4.1.4-4.1.6: `exp` required and in the future, `nbf` not in the future, `iat` a
 /// number; `leeway` seconds of clock skew on both bounds. Returns `exp` and `iat`.
 fn check_times(
-    all: &Map<String, Value>,
+    claims: &Registered<'_>,
     now: f64,
     leeway: f64,
 ) -> Result<(f64, Option<f64>), TokenError> {
-    let exp = match all.get("exp") {
+    let exp = match claims.exp {
         None => return Err(TokenError::ExpMissing),
         Some(v) => numeric_date(v).ok_or(TokenError::ExpType)?,
     };
@@ -375,13 +527,13 @@ fn check_times(
     if now >= exp + leeway {
         return Err(TokenError::Expired);
     }
-    if let Some(v) = all.get("nbf") {
+    if let Some(v) = claims.nbf {
         let nbf = numeric_date(v).ok_or(TokenError::NbfType)?;
         if nbf > now + leeway {
             return Err(TokenError::NotYetValid);
         }
     }
-    let iat = match all.get("iat") {
+    let iat = match claims.iat {
         None => None,
         Some(v) => Some(numeric_date(v).ok_or(TokenError::IatType)?),
     };
@@ -408,14 +560,14 @@ pub fn check_age(
 
 /// RFC 9068 section 2.2: `sub`, `client_id`, `iat` and `jti` are required (`iss`, `exp`, `aud` always are).
 fn check_rfc9068_claims(
-    all: &Map<String, Value>,
+    claims: &Registered<'_>,
     has_sub: bool,
     has_iat: bool,
 ) -> Result<(), TokenError> {
     if !has_sub {
         return Err(TokenError::SubMissing);
     }
-    match all.get("client_id") {
+    match claims.client_id {
         Some(Value::String(_)) => {}
         Some(_) => return Err(TokenError::ClientIdType),
         None => return Err(TokenError::ClientIdMissing),
@@ -423,7 +575,7 @@ fn check_rfc9068_claims(
     if !has_iat {
         return Err(TokenError::IatMissing);
     }
-    match all.get("jti") {
+    match claims.jti {
         Some(Value::String(_)) => Ok(()),
         Some(_) => Err(TokenError::JtiType),
         None => Err(TokenError::JtiMissing),
@@ -432,19 +584,19 @@ fn check_rfc9068_claims(
 
 /// The granted scopes, once each: `scope` (RFC 8693 section 4.2, a space-delimited string), Microsoft-style
 /// `scp` (a string or an array of strings) and Auth0 RBAC `permissions` (an array of strings).
-fn granted_scopes(all: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
+fn granted_scopes(claims: &Registered<'_>) -> Result<Vec<String>, TokenError> {
     let mut scopes: Vec<String> = Vec::new();
     let mut grant = |scope: &str| {
         if !scope.is_empty() && !scopes.iter().any(|s| s == scope) {
             scopes.push(scope.to_owned());
         }
     };
-    match all.get("scope") {
+    match claims.scope {
         None => {}
         Some(Value::String(s)) => s.split(' ').for_each(&mut grant),
         Some(_) => return Err(TokenError::ScopeType),
     }
-    match all.get("scp") {
+    match claims.scp {
         None => {}
         Some(Value::String(s)) => s.split(' ').for_each(&mut grant),
         Some(Value::Array(items)) => {
@@ -454,7 +606,7 @@ fn granted_scopes(all: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
         }
         Some(_) => return Err(TokenError::ScpType),
     }
-    match all.get("permissions") {
+    match claims.permissions {
         None => {}
         Some(Value::Array(items)) => {
             for item in items {
@@ -467,8 +619,8 @@ fn granted_scopes(all: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
 }
 
 /// RFC 7800 section 3.1 / RFC 9449 section 6.1: `cnf.jkt`, the thumbprint of the key the token is bound to.
-fn confirmation_thumbprint(all: &Map<String, Value>) -> Result<Option<String>, TokenError> {
-    match all.get("cnf") {
+fn confirmation_thumbprint(cnf: Option<&Value>) -> Result<Option<String>, TokenError> {
+    match cnf {
         None => Ok(None),
         Some(Value::Object(cnf)) => match cnf.get("jkt") {
             None => Ok(None),
@@ -643,6 +795,63 @@ mod tests {
         ] {
             let token = sign(with(header(), change.clone()), claims());
             assert_eq!(check(&token).unwrap_err(), reason, "{change}");
+        }
+    }
+
+    /// The header is read member by member without building a map: still strictly (RFC 7515 section 5.2
+    /// step 4), names and strings read as their text whatever their escapes.
+    #[test]
+    fn header_json_is_read_strictly() {
+        let payload = claims().to_string();
+        let signed = |header: &str| test_keys::rsa_2048().sign_compact(header, &payload);
+        for (header, reason) in [
+            (r#"{"alg":"RS256","kid":"k1"}"#, None),
+            (
+                r#"{"\u0061lg":"RS\u0032\u00356","kid":"k\u0031","typ":"\u004aWT"}"#,
+                None,
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k1","x5t":[{"a":{}}],"jku":null}"#,
+                None,
+            ),
+            (r#"[]"#, Some(TokenError::Header)),
+            (r#""alg""#, Some(TokenError::Header)),
+            (r#"{"alg":"RS256","kid":"k1"} {}"#, Some(TokenError::Header)),
+            (
+                r#"{"alg":"RS256","kid":"k1","kid":"k1"}"#,
+                Some(TokenError::Header),
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k1","k\u0069d":"k1"}"#,
+                Some(TokenError::Header),
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k1","x":1,"x":1}"#,
+                Some(TokenError::Header),
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k1","jwk":{"e":"AQAB","e":"AQAB"}}"#,
+                Some(TokenError::Header),
+            ),
+            (
+                r#"{"alg":[{"a":1,"a":1}],"kid":"k1"}"#,
+                Some(TokenError::Header),
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k1","cr\u0069t":[]}"#,
+                Some(TokenError::Crit),
+            ),
+            (
+                r#"{"alg":"RS256","kid":{"k1":1}}"#,
+                Some(TokenError::KidType),
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k1","typ":{}}"#,
+                Some(TokenError::Typ),
+            ),
+            (r#"{"alg":1,"kid":"k1"}"#, Some(TokenError::Alg)),
+        ] {
+            assert_eq!(check(&signed(header)).err(), reason, "{header}");
         }
     }
 

@@ -8,13 +8,14 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+
+use crate::jose::json::{Keys, Text};
 
 /// The largest body the gateway reads on a route with JSON-RPC rules; longer is 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -344,31 +345,6 @@ impl<'de> DeserializeSeed<'de> for Message<'_> {
     }
 }
 
-/// A string, borrowed from the body when it has no escapes.
-struct Text<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 /// The members a message may have, once each.
 const JSONRPC: u8 = 1;
 const METHOD: u8 = 2;
@@ -555,31 +531,6 @@ impl<'de> Visitor<'de> for ParamsSeed<'_> {
     }
 
     refuse_scalars!(Params<'de>, JsonRpcError::Member);
-}
-
-/// Member names seen in one object: a short list, a set once an object is large, so that a hostile
-/// object with many members costs linear time.
-#[derive(Default)]
-struct Keys<'de> {
-    few: Vec<Cow<'de, str>>,
-    many: HashSet<Cow<'de, str>>,
-}
-
-impl<'de> Keys<'de> {
-    /// False when `key` was seen before.
-    fn insert(&mut self, key: Cow<'de, str>) -> bool {
-        if self.many.is_empty() {
-            if self.few.contains(&key) {
-                return false;
-            }
-            if self.few.len() < 16 {
-                self.few.push(key);
-                return true;
-            }
-            self.many.extend(self.few.drain(..));
-        }
-        self.many.insert(key)
-    }
 }
 
 /// A value that is kept when it is a string, and checked and skipped otherwise.

@@ -248,7 +248,8 @@ pub fn parse<'a>(
         JwsError::Structure => TokenError::Structure,
         JwsError::Encoding => TokenError::Encoding,
     })?;
-    let header = serde_json::from_slice::<Header>(&jws.header).map_err(|_| TokenError::Header)?;
+    let header =
+        serde_json::from_slice::<JoseHeader>(&jws.header).map_err(|_| TokenError::Header)?;
     let (alg, kid) = check_header(header, rules.algorithms, rules.profile)?;
     let payload = parse_object(&jws.payload).ok_or(TokenError::Payload)?;
     let claims = check_claims(payload, rules, now)?;
@@ -264,7 +265,7 @@ pub fn parse<'a>(
 /// where they have no escapes. Every other member is checked like any JSON (unique names at any depth,
 /// RFC 7515 section 5.2 step 4) and dropped: a header costs no map and no copy of what it holds.
 #[derive(Default)]
-struct Header<'de> {
+struct JoseHeader<'de> {
     alg: Member<'de>,
     typ: Member<'de>,
     kid: Member<'de>,
@@ -280,23 +281,23 @@ enum Member<'de> {
     Other,
 }
 
-impl<'de> de::Deserialize<'de> for Header<'de> {
+impl<'de> de::Deserialize<'de> for JoseHeader<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(HeaderVisitor)
+        d.deserialize_map(JoseHeaderVisitor)
     }
 }
 
-struct HeaderVisitor;
+struct JoseHeaderVisitor;
 
-impl<'de> Visitor<'de> for HeaderVisitor {
-    type Value = Header<'de>;
+impl<'de> Visitor<'de> for JoseHeaderVisitor {
+    type Value = JoseHeader<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
-        let mut header = Header::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JoseHeader<'de>, A::Error> {
+        let mut header = JoseHeader::default();
         let mut keys = Keys::default();
         while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
             let slot = match name.as_ref() {
@@ -368,7 +369,7 @@ impl<'de> Visitor<'de> for MemberSeed {
 /// RFC 8725 section 3.1 (one algorithm, never `none`), RFC 7515 section 4.1.11 (`crit`), RFC 9068
 /// section 2.1 (`typ`), RFC 7515 section 4.1.4 (`kid`).
 fn check_header(
-    header: Header<'_>,
+    header: JoseHeader<'_>,
     algorithms: Algorithms,
     profile: TokenProfile,
 ) -> Result<(Algorithm, Arc<str>), TokenError> {

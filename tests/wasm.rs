@@ -129,9 +129,11 @@ const RFC9449_PROOF: &str = concat!(
 #[wasm_bindgen_test]
 fn es256_and_thumbprints_on_wasm32() {
     use auth0_edge_gateway::jose::dpop::{es256_signature, p256_public_key, verify_es256};
+    use auth0_edge_gateway::jose::json::parse_object;
     use auth0_edge_gateway::jose::jws::parse_compact;
     let jws = parse_compact(RFC9449_PROOF).unwrap();
-    let (key, jkt) = p256_public_key(jws.header["jwk"].as_object().unwrap()).unwrap();
+    let header = parse_object(&jws.header).unwrap();
+    let (key, jkt) = p256_public_key(header["jwk"].as_object().unwrap()).unwrap();
     assert_eq!(jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
     let signature = es256_signature(&jws.signature).unwrap();
     assert!(verify_es256(&key, jws.signing_input.as_bytes(), &signature));

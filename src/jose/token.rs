@@ -297,23 +297,30 @@ impl<'de> Visitor<'de> for JoseHeaderVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JoseHeader<'de>, A::Error> {
+        let duplicate = || de::Error::custom("duplicate member name");
         let mut header = JoseHeader::default();
-        let mut keys = Keys::default();
+        // The names of the other members, kept only to refuse a second one: a header of `alg`, `typ` and
+        // `kid` alone keeps none.
+        let mut others = Keys::default();
         while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
             let slot = match name.as_ref() {
-                "alg" => Some(&mut header.alg),
-                "typ" => Some(&mut header.typ),
-                "kid" => Some(&mut header.kid),
-                _ => None,
+                "alg" => &mut header.alg,
+                "typ" => &mut header.typ,
+                "kid" => &mut header.kid,
+                _ => {
+                    header.crit |= name == "crit";
+                    if !others.insert(name) {
+                        return Err(duplicate());
+                    }
+                    map.next_value::<StrictValue>()?;
+                    continue;
+                }
             };
-            header.crit |= name == "crit";
-            if !keys.insert(name) {
-                return Err(de::Error::custom("duplicate member name"));
+            // A member read before is no longer absent.
+            if !matches!(slot, Member::Absent) {
+                return Err(duplicate());
             }
-            match slot {
-                Some(slot) => *slot = map.next_value_seed(MemberSeed)?,
-                None => drop(map.next_value::<StrictValue>()?),
-            }
+            *slot = map.next_value_seed(MemberSeed)?;
         }
         Ok(header)
     }
@@ -828,6 +835,18 @@ mod tests {
             ),
             (
                 r#"{"alg":"RS256","kid":"k1","x":1,"x":1}"#,
+                Some(TokenError::Header),
+            ),
+            (
+                r#"{"alg":"RS256","\u0061lg":"RS256","kid":"k1"}"#,
+                Some(TokenError::Header),
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k1","typ":"JWT","typ":"JWT"}"#,
+                Some(TokenError::Header),
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k1","crit":[],"crit":[]}"#,
                 Some(TokenError::Header),
             ),
             (

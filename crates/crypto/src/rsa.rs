@@ -7,7 +7,9 @@
 //! wasm32 in allocation and generic reduction. Here every key gets its Montgomery constants once, in
 //! [`RsaVerifier::new`], and a verification is 18 Montgomery multiplications on the stack followed by one
 //! exact comparison with the expected encoded block (PKCS#1 v1.5) or the EMSA-PSS-VERIFY checks on a
-//! stack buffer (PSS: a few more hash blocks for MGF1, no allocation).
+//! stack buffer (PSS: a few more hash blocks for MGF1, no allocation). RS256 on [`fma`] takes 17 and a
+//! product of five rows instead: s^65537 and the expected block are compared modulo n, each times a
+//! constant of the key (`FmaVerifier::verify_pkcs1v15_sha256`).
 //!
 //! Two arithmetics compute RSAVP1: [`integer`], 28-bit limbs and SIMD integer products by product
 //! scanning, and [`fma`], 52-bit limbs in `f64` with products split exactly by fused multiply-add (wasm's
@@ -71,6 +73,21 @@ impl Hash {
     }
 
     /// The hash of the concatenation of `parts`, written to `out[..hLen]`; returns that slice.
+    /// EMSA-PKCS1-v1_5-ENCODE (RFC 8017 section 9.2) of `digest` into all of `em` (k octets, k >= 256):
+    /// EM' = 0x00 || 0x01 || PS || 0x00 || T, T = DigestInfo || H, PS = k - 3 - tLen octets 0xff (tLen
+    /// <= 83, so PS is well over the required 8 octets).
+    fn encode_pkcs1v15(self, digest: &[u8], em: &mut [u8]) {
+        let digest_info = self.digest_info();
+        let (prefix, t) = em.split_at_mut(em.len() - digest_info.len() - digest.len());
+        let (info, h) = t.split_at_mut(digest_info.len());
+        prefix.fill(0xff);
+        prefix[0] = 0x00;
+        prefix[1] = 0x01;
+        prefix[prefix.len() - 1] = 0x00;
+        info.copy_from_slice(digest_info);
+        h.copy_from_slice(digest);
+    }
+
     fn digest<'a>(self, parts: &[&[u8]], out: &'a mut [u8; MAX_HASH_LEN]) -> &'a [u8] {
         let out = &mut out[..self.output_len()];
         match self {
@@ -124,7 +141,10 @@ impl RsaVerifier {
             return None;
         }
         let arithmetic = if fma::fused() {
-            Arithmetic::Fused(fma::FmaVerifier::new(modulus, bits))
+            let mut template = [0u8; MAX_LEN];
+            let template = &mut template[..modulus.len()];
+            Hash::Sha256.encode_pkcs1v15(&[0; 32], template);
+            Arithmetic::Fused(fma::FmaVerifier::new(modulus, bits, template))
         } else {
             Arithmetic::Integer(integer::IntegerVerifier::new_out_of_line(modulus, bits))
         };
@@ -175,30 +195,28 @@ impl RsaVerifier {
     /// compared exactly (no parsing of the decrypted block, so no Bleichenbacher-style signature forgery).
     pub fn verify_pkcs1v15(&self, hash: Hash, message: &[u8], signature: &[u8]) -> bool {
         let k = self.len;
-
-        // Steps 1 and 2: length check, s = OS2IP(S), m = RSAVP1((n, e), s), EM = I2OSP(m, k).
+        // Step 1: the signature is exactly k octets.
+        if signature.len() != k {
+            return false;
+        }
+        let mut digest = [0u8; MAX_HASH_LEN];
+        let digest = hash.digest(&[message], &mut digest);
+        if let (Arithmetic::Fused(fused), Hash::Sha256) = (&self.arithmetic, hash) {
+            // Steps 2 to 4 compared modulo n, each side times a constant (see the method).
+            return digest
+                .try_into()
+                .is_ok_and(|digest| fused.verify_pkcs1v15_sha256(signature, digest));
+        }
+        // Step 2: s = OS2IP(S), m = RSAVP1((n, e), s), EM = I2OSP(m, k).
         let mut m = [0u8; MAX_LEN];
         if !self.rsavp1(signature, &mut m[..k]) {
             return false;
         }
-
-        // Step 3: EM' = EMSA-PKCS1-v1_5-ENCODE(M, k) (section 9.2):
-        // EM' = 0x00 || 0x01 || PS || 0x00 || T, T = DigestInfo || H, PS = k - 3 - tLen octets 0xff
-        // (k >= 256 and tLen <= 83, so PS is well over the required 8 octets).
-        let (digest_info, h_len) = (hash.digest_info(), hash.output_len());
+        // Step 3: EM' = EMSA-PKCS1-v1_5-ENCODE(M, k).
         let mut em = [0u8; MAX_LEN];
-        let em = &mut em[..k];
-        let (prefix, t) = em.split_at_mut(k - digest_info.len() - h_len);
-        let (info, h) = t.split_at_mut(digest_info.len());
-        prefix.fill(0xff);
-        prefix[0] = 0x00;
-        prefix[1] = 0x01;
-        prefix[prefix.len() - 1] = 0x00;
-        info.copy_from_slice(digest_info);
-        h.copy_from_slice(hash.digest(&[message], &mut [0; MAX_HASH_LEN]));
-
+        hash.encode_pkcs1v15(digest, &mut em[..k]);
         // Step 4: EM must equal EM'.
-        m[..k] == *em
+        m[..k] == em[..k]
     }
 
     /// RSASSA-PSS verification of `message` (RFC 8017 section 8.1.2; PS256, PS384, PS512): MGF1 with the

@@ -72,7 +72,6 @@ impl Hash {
         }
     }
 
-    /// The hash of the concatenation of `parts`, written to `out[..hLen]`; returns that slice.
     /// EMSA-PKCS1-v1_5-ENCODE (RFC 8017 section 9.2) of `digest` into all of `em` (k octets, k >= 256):
     /// EM' = 0x00 || 0x01 || PS || 0x00 || T, T = DigestInfo || H, PS = k - 3 - tLen octets 0xff (tLen
     /// <= 83, so PS is well over the required 8 octets).
@@ -88,6 +87,7 @@ impl Hash {
         h.copy_from_slice(digest);
     }
 
+    /// The hash of the concatenation of `parts`, written to `out[..hLen]`; returns that slice.
     fn digest<'a>(self, parts: &[&[u8]], out: &'a mut [u8; MAX_HASH_LEN]) -> &'a [u8] {
         let out = &mut out[..self.output_len()];
         match self {

@@ -314,15 +314,18 @@ fn row_length(l: usize) -> usize {
 /// constants in the encodings [`row`] adds to it over the rows come to, negated (mod 2^64). Each lo
 /// comes as LOW_BITS - lo, taken off; each H as HIGH_BITS + H, added.
 fn start(l: usize, rows: usize) -> Box<[i64]> {
-    let mut start = vec![0i64; rows + l + 1];
-    for i in 0..rows {
-        for j in 1..=row_length(l) {
-            // Two products per position, a[i] b[j] and m[i] n[j]: lo in column i + j, H in the next.
-            start[i + j] = start[i + j].wrapping_add(LOW_BITS.wrapping_mul(2));
-            start[i + j + 1] = start[i + j + 1].wrapping_sub(HIGH_BITS.wrapping_mul(2));
-        }
-    }
-    start.into()
+    let p = row_length(l);
+    // Each position of a row, b[j] and n[j] for 1 <= j <= P, brings two products: their lo to column
+    // i + j, their H to the next. Column c holds the lo of rows max(0, c - P) ..= min(r - 1, c - 1).
+    let products = |c: usize| (c.saturating_sub(p)..rows.min(c)).len() as i64;
+    (0..=rows + l)
+        .map(|c| {
+            let (low, high) = (products(c), c.checked_sub(1).map_or(0, products));
+            (2 * low)
+                .wrapping_mul(LOW_BITS)
+                .wrapping_sub((2 * high).wrapping_mul(HIGH_BITS))
+        })
+        .collect()
 }
 
 /// The encodings of HIGH and LOW as integers.
@@ -643,11 +646,14 @@ mod tests {
     /// zeros leaves every column at zero.
     #[test]
     fn start_cancels_the_encodings() {
-        for l in [2, 3, 40, 41, MAX_LIMBS] {
+        for (l, rows) in [2, 3, 40, 41, MAX_LIMBS]
+            .into_iter()
+            .flat_map(|l| [(l, l), (l, DIGEST_LIMBS.min(l)), (l, 1)])
+        {
             let p = row_length(l);
-            let mut t = start(l, l).into_vec();
+            let mut t = start(l, rows).into_vec();
             let zeros = vec![0.0; p];
-            for i in 0..l {
+            for i in 0..rows {
                 row(
                     Split::new(),
                     0.0,
@@ -657,7 +663,7 @@ mod tests {
                     &mut t[i + 1..=i + 1 + p],
                 );
             }
-            assert!(t.iter().all(|&c| c == 0), "{l}");
+            assert!(t.iter().all(|&c| c == 0), "{l} {rows}");
         }
     }
 

@@ -113,9 +113,7 @@ impl FmaVerifier {
             verifier.mont_mul(&mut y, &xf, &xf);
             std::mem::swap(&mut xf, &mut y);
         }
-        let mut r2 = [0u64; WIDTH];
-        verifier.reduce(&xf, &mut r2[..limbs]);
-        verifier.r2 = r2[..limbs + PAD].iter().map(|&v| v as f64).collect();
+        verifier.r2 = verifier.reduced_operand(&xf);
         verifier.digest_constants(template);
         verifier
     }
@@ -131,9 +129,7 @@ impl FmaVerifier {
         let mut x = [0.0; WIDTH];
         x[DIGEST_LIMBS] = 1.0;
         self.mont_mul(&mut y, &c, &x);
-        let mut factor = [0u64; WIDTH];
-        self.reduce(&y, &mut factor[..limbs]);
-        self.digest_factor = factor[..limbs + PAD].iter().map(|&v| v as f64).collect();
+        self.digest_factor = self.reduced_operand(&y);
         // P < 2^(8k - 15) < n: its first octets are 0x00 0x01.
         let mut p = [0u64; WIDTH];
         L52::from_be_bytes(template, &mut p[..limbs]);
@@ -146,6 +142,14 @@ impl FmaVerifier {
             *column = column.wrapping_add(v as i64);
         }
         self.digest_start = start.into();
+    }
+
+    /// x mod n for x < 3n, as an operand: L limbs in `f64`, then PAD zero limbs.
+    fn reduced_operand(&self, x: &[f64]) -> Box<[f64]> {
+        let limbs = self.n.len();
+        let mut reduced = [0u64; WIDTH];
+        self.reduce(x, &mut reduced[..limbs]);
+        reduced[..limbs + PAD].iter().map(|&v| v as f64).collect()
     }
 
     /// The modulus, big-endian, into all of `out` (k octets).
@@ -216,7 +220,7 @@ impl FmaVerifier {
         self.mont_rows(&mut e, &hf, &self.digest_factor, &self.digest_start);
         let mut expected = [0u64; WIDTH];
         self.reduce(&e, &mut expected[..limbs]);
-        m == expected
+        m[..limbs] == expected[..limbs]
     }
 
     /// x = x^(2^16) R^-(2^16 - 1), by sixteen Montgomery squarings.

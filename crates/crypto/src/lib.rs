@@ -6,6 +6,10 @@
 //! re-exports it as `auth0_edge_gateway::crypto`; its cross-checks live with the gateway's tests
 //! (`tests/`), its unit tests here.
 
+#[macro_use]
+mod sha2_rounds;
+
 pub mod p256;
 pub mod rsa;
 pub mod sha256;
+mod sha512;

@@ -19,9 +19,10 @@
 //!
 //! Everything here is public (the key, the signature, the message), so nothing needs to be constant-time.
 
-use sha2::{Digest, Sha384, Sha512};
+use sha2::Digest;
 
 use crate::sha256::Sha256;
+use crate::sha512::{Sha384, Sha512};
 
 mod fma;
 mod integer;

@@ -6,7 +6,8 @@
 //! `force-soft-compact`) is a loop of single rounds that shuffles the eight working variables each time,
 //! and costs a new RS256 token about 5 µs more (README "Size"). Sixteen rounds per pass keep the working
 //! variables and the schedule's words in place, the shuffle being the order of the arguments, in a
-//! quarter of the code (README "What each step bought").
+//! quarter of the code (README "What each step bought"). The rounds are [`crate::sha2_rounds`]'s, shared
+//! with SHA-512.
 
 use sha2::digest::block_buffer::Eager;
 use sha2::digest::core_api::{
@@ -43,77 +44,30 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-/// One round (FIPS 180-4 section 6.2.2, step 3) with constant `$k` and schedule word `$w`, on the working
-/// variables as named here: the caller rotates the names instead of the values, so `d` and `h` are the
-/// two that change.
-macro_rules! round {
-    ($k:expr, $w:expr, $a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident) => {
-        let t1 = $h
-            .wrapping_add($e.rotate_right(6) ^ $e.rotate_right(11) ^ $e.rotate_right(25))
-            .wrapping_add(($e & $f) ^ (!$e & $g))
-            .wrapping_add($k)
-            .wrapping_add($w);
-        let t2 = ($a.rotate_right(2) ^ $a.rotate_right(13) ^ $a.rotate_right(22))
-            .wrapping_add(($a & $b) ^ ($a & $c) ^ ($b & $c));
-        $d = $d.wrapping_add(t1);
-        $h = t1.wrapping_add(t2);
-    };
+/// Σ0 and Σ1 of a round, σ0 and σ1 of the schedule (FIPS 180-4 section 4.1.2).
+fn big_sigma0(a: u32) -> u32 {
+    a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22)
 }
 
-/// Sixteen rounds, `k` their constants and `w` their schedule words.
-macro_rules! sixteen_rounds {
-    ($k:ident, $w:ident, $a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident) => {
-        round!($k[0], $w[0], $a, $b, $c, $d, $e, $f, $g, $h);
-        round!($k[1], $w[1], $h, $a, $b, $c, $d, $e, $f, $g);
-        round!($k[2], $w[2], $g, $h, $a, $b, $c, $d, $e, $f);
-        round!($k[3], $w[3], $f, $g, $h, $a, $b, $c, $d, $e);
-        round!($k[4], $w[4], $e, $f, $g, $h, $a, $b, $c, $d);
-        round!($k[5], $w[5], $d, $e, $f, $g, $h, $a, $b, $c);
-        round!($k[6], $w[6], $c, $d, $e, $f, $g, $h, $a, $b);
-        round!($k[7], $w[7], $b, $c, $d, $e, $f, $g, $h, $a);
-        round!($k[8], $w[8], $a, $b, $c, $d, $e, $f, $g, $h);
-        round!($k[9], $w[9], $h, $a, $b, $c, $d, $e, $f, $g);
-        round!($k[10], $w[10], $g, $h, $a, $b, $c, $d, $e, $f);
-        round!($k[11], $w[11], $f, $g, $h, $a, $b, $c, $d, $e);
-        round!($k[12], $w[12], $e, $f, $g, $h, $a, $b, $c, $d);
-        round!($k[13], $w[13], $d, $e, $f, $g, $h, $a, $b, $c);
-        round!($k[14], $w[14], $c, $d, $e, $f, $g, $h, $a, $b);
-        round!($k[15], $w[15], $b, $c, $d, $e, $f, $g, $h, $a);
-    };
+fn big_sigma1(e: u32) -> u32 {
+    e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25)
 }
 
-/// W_t = σ1(W_{t-2}) + W_{t-7} + σ0(W_{t-15}) + W_{t-16} for each `j` = t mod 16.
-macro_rules! schedule {
-    ($w:ident, $($j:literal),*) => {$(
-        let (w2, w15) = ($w[($j + 14) % 16], $w[($j + 1) % 16]);
-        let s1 = w2.rotate_right(17) ^ w2.rotate_right(19) ^ (w2 >> 10);
-        let s0 = w15.rotate_right(7) ^ w15.rotate_right(18) ^ (w15 >> 3);
-        $w[$j] = $w[$j]
-            .wrapping_add(s1)
-            .wrapping_add($w[($j + 9) % 16])
-            .wrapping_add(s0);
-    )*};
+fn small_sigma0(w: u32) -> u32 {
+    w.rotate_right(7) ^ w.rotate_right(18) ^ (w >> 3)
 }
 
-/// The compression of one block into `state` (FIPS 180-4 section 6.2.2). The message schedule is kept
-/// as its last sixteen words, `w[t mod 16]`: with sixteen rounds per pass every index is a constant, so
-/// the words stay in locals rather than in memory.
+fn small_sigma1(w: u32) -> u32 {
+    w.rotate_right(17) ^ w.rotate_right(19) ^ (w >> 10)
+}
+
+/// The compression of one block into `state` (FIPS 180-4 section 6.2.2).
 pub(crate) fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
     let mut w = [0u32; 16];
     for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
         *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     }
-    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
-    for (pass, k) in K.chunks_exact(16).enumerate() {
-        if pass > 0 {
-            // Step 1: W_t for the next sixteen rounds, written out so that every index is a constant.
-            schedule!(w, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        }
-        sixteen_rounds!(k, w, a, b, c, d, e, f, g, h);
-    }
-    for (s, v) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
-        *s = s.wrapping_add(v);
-    }
+    compress!(state, w, K);
 }
 
 impl HashMarker for Sha256Core {}

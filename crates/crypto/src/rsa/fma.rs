@@ -12,7 +12,7 @@
 //! sum starts from the negation of what the constants in its encodings come to, and each product counts
 //! its lo in its own column and its H in the next (H 2^52 is one limb up).
 
-use super::limbs::{less_than, pow_65537, Limbs};
+use super::limbs::{less_than, Limbs};
 use super::MAX_BITS;
 
 /// Bits per limb.
@@ -51,6 +51,8 @@ pub(super) struct FmaVerifier {
     r2: Box<[f64]>,
     /// The columns' [`start`] at L limbs.
     start: Box<[i64]>,
+    /// The columns' [`square_start`] at L limbs.
+    square_start: SquareStart,
     /// K 2^(52 D) mod n, K = R^-65536, D = [`DIGEST_LIMBS`]; then PAD zero limbs: a digest H times it,
     /// in a Montgomery product of D rows, is H K.
     digest_factor: Box<[f64]>,
@@ -100,6 +102,7 @@ impl FmaVerifier {
             n0_inv,
             r2: Box::default(),
             start: start(limbs, limbs),
+            square_start: square_start(limbs),
             digest_factor: Box::default(),
             digest_start: Box::default(),
         };
@@ -110,7 +113,7 @@ impl FmaVerifier {
         let (mut xf, mut y) = ([0.0; WIDTH], [0.0; WIDTH]);
         to_floats(&x[..limbs], &mut xf);
         for _ in 0..s {
-            verifier.mont_mul(&mut y, &xf, &xf);
+            verifier.mont_square(&mut y, &xf);
             std::mem::swap(&mut xf, &mut y);
         }
         verifier.r2 = verifier.reduced_operand(&xf);
@@ -165,12 +168,11 @@ impl FmaVerifier {
         let Some(sf) = self.signature_limbs(signature) else {
             return false;
         };
-        // Step 2: m = s^e mod n, e = 65537.
-        let mut y = [0.0; WIDTH];
-        // The rows need no scratch space.
-        pow_65537(&sf, &self.r2, &mut y, |out, a, b, _| {
-            self.mont_mul(out, a, b)
-        });
+        // Step 2: m = s^e mod n, e = 65537: s R, its sixteen squarings s^(2^16) R, the product with s.
+        let (mut x, mut y) = ([0.0; WIDTH], [0.0; WIDTH]);
+        self.mont_mul(&mut x, &sf, &self.r2);
+        self.square_16(&mut x);
+        self.mont_mul(&mut y, &x, &sf);
         let mut m = [0u64; WIDTH];
         self.reduce(&y, &mut m[..limbs]);
         // I2OSP (section 4.1): m < n < 256^k fits.
@@ -228,8 +230,8 @@ impl FmaVerifier {
     fn square_16(&self, x: &mut [f64; WIDTH]) {
         let mut y = [0.0; WIDTH];
         for _ in 0..8 {
-            self.mont_mul(&mut y, x, x);
-            self.mont_mul(x, &y, &y);
+            self.mont_square(&mut y, x);
+            self.mont_square(x, &y);
         }
     }
 
@@ -289,16 +291,61 @@ impl FmaVerifier {
             carry = (cleared >> LIMB_BITS) + ab_high + mn_high;
             row(split, ai, mi, &b[1..], &n[1..], &mut t[i + 1..=i + 1 + p]);
         }
-        for k in r..r + l - 1 {
-            let sum = carry.wrapping_add(t[k]);
-            out[k - r] = (sum & LIMB_MASK as i64) as f64;
-            carry = sum >> LIMB_BITS;
-        }
-        let top = carry.wrapping_add(t[r + l - 1]);
-        debug_assert!((0..=LIMB_MASK as i64).contains(&top));
-        debug_assert_eq!(t[r + l], 0, "past the last column");
-        out[l - 1] = top as f64;
+        carry_out(carry, &t[r..], out);
     }
+
+    /// [`Self::mont_mul`] of `a` by itself, out = a^2 R^-1 mod n, each cross product a[i] a[j] (i < j)
+    /// computed once: 1.5 L^2 products where the multiplication takes 2 L^2. `a` is L limbs then PAD
+    /// zero limbs. Three passes over the columns: the cross products by rows, the doubling of the
+    /// columns with the squares a[i]^2 added, and the reduction's rows m[i] n, which leave the same
+    /// columns as [`Self::mont_rows`] (m[i] depends on column i alone, the same sum in both).
+    #[cfg_attr(
+        target_arch = "wasm32",
+        target_feature(enable = "simd128,relaxed-simd")
+    )]
+    #[inline(never)]
+    fn mont_square(&self, out: &mut [f64], a: &[f64]) {
+        let l = self.n.len();
+        let p = row_length(l);
+        let SquareStart { cross, reduction } = &self.square_start;
+        let mut t = [0i64; COLUMNS];
+        let t = &mut t[..=2 * l];
+        t.copy_from_slice(cross);
+        let split = Split::new();
+        for i in 0..l - 1 {
+            let q = cross_length(l, i);
+            row_one(split, a[i], &a[i + 1..], &mut t[2 * i + 1..=2 * i + 1 + q]);
+        }
+        double_with_squares(split, &a[..l], reduction, t);
+        let n = &self.n_pad[..=p];
+        let n0 = n[0];
+        let mut carry: i64 = 0;
+        for i in 0..l {
+            let sum = carry.wrapping_add(t[i]);
+            let mi = ((sum as u64).wrapping_mul(self.n0_inv) & LIMB_MASK) as i64 as f64;
+            let (mn_high, mn_low) = split.product(mi, n0);
+            let cleared = sum.wrapping_add(mn_low);
+            debug_assert_eq!(cleared & LIMB_MASK as i64, 0);
+            carry = (cleared >> LIMB_BITS) + mn_high;
+            row_one(split, mi, &n[1..], &mut t[i + 1..=i + 1 + p]);
+        }
+        carry_out(carry, &t[l..], out);
+    }
+}
+
+/// The result's L limbs from the columns past the reduced ones (L + 1 of them, the last zero) and the
+/// carry into the first: each column with the carry in, its low 52 bits a limb.
+fn carry_out(mut carry: i64, t: &[i64], out: &mut [f64]) {
+    let l = t.len() - 1;
+    for k in 0..l - 1 {
+        let sum = carry.wrapping_add(t[k]);
+        out[k] = (sum & LIMB_MASK as i64) as f64;
+        carry = sum >> LIMB_BITS;
+    }
+    let top = carry.wrapping_add(t[l - 1]);
+    debug_assert!((0..=LIMB_MASK as i64).contains(&top));
+    debug_assert_eq!(t[l], 0, "past the last column");
+    out[l - 1] = top as f64;
 }
 
 /// Limbs below 2^52 as `f64`, exactly, into the start of `out`.
@@ -330,6 +377,49 @@ fn start(l: usize, rows: usize) -> Box<[i64]> {
                 .wrapping_sub((2 * high).wrapping_mul(HIGH_BITS))
         })
         .collect()
+}
+
+/// Row i's cross products, a[i] a[j] for i < j < L: L - 1 - i rounded up to whole vectors of two (the
+/// padding's products are zero).
+fn cross_length(l: usize, i: usize) -> usize {
+    (l - i) & !1
+}
+
+/// [`start`] for [`FmaVerifier::mont_square`]'s passes: what its columns start from before the cross
+/// products, the negated constants of their encodings (doubled along with them), and what the
+/// doubling adds, the negated constants of the squares' encodings and of the reduction's rows.
+#[derive(Clone, Debug, PartialEq)]
+struct SquareStart {
+    cross: Box<[i64]>,
+    reduction: Box<[i64]>,
+}
+
+/// The [`SquareStart`] of L limbs, by counting each pass's products column by column.
+fn square_start(l: usize) -> SquareStart {
+    // `products` products from column `first` on, one to a column: each lo's encoding taken off its
+    // column, each H's added to the next.
+    let count = |start: &mut [i64], first: usize, products: usize| {
+        for c in first..first + products {
+            start[c] = start[c].wrapping_add(LOW_BITS);
+            start[c + 1] = start[c + 1].wrapping_sub(HIGH_BITS);
+        }
+    };
+    let mut cross = vec![0i64; 2 * l + 1];
+    for i in 0..l - 1 {
+        count(&mut cross, 2 * i + 1, cross_length(l, i));
+    }
+    // The square a[i]^2 as two products' halves: its lo to column 2i, its H to the next.
+    let mut reduction = vec![0i64; 2 * l + 1];
+    for i in 0..l {
+        count(&mut reduction, 2 * i, 1);
+    }
+    for i in 0..l {
+        count(&mut reduction, i + 1, row_length(l));
+    }
+    SquareStart {
+        cross: cross.into(),
+        reduction: reduction.into(),
+    }
 }
 
 /// The encodings of HIGH and LOW as integers.
@@ -386,12 +476,20 @@ impl Split {
 
     /// The wasm32 `product` with `f64::mul_add`.
     fn product(self, x: f64, y: f64) -> (i64, i64) {
-        let h = x.mul_add(y, HIGH).to_bits() as i64;
-        let l = (-x).mul_add(y, f64::from_bits(h as u64) - SHIFT).to_bits() as i64;
-        #[cfg(debug_assertions)]
-        check_split(x, y, h, l);
+        let (h, l) = encodings(x, y);
         (h.wrapping_sub(HIGH_BITS), LOW_BITS.wrapping_sub(l))
     }
+}
+
+/// The encodings (h, l) of x y's split by `f64::mul_add`.
+#[cfg(not(target_arch = "wasm32"))]
+fn encodings(x: f64, y: f64) -> (i64, i64) {
+    let h = x.mul_add(y, HIGH);
+    let l = (-x).mul_add(y, h - SHIFT);
+    let (h, l) = (h.to_bits() as i64, l.to_bits() as i64);
+    #[cfg(debug_assertions)]
+    check_split(x, y, h, l);
+    (h, l)
 }
 
 /// Adds the products a b[j] and m n[j], j below P (the caller's, even), to the columns of `t`, P + 1 of
@@ -457,14 +555,110 @@ fn row(_: Split, a: f64, m: f64, b: &[f64], n: &[f64], t: &mut [i64]) {
     let p = t.len() - 1;
     for (j, (&bj, &nj)) in b[..p].iter().zip(&n[..p]).enumerate() {
         for (x, y) in [(a, bj), (m, nj)] {
-            let h = x.mul_add(y, HIGH);
-            let l = (-x).mul_add(y, h - SHIFT);
-            let (h, l) = (h.to_bits() as i64, l.to_bits() as i64);
-            #[cfg(debug_assertions)]
-            check_split(x, y, h, l);
+            let (h, l) = encodings(x, y);
             t[j] = t[j].wrapping_sub(l);
             t[j + 1] = t[j + 1].wrapping_add(h);
         }
+    }
+}
+
+/// [`row`] with one product per column: x y[j], j below P (even), to the columns of `t`.
+#[cfg(target_arch = "wasm32")]
+#[target_feature(enable = "simd128,relaxed-simd")]
+#[inline]
+fn row_one(Split(high_c, shift): Split, x: f64, y: &[f64], t: &mut [i64]) {
+    use core::arch::wasm32::{
+        f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_splat, f64x2_sub, i64x2_add,
+        i64x2_extract_lane, i64x2_shuffle, i64x2_splat, i64x2_sub, v128_load, v128_store,
+    };
+    debug_assert_eq!(t.len() % 2, 1, "an even P");
+    let p = (t.len() - 1) & !1;
+    let (y, t) = (&y[..p], &mut t[..=p]);
+    let vx = f64x2_splat(x);
+    let mut previous = i64x2_splat(0);
+    for k in (0..p).step_by(2) {
+        // SAFETY: k + 1 < p, and `y` and `t` hold at least p limbs (the reslicing above checks it).
+        let (vy, vt) = unsafe {
+            (
+                v128_load(y.as_ptr().add(k).cast()),
+                v128_load(t.as_ptr().add(k).cast()),
+            )
+        };
+        let h = f64x2_relaxed_madd(vx, vy, high_c);
+        let l = f64x2_relaxed_nmadd(vx, vy, f64x2_sub(h, shift));
+        #[cfg(debug_assertions)]
+        {
+            use core::arch::wasm32::f64x2_extract_lane;
+            check_split(
+                x,
+                f64x2_extract_lane::<0>(vy),
+                i64x2_extract_lane::<0>(h),
+                i64x2_extract_lane::<0>(l),
+            );
+            check_split(
+                x,
+                f64x2_extract_lane::<1>(vy),
+                i64x2_extract_lane::<1>(h),
+                i64x2_extract_lane::<1>(l),
+            );
+        }
+        let sum = i64x2_sub(i64x2_shuffle::<1, 2>(previous, h), l);
+        // SAFETY: as for the loads.
+        unsafe { v128_store(t.as_mut_ptr().add(k).cast(), i64x2_add(vt, sum)) };
+        previous = h;
+    }
+    t[p] = t[p].wrapping_add(i64x2_extract_lane::<1>(previous));
+}
+
+/// [`row_one`] with `f64::mul_add`.
+#[cfg(not(target_arch = "wasm32"))]
+fn row_one(_: Split, x: f64, y: &[f64], t: &mut [i64]) {
+    let p = t.len() - 1;
+    for (j, &yj) in y[..p].iter().enumerate() {
+        let (h, l) = encodings(x, yj);
+        t[j] = t[j].wrapping_sub(l);
+        t[j + 1] = t[j + 1].wrapping_add(h);
+    }
+}
+
+/// Each of the 2L + 1 columns of `t` (the cross products' sums) doubled, with `reduction`'s value
+/// added and each square a[i]^2: its lo to column 2i, its H to the next, as encodings.
+#[cfg(target_arch = "wasm32")]
+#[target_feature(enable = "simd128,relaxed-simd")]
+#[inline]
+fn double_with_squares(Split(high_c, shift): Split, a: &[f64], reduction: &[i64], t: &mut [i64]) {
+    use core::arch::wasm32::{
+        f64x2_relaxed_madd, f64x2_relaxed_nmadd, f64x2_splat, f64x2_sub, i64x2_add, i64x2_neg,
+        i64x2_shl, i64x2_shuffle, v128_load, v128_store,
+    };
+    let l = a.len();
+    let (reduction, t) = (&reduction[..=2 * l], &mut t[..=2 * l]);
+    for (i, &x) in a.iter().enumerate() {
+        let vx = f64x2_splat(x);
+        let h = f64x2_relaxed_madd(vx, vx, high_c);
+        let low = f64x2_relaxed_nmadd(vx, vx, f64x2_sub(h, shift));
+        let square = i64x2_shuffle::<0, 3>(i64x2_neg(low), h);
+        // SAFETY: 2i + 1 < 2L + 1, the length of both (the reslicing above checks it).
+        unsafe {
+            let vt = v128_load(t.as_ptr().add(2 * i).cast());
+            let vr = v128_load(reduction.as_ptr().add(2 * i).cast());
+            let sum = i64x2_add(i64x2_add(i64x2_shl(vt, 1), vr), square);
+            v128_store(t.as_mut_ptr().add(2 * i).cast(), sum);
+        }
+    }
+    t[2 * l] = t[2 * l].wrapping_mul(2).wrapping_add(reduction[2 * l]);
+}
+
+/// [`double_with_squares`] with `f64::mul_add`.
+#[cfg(not(target_arch = "wasm32"))]
+fn double_with_squares(_: Split, a: &[f64], reduction: &[i64], t: &mut [i64]) {
+    for (column, &r) in t.iter_mut().zip(reduction) {
+        *column = column.wrapping_mul(2).wrapping_add(r);
+    }
+    for (i, &x) in a.iter().enumerate() {
+        let (h, l) = encodings(x, x);
+        t[2 * i] = t[2 * i].wrapping_sub(l);
+        t[2 * i + 1] = t[2 * i + 1].wrapping_add(h);
     }
 }
 
@@ -668,6 +862,83 @@ mod tests {
                 );
             }
             assert!(t.iter().all(|&c| c == 0), "{l} {rows}");
+        }
+    }
+
+    /// The squaring's columns start from the negated constants of the encodings its passes add: the
+    /// square of zero, with m = 0 in every row, leaves every column at zero after each pass.
+    #[test]
+    fn square_start_cancels_the_encodings() {
+        for l in [2, 3, 40, 41, MAX_LIMBS] {
+            let SquareStart { cross, reduction } = square_start(l);
+            let zeros = vec![0.0; l + PAD];
+            let mut t = cross.into_vec();
+            for i in 0..l - 1 {
+                let q = cross_length(l, i);
+                row_one(
+                    Split::new(),
+                    0.0,
+                    &zeros[i + 1..],
+                    &mut t[2 * i + 1..=2 * i + 1 + q],
+                );
+            }
+            assert!(t.iter().all(|&c| c == 0), "{l}: cross products");
+            double_with_squares(Split::new(), &zeros[..l], &reduction, &mut t);
+            let p = row_length(l);
+            for i in 0..l {
+                row_one(Split::new(), 0.0, &zeros[1..], &mut t[i + 1..=i + 1 + p]);
+            }
+            assert!(t.iter().all(|&c| c == 0), "{l}: reduction");
+        }
+    }
+
+    /// The squaring gives the multiplication's limbs exactly, unreduced, at limb counts even and odd, for
+    /// moduli with every limb full or a top limb of one bit, on operands at the ends of [0, 2n) and on
+    /// pseudo-random ones.
+    #[test]
+    fn square_is_the_multiplication() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random_octet = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 56) as u8
+        };
+        for bits in [1040usize, 2048, 2049, 2073, 2095, 2128, 3072, 4095, 4096] {
+            let octets = bits.div_ceil(8);
+            let mut full = vec![0xffu8; octets];
+            full[0] = 0xff >> (8 * octets - bits);
+            for n in [modulus(bits), full] {
+                let v = verifier(&n, bits);
+                let l = v.n.len();
+                let mut operands: Vec<[u64; WIDTH]> = Vec::new();
+                for small in [0, 1, 2] {
+                    let mut x = [0u64; WIDTH];
+                    x[0] = small;
+                    operands.push(x);
+                }
+                let mut x = [0u64; WIDTH];
+                L52::two_n_minus_one(&v.n, &mut x[..l]);
+                operands.push(x);
+                let mut x = [0u64; WIDTH];
+                x[..l].copy_from_slice(&v.n);
+                x[0] -= 1;
+                operands.push(x);
+                for _ in 0..8 {
+                    let mut bytes: Vec<u8> = (0..octets).map(|_| random_octet()).collect();
+                    bytes[0] &= n[0] >> 1;
+                    let mut x = [0u64; WIDTH];
+                    assert!(L52::from_be_bytes(&bytes, &mut x[..l]));
+                    operands.push(x);
+                }
+                for x in operands {
+                    let xf = x.map(|v| v as f64);
+                    let (mut squared, mut product) = ([0.0; WIDTH], [0.0; WIDTH]);
+                    v.mont_square(&mut squared, &xf);
+                    v.mont_mul(&mut product, &xf, &xf);
+                    assert_eq!(squared[..l], product[..l], "{bits} {:x?}", &x[..l]);
+                }
+            }
         }
     }
 

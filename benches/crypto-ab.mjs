@@ -3,7 +3,7 @@
 // (benches/crypto-ab, no wasm-bindgen) and the two are timed in alternating rounds on the same inputs, in
 // Node's V8 or, with --workerd, in one Worker under `wrangler dev` (timed by the CPU of its workerd process).
 //
-//   node benches/crypto-ab.mjs [--a REV] [--b REV|worktree] [--op rs256|ps256|es256|es256-prepared]
+//   node benches/crypto-ab.mjs [--a REV] [--b REV|worktree] [--op rs256|ps256|rs512|es256|es256-prepared]
 //        [--bits N] [--rounds N] [--calls N] [--runs N] [--workerd]
 //
 // --a defaults to HEAD and --b to the working tree, so a run shows what an uncommitted change buys. Both
@@ -31,7 +31,7 @@ const ROUNDS = Number(cliArg('rounds', 21));
 const CALLS = Number(cliArg('calls', OP === 'es256' ? 100 : 300));
 const RUNS = Number(cliArg('runs', 1));
 const WORKERD = process.argv.includes('--workerd');
-const OPS = ['rs256', 'ps256', 'es256', 'es256-prepared'];
+const OPS = ['rs256', 'ps256', 'rs512', 'es256', 'es256-prepared'];
 if (!OPS.includes(OP)) throw new Error(`crypto-ab: --op must be one of ${OPS.join(', ')}`);
 
 const DIR = path.join(REPO_ROOT, 'target/crypto-ab');
@@ -81,8 +81,10 @@ function inputs() {
   }
   const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: BITS });
   const padding = OP === 'ps256' ? { padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : {};
-  const signature = crypto.sign('sha256', message, { key: privateKey, ...padding });
-  return { key: Buffer.from(publicKey.export({ format: 'jwk' }).n, 'base64url'), signature, message };
+  // RS512 signs a message of a token's usual length, so that SHA-512's share is a token's.
+  const signed = OP === 'rs512' ? Buffer.concat(Array(8).fill(message)) : message;
+  const signature = crypto.sign(OP === 'rs512' ? 'sha512' : 'sha256', signed, { key: privateKey, ...padding });
+  return { key: Buffer.from(publicKey.export({ format: 'jwk' }).n, 'base64url'), signature, message: signed };
 }
 
 /** The module's timed call in Node: `calls` verifications, µs per call; it throws unless all verified. */

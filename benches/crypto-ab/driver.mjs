@@ -20,7 +20,7 @@ export function prepare(module, { key, signature, message }, op) {
   };
   const rsa = !op.startsWith('es256');
   const verify = (calls) => rsa
-    ? e.rsa_verify(key.length, message.length, op === 'ps256' ? 1 : 0, calls)
+    ? e.rsa_verify(key.length, message.length, { rs256: 0, ps256: 1, rs512: 2 }[op], calls)
     : e.p256_verify(message.length, op === 'es256-prepared' ? 1 : 0, calls);
   const ok = (sig) => {
     write([key, sig, message]);

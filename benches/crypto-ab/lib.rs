@@ -39,17 +39,19 @@ pub extern "C" fn rsa_key(len: usize) -> u32 {
 }
 
 /// The input holds the modulus (`len` octets), the signature (`len` octets) and the message
-/// (`message_len`): `calls` verifications with SHA-256, PKCS#1 v1.5 (`pss` 0) or PSS (`pss` 1).
+/// (`message_len`): `calls` verifications, PKCS#1 v1.5 with SHA-256 (`mode` 0), PSS with SHA-256 (1)
+/// or PKCS#1 v1.5 with SHA-512 (2).
 #[no_mangle]
-pub extern "C" fn rsa_verify(len: usize, message_len: usize, pss: u32, calls: u32) -> u32 {
+pub extern "C" fn rsa_verify(len: usize, message_len: usize, mode: u32, calls: u32) -> u32 {
     RSA.with(|r| {
         let r = r.borrow();
         let Some(verifier) = r.as_ref() else { return 0 };
         with_input(|b| {
             let (signature, message) = (&b[len..2 * len], &b[2 * len..2 * len + message_len]);
             (0..calls)
-                .filter(|_| match pss {
+                .filter(|_| match mode {
                     1 => verifier.verify_pss(Hash::Sha256, message, signature),
+                    2 => verifier.verify_pkcs1v15(Hash::Sha512, message, signature),
                     _ => verifier.verify_pkcs1v15(Hash::Sha256, message, signature),
                 })
                 .count() as u32

@@ -44,22 +44,8 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-/// Σ0 and Σ1 of a round, σ0 and σ1 of the schedule (FIPS 180-4 section 4.1.2).
-fn big_sigma0(a: u32) -> u32 {
-    a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22)
-}
-
-fn big_sigma1(e: u32) -> u32 {
-    e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25)
-}
-
-fn small_sigma0(w: u32) -> u32 {
-    w.rotate_right(7) ^ w.rotate_right(18) ^ (w >> 3)
-}
-
-fn small_sigma1(w: u32) -> u32 {
-    w.rotate_right(17) ^ w.rotate_right(19) ^ (w >> 10)
-}
+// Σ0, Σ1, σ0 and σ1 (FIPS 180-4 section 4.1.2).
+sigmas!(u32, [2, 13, 22], [6, 11, 25], [7, 18, 3], [17, 19, 10]);
 
 /// The compression of one block into `state` (FIPS 180-4 section 6.2.2).
 pub(crate) fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
@@ -135,11 +121,8 @@ impl core::fmt::Debug for Sha256Core {
 #[cfg(test)]
 mod tests {
     use super::Sha256;
+    use crate::sha2_rounds::hex;
     use sha2::Digest;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
 
     /// The FIPS 180-4 examples (NIST's "SHA256.pdf" and the long-message vector of its test suite).
     #[test]

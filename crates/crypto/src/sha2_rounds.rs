@@ -1,6 +1,32 @@
 //! The rounds and the message schedule of SHA-256 and SHA-512 (FIPS 180-4 sections 6.2.2 and 6.4.2),
 //! which differ only in the word, the rotations and the number of rounds: written once, for the
-//! caller's `big_sigma0`, `big_sigma1`, `small_sigma0` and `small_sigma1` on its word (section 4.1).
+//! caller's word and the rotations of its Σ and σ functions (section 4.1).
+
+/// Σ0 and Σ1 of a round, σ0 and σ1 of the schedule (section 4.1.2 or 4.1.3) on `$word`: each the XOR of
+/// three rotations, σ's last a shift instead.
+macro_rules! sigmas {
+    ($word:ty, $big0:expr, $big1:expr, $small0:expr, $small1:expr) => {
+        fn big_sigma0(x: $word) -> $word {
+            let [r1, r2, r3] = $big0;
+            x.rotate_right(r1) ^ x.rotate_right(r2) ^ x.rotate_right(r3)
+        }
+
+        fn big_sigma1(x: $word) -> $word {
+            let [r1, r2, r3] = $big1;
+            x.rotate_right(r1) ^ x.rotate_right(r2) ^ x.rotate_right(r3)
+        }
+
+        fn small_sigma0(x: $word) -> $word {
+            let [r1, r2, s] = $small0;
+            x.rotate_right(r1) ^ x.rotate_right(r2) ^ (x >> s)
+        }
+
+        fn small_sigma1(x: $word) -> $word {
+            let [r1, r2, s] = $small1;
+            x.rotate_right(r1) ^ x.rotate_right(r2) ^ (x >> s)
+        }
+    };
+}
 
 /// One round (step 3) with constant `$k` and schedule word `$w`, on the working variables as named
 /// here: the caller rotates the names instead of the values, so `d` and `h` are the two that change.
@@ -67,4 +93,10 @@ macro_rules! compress {
             *s = s.wrapping_add(v);
         }
     };
+}
+
+/// Lowercase hex, for the tests' expected digests.
+#[cfg(test)]
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -154,22 +154,8 @@ const K: [u64; 80] = [
     0x6c44198c4a475817,
 ];
 
-/// Σ0 and Σ1 of a round, σ0 and σ1 of the schedule (FIPS 180-4 section 4.1.3).
-fn big_sigma0(a: u64) -> u64 {
-    a.rotate_right(28) ^ a.rotate_right(34) ^ a.rotate_right(39)
-}
-
-fn big_sigma1(e: u64) -> u64 {
-    e.rotate_right(14) ^ e.rotate_right(18) ^ e.rotate_right(41)
-}
-
-fn small_sigma0(w: u64) -> u64 {
-    w.rotate_right(1) ^ w.rotate_right(8) ^ (w >> 7)
-}
-
-fn small_sigma1(w: u64) -> u64 {
-    w.rotate_right(19) ^ w.rotate_right(61) ^ (w >> 6)
-}
+// Σ0, Σ1, σ0 and σ1 (FIPS 180-4 section 4.1.3).
+sigmas!(u64, [28, 34, 39], [14, 18, 41], [1, 8, 7], [19, 61, 6]);
 
 /// The compression of one block into `state` (FIPS 180-4 section 6.4.2).
 fn compress(state: &mut [u64; 8], block: &[u8; 128]) {
@@ -260,11 +246,8 @@ impl<V: Variant> core::fmt::Debug for Sha512Core<V> {
 #[cfg(test)]
 mod tests {
     use super::{Sha384, Sha512};
+    use crate::sha2_rounds::hex;
     use sha2::Digest;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
 
     /// The FIPS 180-4 examples (NIST's "SHA512.pdf" and "SHA384.pdf", and the long-message vectors of
     /// its test suite).

@@ -526,19 +526,7 @@ fn row(Split(high_c, shift): Split, a: f64, m: f64, b: &[f64], n: &[f64], t: &mu
         let l2 = f64x2_relaxed_nmadd(vm, vn, f64x2_sub(h2, shift));
         #[cfg(debug_assertions)]
         for (x, y, h, l) in [(a, vb, h1, l1), (m, vn, h2, l2)] {
-            use core::arch::wasm32::f64x2_extract_lane;
-            check_split(
-                x,
-                f64x2_extract_lane::<0>(y),
-                i64x2_extract_lane::<0>(h),
-                i64x2_extract_lane::<0>(l),
-            );
-            check_split(
-                x,
-                f64x2_extract_lane::<1>(y),
-                i64x2_extract_lane::<1>(h),
-                i64x2_extract_lane::<1>(l),
-            );
+            check_lanes(x, y, h, l);
         }
         let h = i64x2_add(h1, h2);
         let sum = i64x2_sub(i64x2_shuffle::<1, 2>(previous, h), i64x2_add(l1, l2));
@@ -549,17 +537,11 @@ fn row(Split(high_c, shift): Split, a: f64, m: f64, b: &[f64], n: &[f64], t: &mu
     t[p] = t[p].wrapping_add(i64x2_extract_lane::<1>(previous));
 }
 
-/// [`row`] with `f64::mul_add`, one product at a time.
+/// [`row`] with `f64::mul_add`: a b, then m n, one product at a time.
 #[cfg(not(target_arch = "wasm32"))]
-fn row(_: Split, a: f64, m: f64, b: &[f64], n: &[f64], t: &mut [i64]) {
-    let p = t.len() - 1;
-    for (j, (&bj, &nj)) in b[..p].iter().zip(&n[..p]).enumerate() {
-        for (x, y) in [(a, bj), (m, nj)] {
-            let (h, l) = encodings(x, y);
-            t[j] = t[j].wrapping_sub(l);
-            t[j + 1] = t[j + 1].wrapping_add(h);
-        }
-    }
+fn row(split: Split, a: f64, m: f64, b: &[f64], n: &[f64], t: &mut [i64]) {
+    row_one(split, a, b, t);
+    row_one(split, m, n, t);
 }
 
 /// [`row`] with one product per column: x y[j], j below P (even), to the columns of `t`.
@@ -587,21 +569,7 @@ fn row_one(Split(high_c, shift): Split, x: f64, y: &[f64], t: &mut [i64]) {
         let h = f64x2_relaxed_madd(vx, vy, high_c);
         let l = f64x2_relaxed_nmadd(vx, vy, f64x2_sub(h, shift));
         #[cfg(debug_assertions)]
-        {
-            use core::arch::wasm32::f64x2_extract_lane;
-            check_split(
-                x,
-                f64x2_extract_lane::<0>(vy),
-                i64x2_extract_lane::<0>(h),
-                i64x2_extract_lane::<0>(l),
-            );
-            check_split(
-                x,
-                f64x2_extract_lane::<1>(vy),
-                i64x2_extract_lane::<1>(h),
-                i64x2_extract_lane::<1>(l),
-            );
-        }
+        check_lanes(x, vy, h, l);
         let sum = i64x2_sub(i64x2_shuffle::<1, 2>(previous, h), l);
         // SAFETY: as for the loads.
         unsafe { v128_store(t.as_mut_ptr().add(k).cast(), i64x2_add(vt, sum)) };
@@ -660,6 +628,30 @@ fn double_with_squares(_: Split, a: &[f64], reduction: &[i64], t: &mut [i64]) {
         t[2 * i] = t[2 * i].wrapping_sub(l);
         t[2 * i + 1] = t[2 * i + 1].wrapping_add(h);
     }
+}
+
+/// [`check_split`] on both lanes of a vector of splits, x times each of `y`'s limbs.
+#[cfg(all(target_arch = "wasm32", debug_assertions))]
+#[target_feature(enable = "simd128")]
+fn check_lanes(
+    x: f64,
+    y: core::arch::wasm32::v128,
+    h: core::arch::wasm32::v128,
+    l: core::arch::wasm32::v128,
+) {
+    use core::arch::wasm32::{f64x2_extract_lane, i64x2_extract_lane};
+    check_split(
+        x,
+        f64x2_extract_lane::<0>(y),
+        i64x2_extract_lane::<0>(h),
+        i64x2_extract_lane::<0>(l),
+    );
+    check_split(
+        x,
+        f64x2_extract_lane::<1>(y),
+        i64x2_extract_lane::<1>(h),
+        i64x2_extract_lane::<1>(l),
+    );
 }
 
 /// The split of x y into the encodings `h` and `l` is exact, checked with debug assertions on. Were the

@@ -362,22 +362,29 @@ fn row_length(l: usize) -> usize {
     2 * (l / 2)
 }
 
-/// For each column of a product of r rows of L limbs, and one past, the value it starts from: what the
-/// constants in the encodings [`row`] adds to it over the rows come to, negated (mod 2^64). Each lo
-/// comes as LOW_BITS - lo, taken off; each H as HIGH_BITS + H, added.
+/// The starting values of `columns` columns that cancel the constants of the encodings added to them,
+/// `products(c)` products with their lo in column c and their H in the next, negated (mod 2^64). Each lo
+/// comes as LOW_BITS - lo, taken off; each H as HIGH_BITS + H, added. In closed form: a loop over every
+/// product, run once per key, would run in V8's baseline tier (README "What each step bought").
+fn cancelling(columns: usize, products: impl Fn(usize) -> i64) -> Box<[i64]> {
+    (0..columns)
+        .map(|c| {
+            let (low, high) = (products(c), c.checked_sub(1).map_or(0, &products));
+            low.wrapping_mul(LOW_BITS)
+                .wrapping_sub(high.wrapping_mul(HIGH_BITS))
+        })
+        .collect()
+}
+
+/// For each column of a product of r rows of L limbs, and one past, the value it starts from, for the
+/// encodings [`row`] adds to it over the rows.
 fn start(l: usize, rows: usize) -> Box<[i64]> {
     let p = row_length(l);
     // Each position of a row, b[j] and n[j] for 1 <= j <= P, brings two products: their lo to column
     // i + j, their H to the next. Column c holds the lo of rows max(0, c - P) ..= min(r - 1, c - 1).
-    let products = |c: usize| (c.saturating_sub(p)..rows.min(c)).len() as i64;
-    (0..=rows + l)
-        .map(|c| {
-            let (low, high) = (products(c), c.checked_sub(1).map_or(0, products));
-            (2 * low)
-                .wrapping_mul(LOW_BITS)
-                .wrapping_sub((2 * high).wrapping_mul(HIGH_BITS))
-        })
-        .collect()
+    cancelling(rows + l + 1, |c| {
+        2 * (c.saturating_sub(p)..rows.min(c)).len() as i64
+    })
 }
 
 /// Row i's cross products, a[i] a[j] for i < j < L: L - 1 - i rounded up to whole vectors of two (the
@@ -395,31 +402,26 @@ struct SquareStart {
     reduction: Box<[i64]>,
 }
 
-/// The [`SquareStart`] of L limbs, by counting each pass's products column by column.
+/// The [`SquareStart`] of L limbs.
 fn square_start(l: usize) -> SquareStart {
-    // `products` products from column `first` on, one to a column: each lo's encoding taken off its
-    // column, each H's added to the next.
-    let count = |start: &mut [i64], first: usize, products: usize| {
-        for c in first..first + products {
-            start[c] = start[c].wrapping_add(LOW_BITS);
-            start[c + 1] = start[c + 1].wrapping_sub(HIGH_BITS);
+    let p = row_length(l);
+    // Row i's cross products cover columns 2i + 1 to 2i + [`cross_length`]: column c >= 1 holds those of
+    // rows i <= (c - 1) / 2 (and i <= L - 2) with c - 2i - 1 below L - i rounded down to even, which
+    // is i > c - L - 1 for even c and i > c - L for odd c.
+    let cross = |c: usize| match c.checked_sub(1) {
+        Some(before) => {
+            let last = (before / 2).min(l - 2);
+            ((c + c % 2).saturating_sub(l)..last + 1).len() as i64
         }
+        None => 0,
     };
-    let mut cross = vec![0i64; 2 * l + 1];
-    for i in 0..l - 1 {
-        count(&mut cross, 2 * i + 1, cross_length(l, i));
-    }
-    // The square a[i]^2 as two products' halves: its lo to column 2i, its H to the next.
-    let mut reduction = vec![0i64; 2 * l + 1];
-    for i in 0..l {
-        count(&mut reduction, 2 * i, 1);
-    }
-    for i in 0..l {
-        count(&mut reduction, i + 1, row_length(l));
-    }
+    // The reduction's rows as in [`start`], one product per position; and the square a[i]^2 in column 2i.
+    let reduction = |c: usize| {
+        (c.saturating_sub(p)..l.min(c)).len() as i64 + i64::from(c.is_multiple_of(2) && c / 2 < l)
+    };
     SquareStart {
-        cross: cross.into(),
-        reduction: reduction.into(),
+        cross: cancelling(2 * l + 1, cross),
+        reduction: cancelling(2 * l + 1, reduction),
     }
 }
 
@@ -858,11 +860,12 @@ mod tests {
         }
     }
 
-    /// The squaring's columns start from the negated constants of the encodings its passes add: the
-    /// square of zero, with m = 0 in every row, leaves every column at zero after each pass.
+    /// The squaring's columns start from the negated constants of the encodings its passes add, at every
+    /// limb count: the square of zero, with m = 0 in every row, leaves every column at zero after each
+    /// pass.
     #[test]
     fn square_start_cancels_the_encodings() {
-        for l in [2, 3, 40, 41, MAX_LIMBS] {
+        for l in 2..=MAX_LIMBS {
             let SquareStart { cross, reduction } = square_start(l);
             let zeros = vec![0.0; l + PAD];
             let mut t = cross.into_vec();

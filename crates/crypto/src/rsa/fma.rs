@@ -284,12 +284,8 @@ impl FmaVerifier {
         for (i, &ai) in a.iter().enumerate() {
             let (ab_high, ab_low) = split.product(ai, b0);
             let sum = carry.wrapping_add(t[i]).wrapping_add(ab_low);
-            let mi = ((sum as u64).wrapping_mul(self.n0_inv) & LIMB_MASK) as i64 as f64;
-            // sum + m[i] n[0] is a multiple of 2^52; its quotient carries on.
-            let (mn_high, mn_low) = split.product(mi, n0);
-            let cleared = sum.wrapping_add(mn_low);
-            debug_assert_eq!(cleared & LIMB_MASK as i64, 0);
-            carry = (cleared >> LIMB_BITS) + ab_high + mn_high;
+            let (mi, carried) = quotient(split, sum, self.n0_inv, n0);
+            carry = carried + ab_high;
             row(split, ai, mi, &b[1..], &n[1..], &mut t[i + 1..=i + 1 + p]);
         }
         carry_out(carry, &t[r..], out);
@@ -297,9 +293,10 @@ impl FmaVerifier {
 
     /// [`Self::mont_mul`] of `a` by itself, out = a^2 R^-1 mod n, each cross product a[i] a[j] (i < j)
     /// computed once: 1.5 L^2 products where the multiplication takes 2 L^2. `a` is L limbs then PAD
-    /// zero limbs. Three passes over the columns: the cross products by rows, the doubling of the
-    /// columns with the squares a[i]^2 added, and the reduction's rows m[i] n, which leave the same
-    /// columns as [`Self::mont_rows`] (m[i] depends on column i alone, the same sum in both).
+    /// zero limbs. Three passes over the columns: the cross products by rows ([`cross_products`]), the
+    /// doubling of the columns with the squares a[i]^2 added, and the reduction's rows m[i] n
+    /// ([`reduction_rows`]), which leave the same columns as [`Self::mont_rows`] (m[i] depends on column
+    /// i alone, the same sum in both). Both kinds of rows go two at a time where they can.
     #[cfg_attr(
         target_arch = "wasm32",
         target_feature(enable = "simd128,relaxed-simd")
@@ -307,31 +304,99 @@ impl FmaVerifier {
     #[inline(never)]
     fn mont_square(&self, out: &mut [f64], a: &[f64]) {
         let l = self.n.len();
-        let p = row_length(l);
         let SquareStart { cross, reduction } = &self.square_start;
         let mut t = [0i64; COLUMNS];
         let t = &mut t[..=2 * l];
         t.copy_from_slice(cross);
         let split = Split::new();
-        for i in 0..l - 1 {
-            let q = cross_length(l, i);
-            row_one(split, a[i], &a[i + 1..], &mut t[2 * i + 1..=2 * i + 1 + q]);
-        }
+        cross_products(split, &a[..l + PAD], t);
         double_with_squares(split, &a[..l], reduction, t);
-        let n = &self.n_pad[..=p];
-        let n0 = n[0];
-        let mut carry: i64 = 0;
-        for i in 0..l {
-            let sum = carry.wrapping_add(t[i]);
-            let mi = ((sum as u64).wrapping_mul(self.n0_inv) & LIMB_MASK) as i64 as f64;
-            let (mn_high, mn_low) = split.product(mi, n0);
-            let cleared = sum.wrapping_add(mn_low);
-            debug_assert_eq!(cleared & LIMB_MASK as i64, 0);
-            carry = (cleared >> LIMB_BITS) + mn_high;
-            row_one(split, mi, &n[1..], &mut t[i + 1..=i + 1 + p]);
-        }
+        let carry = reduction_rows(split, &self.n_pad, self.n0_inv, t);
         carry_out(carry, &t[l..], out);
     }
+}
+
+/// The Montgomery quotient m = sum n' mod 2^52 of a column whose `sum` (with the carry in) is complete
+/// but for m n[0], and the carry out of it: sum + m n[0] is a multiple of 2^52, its quotient carries on.
+#[cfg_attr(
+    target_arch = "wasm32",
+    target_feature(enable = "simd128,relaxed-simd")
+)]
+#[inline]
+fn quotient(split: Split, sum: i64, n0_inv: u64, n0: f64) -> (f64, i64) {
+    let m = ((sum as u64).wrapping_mul(n0_inv) & LIMB_MASK) as i64 as f64;
+    let (mn_high, mn_low) = split.product(m, n0);
+    let cleared = sum.wrapping_add(mn_low);
+    debug_assert_eq!(cleared & LIMB_MASK as i64, 0);
+    (m, (cleared >> LIMB_BITS) + mn_high)
+}
+
+/// The squaring's cross products a[i] a[j], i < j, into the columns of `t` (2L + 1 of them; `a` is L
+/// limbs then PAD zero limbs). For L - i even, rows i and i + 1 end in the same column: row i's first
+/// two products alone, then both rows over columns 2i + 3 to i + L as the multiplication's a b and
+/// m n, so that a step loads and stores its two columns once for four products.
+#[cfg_attr(
+    target_arch = "wasm32",
+    target_feature(enable = "simd128,relaxed-simd")
+)]
+#[inline]
+fn cross_products(split: Split, a: &[f64], t: &mut [i64]) {
+    let l = a.len() - PAD;
+    let mut i = 0;
+    while i + 1 < l {
+        // An odd L's row 0 runs alone.
+        let alone = (l - i) % 2 == 1;
+        let head = if alone { cross_length(l, i) } else { 2 };
+        row_one(
+            split,
+            a[i],
+            &a[i + 1..],
+            &mut t[2 * i + 1..=2 * i + 1 + head],
+        );
+        if !alone {
+            let p = l - i - 2;
+            row(
+                split,
+                a[i],
+                a[i + 1],
+                &a[i + 3..],
+                &a[i + 2..],
+                &mut t[2 * i + 3..=2 * i + 3 + p],
+            );
+        }
+        i += if alone { 1 } else { 2 };
+    }
+}
+
+/// The reduction's rows m[i] n (`n` is L limbs then PAD zero limbs) over the 2L + 1 columns of `t`;
+/// returns the carry into column L. Rows go in pairs, as the multiplication's a b and m n: row i's
+/// second product m[i] n[1] is split on one lane, which completes column i + 1 and gives m[i + 1], and
+/// then both rows run over columns i + 2 to i + P + 1, row i to the padding's n[P + 1]. An odd L's last
+/// row runs alone.
+#[cfg_attr(
+    target_arch = "wasm32",
+    target_feature(enable = "simd128,relaxed-simd")
+)]
+#[inline]
+fn reduction_rows(split: Split, n: &[f64], n0_inv: u64, t: &mut [i64]) -> i64 {
+    let l = n.len() - PAD;
+    let p = row_length(l);
+    let n = &n[..=p + 1];
+    let (n0, n1) = (n[0], n[1]);
+    let mut carry: i64 = 0;
+    for i in (0..l).step_by(2) {
+        let (mi, into_next) = quotient(split, carry.wrapping_add(t[i]), n0_inv, n0);
+        if i + 1 == l {
+            row_one(split, mi, &n[1..], &mut t[l..=l + p]);
+            return into_next;
+        }
+        let (high, low) = split.product(mi, n1);
+        let sum = into_next.wrapping_add(t[i + 1]).wrapping_add(low);
+        let (mj, carried) = quotient(split, sum, n0_inv, n0);
+        carry = carried + high;
+        row(split, mi, mj, &n[2..], &n[1..], &mut t[i + 2..=i + 2 + p]);
+    }
+    carry
 }
 
 /// The result's L limbs from the columns past the reduced ones (L + 1 of them, the last zero) and the
@@ -415,9 +480,15 @@ fn square_start(l: usize) -> SquareStart {
         }
         None => 0,
     };
-    // The reduction's rows as in [`start`], one product per position; and the square a[i]^2 in column 2i.
+    // The reduction's rows as in [`start`], one product per position, but for the first row i of each
+    // pair of [`reduction_rows`] (i even, i <= L - 2): its columns run from i + 2 to i + P + 1, its
+    // product in column i + 1 split apart. And the square a[i]^2 in column 2i.
+    let first_of_pair = |i: Option<usize>| i.is_some_and(|i| i.is_multiple_of(2) && i + 2 <= l);
     let reduction = |c: usize| {
-        (c.saturating_sub(p)..l.min(c)).len() as i64 + i64::from(c.is_multiple_of(2) && c / 2 < l)
+        (c.saturating_sub(p)..l.min(c)).len() as i64
+            + i64::from(first_of_pair(c.checked_sub(p + 1)))
+            - i64::from(first_of_pair(c.checked_sub(1)))
+            + i64::from(c.is_multiple_of(2) && c / 2 < l)
     };
     SquareStart {
         cross: cancelling(2 * l + 1, cross),
@@ -869,21 +940,14 @@ mod tests {
             let SquareStart { cross, reduction } = square_start(l);
             let zeros = vec![0.0; l + PAD];
             let mut t = cross.into_vec();
-            for i in 0..l - 1 {
-                let q = cross_length(l, i);
-                row_one(
-                    Split::new(),
-                    0.0,
-                    &zeros[i + 1..],
-                    &mut t[2 * i + 1..=2 * i + 1 + q],
-                );
-            }
+            cross_products(Split::new(), &zeros, &mut t);
             assert!(t.iter().all(|&c| c == 0), "{l}: cross products");
             double_with_squares(Split::new(), &zeros[..l], &reduction, &mut t);
-            let p = row_length(l);
-            for i in 0..l {
-                row_one(Split::new(), 0.0, &zeros[1..], &mut t[i + 1..=i + 1 + p]);
-            }
+            assert_eq!(
+                reduction_rows(Split::new(), &zeros, 1, &mut t),
+                0,
+                "{l}: carry"
+            );
             assert!(t.iter().all(|&c| c == 0), "{l}: reduction");
         }
     }

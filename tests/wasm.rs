@@ -1,5 +1,6 @@
 //! What differs on wasm32, run in Node by wasm-bindgen-test-runner: RSA verification and key parsing
-//! compiled to wasm32, randomness through the JS backend of getrandom, and time from the JS clock.
+//! compiled to wasm32, base64 decoded sixteen characters at a time with SIMD, randomness through the JS
+//! backend of getrandom, and time from the JS clock.
 #![cfg(target_arch = "wasm32")]
 
 mod common;
@@ -7,6 +8,7 @@ mod common;
 use auth0_edge_gateway::jose::jwa::Algorithms;
 use auth0_edge_gateway::jose::jwks::parse_jwks;
 use auth0_edge_gateway::jose::token::{self, ClaimRules};
+use auth0_edge_gateway::jose::{b64_decode, b64_decode_padded};
 use common::{rsa_2048, TestDpopKey, TestRsaKey};
 use serde_json::json;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -50,6 +52,12 @@ fn rules(
 
 fn issuers() -> Vec<auth0_edge_gateway::idp::Issuer> {
     vec![auth0_edge_gateway::idp::parse_issuer("tenant.auth0.com").unwrap()]
+}
+
+/// The SIMD blocks (src/jose/b64.rs) meet every character at every position of a block here.
+#[wasm_bindgen_test]
+fn base64_decoders_are_the_crates() {
+    common::base64_cases::assert_decoders_agree(&b64_decode, &b64_decode_padded);
 }
 
 #[wasm_bindgen_test]

@@ -10,11 +10,10 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::jose::b64_decode_padded;
 use crate::jose::json::{Keys, Text};
 
 /// The largest body the gateway reads on a route with JSON-RPC rules; longer is 413.
@@ -207,9 +206,7 @@ fn decode_header_value(value: &str) -> Result<Cow<'_, str>, JsonRpcError> {
     else {
         return Ok(Cow::Borrowed(value));
     };
-    STANDARD
-        .decode(encoded)
-        .ok()
+    b64_decode_padded(encoded)
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .map(Cow::Owned)
         .ok_or(JsonRpcError::HeaderMismatch)

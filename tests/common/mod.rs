@@ -11,11 +11,13 @@
 //! - [`p256_cases`]: valid ES256 signatures that force each rare branch of a fast P-256 verification.
 //! - [`rsa_cases`]: structured RSA encoded blocks signed for real, and the odd-sized fixture keys.
 //! - [`tally`]: the Wycheproof tally of the suites that run its vectors.
+//! - [`base64_cases`]: the gateway's base64 decoders against the `base64` crate's.
 //! - `fuzz` (native only): case counts, strategies and checks shared by the `fuzz_*` test files.
 
 // Each test binary uses a subset of these helpers; the rest would warn as dead code.
 #![allow(dead_code)]
 
+pub mod base64_cases;
 pub mod es256;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fuzz;

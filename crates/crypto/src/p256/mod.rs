@@ -9,7 +9,8 @@
 //!   multiplication.
 //! - [`point`]: Jacobian coordinates with the a = -3 doubling and mixed/cached additions, exceptional
 //!   cases (infinity, equal or opposite points) handled explicitly.
-//! - [`scalar`]: the few operations mod n: a binary-algorithm inverse and Montgomery products.
+//! - [`scalar`]: the few operations mod n: an inverse by batches of Bernstein and Yang's division steps,
+//!   and Montgomery products.
 //! - u1 G + u2 Q by interleaved width-w NAF (Shamir's trick; Hankerson, Menezes, Vanstone, "Guide to
 //!   Elliptic Curve Cryptography", Algorithms 3.35 and 3.51): one chain of 256 doublings, additions of
 //!   odd multiples of G from a table of affine points made once per process, and of Q from a table
@@ -479,5 +480,43 @@ mod tests {
         }
         assert_eq!(scalar::invert(&scalar::N), None);
         assert_eq!(scalar::invert(&[u64::MAX; 4]), None);
+    }
+
+    /// The division steps' inverse at the values that stress it: every power of two and n minus it (long
+    /// runs of zeros and of ones, where the batches shift out the most at once), every 2^k - 1, the
+    /// values next to n and n / 2, and many pseudo-random ones. An inverse is unique, so a a^-1 = 1 is the
+    /// whole check; inverting it again must give a back.
+    #[test]
+    fn inverse_at_the_edges() {
+        let one = [1u64, 0, 0, 0];
+        let r_inv = scalar::mont_mul(&one, &one);
+        let minus = |a: &U256, b: &U256| scalar::sub(a, b).0;
+        let mut values = Vec::new();
+        for k in 0..256 {
+            let mut power = [0u64; 4];
+            power[k / 64] = 1 << (k % 64);
+            values.push(scalar::reduce(&power));
+            values.push(scalar::reduce(&minus(&power, &one)));
+            if scalar::lt(&power, &scalar::N) {
+                values.push(minus(&scalar::N, &power));
+            }
+        }
+        let half = {
+            let (sum, _) = scalar::add(&scalar::N, &one);
+            [
+                (sum[0] >> 1) | (sum[1] << 63),
+                (sum[1] >> 1) | (sum[2] << 63),
+                (sum[2] >> 1) | (sum[3] << 63),
+                sum[3] >> 1,
+            ]
+        };
+        values.extend([half, minus(&half, &one), minus(&scalar::N, &[2, 0, 0, 0])]);
+        values.extend(scalars(20_000).iter().map(scalar::reduce));
+        for a in values.into_iter().filter(|a| !scalar::is_zero(a)) {
+            let inverse = scalar::invert(&a).expect("every non-zero value below n is invertible");
+            assert!(scalar::lt(&inverse, &scalar::N), "{a:x?}");
+            assert_eq!(scalar::mont_mul(&a, &inverse), r_inv, "{a:x?}");
+            assert_eq!(scalar::invert(&inverse), Some(a), "{a:x?}");
+        }
     }
 }

@@ -8,12 +8,13 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::idp::{parse_issuer, Issuer};
 use crate::jose::dpop::{
-    self, ParsedProof, PreparedProofKey, ProofError, ProofTarget, ProofWindow,
+    self, NoPreparedKeys, ParsedProof, PreparedKeys, ProofError, ProofTarget, ProofWindow,
 };
 use crate::jose::jwa::{Algorithm, Algorithms};
 use crate::jose::jwks::{parse_jwks, KeySet};
 use crate::jose::token::{self, ClaimRules, TokenProfile};
 use crate::policy::{jsonrpc, RouteTable};
+use crate::state::proof_keys::ProofKeyCache;
 use crate::state::token_cache::{CachedToken, TokenCache};
 
 /// Keys, accepted issuers and audience loaded by [`bench_load`].
@@ -136,12 +137,12 @@ fn cached(token: &str, now: f64) -> Option<Arc<CachedToken>> {
 }
 
 thread_local! {
-    static PREPARED: RefCell<Option<PreparedProofKey>> = const { RefCell::new(None) };
+    static PROOF_KEYS: RefCell<ProofKeyCache> = RefCell::new(ProofKeyCache::default());
 }
 
 /// A DPoP proof: parse, claims against the request, ES256 signature, with the key as the gateway has it
-/// (README "DPoP"): `form` 0, a key not seen before; 1, a key prepared (on the first call); 2, a key on
-/// its second proof, verified and then prepared.
+/// (README "DPoP"): `form` 0, a key not seen before; 1, a key prepared (on the first call) and found by
+/// its coordinates; 2, a key on its second proof, verified and then prepared.
 #[wasm_bindgen]
 pub fn bench_verify_proof(
     proof: &str,
@@ -151,17 +152,26 @@ pub fn bench_verify_proof(
     now: f64,
     form: u8,
 ) -> bool {
-    let Ok(parsed) = parse_proof(proof, method, url, token, now) else {
-        return false;
-    };
     match form {
-        0 => parsed.verify_signature(None).is_ok(),
-        1 => PREPARED.with(|prepared| {
-            let mut prepared = prepared.borrow_mut();
-            let key = prepared.get_or_insert_with(|| parsed.prepare_key());
-            parsed.verify_signature(Some(key)).is_ok()
+        0 => parse_proof(proof, method, url, token, now, &NoPreparedKeys)
+            .and_then(|parsed| parsed.verify_signature(None))
+            .is_ok(),
+        1 => PROOF_KEYS.with(|keys| {
+            let Ok(parsed) = parse_proof(proof, method, url, token, now, &*keys.borrow()) else {
+                return false;
+            };
+            if parsed.key_is_prepared() {
+                return parsed.verify_signature(None).is_ok();
+            }
+            let Ok((_, key)) = parsed.verify_and_prepare() else {
+                return false;
+            };
+            keys.borrow_mut().prepared(Arc::new(key));
+            true
         }),
-        _ => parsed.verify_and_prepare().is_ok(),
+        _ => parse_proof(proof, method, url, token, now, &NoPreparedKeys)
+            .and_then(ParsedProof::verify_and_prepare)
+            .is_ok(),
     }
 }
 
@@ -173,6 +183,7 @@ fn parse_proof(
     url: &str,
     token: &str,
     now: f64,
+    keys: &impl PreparedKeys,
 ) -> Result<ParsedProof, ProofError> {
     let target = ProofTarget {
         method,
@@ -184,7 +195,7 @@ fn parse_proof(
         max_age: 300,
         max_skew: 30,
     };
-    dpop::parse_proof(proof, target, window, now as u64)
+    dpop::parse_proof(proof, target, window, now as u64, keys)
 }
 
 /// What a guarded JSON-RPC call adds to a request (README "MCP servers"): parse the body, check the

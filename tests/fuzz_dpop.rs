@@ -6,9 +6,12 @@
 
 mod common;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use auth0_edge_gateway::jose::dpop::{self, ProofTarget, ProofWindow, VerifiedProof};
+use auth0_edge_gateway::jose::dpop::{
+    self, NoPreparedKeys, ProofTarget, ProofWindow, VerifiedProof,
+};
+use auth0_edge_gateway::state::proof_keys::ProofKeyCache;
 use common::es256::p256_jwk;
 use common::fuzz::{
     arb_json, assert_no_echo, cases, extras, member, mutate, mutation, object, random_compact,
@@ -41,6 +44,8 @@ struct DpopFixture {
     jwk: Value,
     /// A proof that verifies for `proof_target()` at `NOW`.
     proof: String,
+    /// The cache of proof keys with this key prepared, as from its second proof on.
+    keys: ProofKeyCache,
 }
 
 fn dpop_fixture() -> &'static DpopFixture {
@@ -54,20 +59,29 @@ fn dpop_fixture() -> &'static DpopFixture {
             "ath": access_token_hash(ACCESS_TOKEN),
         });
         let proof = key.sign_compact(&header.to_string(), &claims.to_string());
-        dpop::parse_proof(&proof, proof_target(), WINDOW, NOW)
-            .and_then(|p| p.verify_signature(None))
+        let (_, prepared) = dpop::parse_proof(&proof, proof_target(), WINDOW, NOW, &NoPreparedKeys)
+            .and_then(|p| p.verify_and_prepare())
             .expect("the base proof verifies");
-        DpopFixture { key, jwk, proof }
+        let mut keys = ProofKeyCache::default();
+        keys.prepared(Arc::new(prepared));
+        let found = dpop::parse_proof(&proof, proof_target(), WINDOW, NOW, &keys).unwrap();
+        assert!(
+            found.key_is_prepared(),
+            "the key is found by its coordinates"
+        );
+        DpopFixture {
+            key,
+            jwk,
+            proof,
+            keys,
+        }
     })
 }
 
 /// Runs a proof through the gateway, checking the invariants that hold for any input.
 fn run_proof(proof: &str) -> Result<Option<VerifiedProof>, TestCaseError> {
-    match dpop::parse_proof(proof, proof_target(), WINDOW, NOW) {
-        Err(e) => {
-            assert_no_echo(e.description(), proof)?;
-            Ok(None)
-        }
+    let outcome = match dpop::parse_proof(proof, proof_target(), WINDOW, NOW, &NoPreparedKeys) {
+        Err(e) => Err(e),
         Ok(parsed) => {
             prop_assert!(proof.len() <= dpop::MAX_PROOF_BYTES);
             // The key prepared (as from its second proof on) gives the same answer.
@@ -79,13 +93,19 @@ fn run_proof(proof: &str) -> Result<Option<VerifiedProof>, TestCaseError> {
                 "prepared key: {:?}",
                 prepared
             );
-            match plain {
-                Ok(p) => Ok(Some(p)),
-                Err(e) => {
-                    assert_no_echo(e.description(), proof)?;
-                    Ok(None)
-                }
-            }
+            plain
+        }
+    };
+    // With the fixture's key prepared, and found by the coordinates a proof sends, the same answer,
+    // the same refusal included.
+    let found = dpop::parse_proof(proof, proof_target(), WINDOW, NOW, &dpop_fixture().keys)
+        .and_then(|p| p.verify_signature(None));
+    prop_assert_eq!(&found, &outcome);
+    match outcome {
+        Ok(p) => Ok(Some(p)),
+        Err(e) => {
+            assert_no_echo(e.description(), proof)?;
+            Ok(None)
         }
     }
 }
@@ -345,7 +365,7 @@ proptest! {
                 prop_assert_eq!(p.nonce.as_deref(), claims.get("nonce").and_then(Value::as_str));
             }
             (Some(_), None) => {
-                let reason = dpop::parse_proof(&proof, proof_target(), WINDOW, NOW).err();
+                let reason = dpop::parse_proof(&proof, proof_target(), WINDOW, NOW, &NoPreparedKeys).err();
                 prop_assert!(false, "refused ({:?}) a proof the reference accepts: {} {}", reason, header_json, claims_json);
             }
             (None, Some(_)) => {

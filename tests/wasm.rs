@@ -152,7 +152,7 @@ fn es256_and_thumbprints_on_wasm32() {
 
 #[wasm_bindgen_test]
 fn dpop_proofs_made_and_checked_on_wasm32() {
-    use auth0_edge_gateway::jose::dpop::{parse_proof, ProofTarget, ProofWindow};
+    use auth0_edge_gateway::jose::dpop::{parse_proof, NoPreparedKeys, ProofTarget, ProofWindow};
     // A fresh key from getrandom's JS backend (crypto.getRandomValues).
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).unwrap();
@@ -171,7 +171,7 @@ fn dpop_proofs_made_and_checked_on_wasm32() {
         max_age: 300,
         max_skew: 30,
     };
-    let parsed = parse_proof(&proof, target, window, now).unwrap();
+    let parsed = parse_proof(&proof, target, window, now, &NoPreparedKeys).unwrap();
     let prepared = parsed.prepare_key();
     let verified = parsed.clone().verify_signature(None).unwrap();
     assert_eq!(
@@ -184,7 +184,7 @@ fn dpop_proofs_made_and_checked_on_wasm32() {
         ..target
     };
     assert_eq!(
-        parse_proof(&proof, post, window, now).unwrap_err(),
+        parse_proof(&proof, post, window, now, &NoPreparedKeys).unwrap_err(),
         auth0_edge_gateway::jose::dpop::ProofError::HtmMismatch
     );
 }

@@ -595,8 +595,14 @@ fn dpop_proof(
         access_token: credentials.token,
         access_token_hash: cached.map(|entry| entry.access_token_hash(credentials.token)),
     };
-    let parsed = dpop::parse_proof(proof, target, config.dpop.window, now)
-        .map_err(GatewayError::InvalidDpopProof)?;
+    let parsed = dpop::parse_proof(
+        proof,
+        target,
+        config.dpop.window,
+        now,
+        &*proof_keys.borrow(),
+    )
+    .map_err(GatewayError::InvalidDpopProof)?;
     if let Some(nonces) = &config.dpop.nonce {
         if !parsed.nonce().is_some_and(|n| nonces.accepts(n, now)) {
             return Err(GatewayError::UseDpopNonce(nonces.issue(now)));
@@ -606,16 +612,20 @@ fn dpop_proof(
 }
 
 /// Step 4b: the proof's signature, with its key prepared from the key's second verified proof on (see
-/// [`ProofKeyCache`]).
+/// [`ProofKeyCache`]); a key found prepared when the proof was parsed is used as it is.
 fn verify_proof_signature(
     proof_keys: &RefCell<ProofKeyCache>,
     parsed: ParsedProof,
 ) -> Result<VerifiedProof, ProofError> {
-    let known = proof_keys.borrow().get(parsed.jkt());
+    if parsed.key_is_prepared() {
+        return parsed.verify_signature(None);
+    }
+    let coordinates = *parsed.coordinates();
+    let known = proof_keys.borrow().get(&coordinates);
     match known {
         KnownKey::Unknown => {
             let proof = parsed.verify_signature(None)?;
-            proof_keys.borrow_mut().saw(&proof.jkt);
+            proof_keys.borrow_mut().saw(&coordinates);
             Ok(proof)
         }
         KnownKey::Seen => {
@@ -1696,9 +1706,38 @@ mod tests {
         assert!(call(&client.proof("GET", URL, token, NOW, json!({"jti": "3"}))).is_ok());
     }
 
+    /// The proof's parse and signature as the gateway runs them with `proof_keys`, and whether the key
+    /// was found prepared.
+    fn check_proof(
+        proof_keys: &RefCell<ProofKeyCache>,
+        auth: &str,
+        proof: &str,
+    ) -> (bool, Result<VerifiedProof, ProofError>) {
+        let target = ProofTarget {
+            method: "GET",
+            url: URL,
+            access_token: &auth["DPoP ".len()..],
+            access_token_hash: None,
+        };
+        let window = config("allowed").dpop.window;
+        let parsed = dpop::parse_proof(proof, target, window, NOW, &*proof_keys.borrow());
+        match parsed {
+            Ok(parsed) => (
+                parsed.key_is_prepared(),
+                verify_proof_signature(proof_keys, parsed),
+            ),
+            Err(e) => (false, Err(e)),
+        }
+    }
+
+    /// The coordinates of a test client's key, as its proofs send them.
+    fn coordinates(client: &test_keys::TestDpopKey) -> dpop::Coordinates {
+        let jwk = client.public_jwk();
+        dpop::Coordinates::of(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap()).unwrap()
+    }
+
     #[test]
     fn a_dpop_key_is_prepared_from_its_second_verified_proof() {
-        let c = config("allowed");
         let client = test_keys::TestDpopKey::new(7);
         let proof_keys = RefCell::new(ProofKeyCache::default());
         let check = |jti: &str, forged: bool| {
@@ -1709,32 +1748,88 @@ mod tests {
                 let swapped = if &proof[at..=at] == "A" { "B" } else { "A" };
                 proof.replace_range(at..=at, swapped);
             }
-            let target = ProofTarget {
-                method: "GET",
-                url: URL,
-                access_token: &auth["DPoP ".len()..],
-                access_token_hash: None,
-            };
-            let parsed = dpop::parse_proof(&proof, target, c.dpop.window, NOW).unwrap();
-            verify_proof_signature(&proof_keys, parsed).map(|p| p.jti)
+            let (found, verified) = check_proof(&proof_keys, &auth, &proof);
+            (found, verified.map(|p| p.jti))
         };
-        let known = || match proof_keys.borrow().get(&client.jkt()) {
+        let known = || match proof_keys.borrow().get(&coordinates(&client)) {
             KnownKey::Unknown => "unknown",
             KnownKey::Seen => "seen",
             KnownKey::Prepared(_) => "prepared",
         };
-        assert_eq!(check("j0", true), Err(ProofError::Signature));
+        assert_eq!(check("j0", true), (false, Err(ProofError::Signature)));
         assert_eq!(known(), "unknown", "a bad signature leaves nothing");
-        assert_eq!(check("j1", false), Ok("j1".to_owned()));
+        assert_eq!(check("j1", false), (false, Ok("j1".to_owned())));
         assert_eq!(known(), "seen");
-        assert_eq!(check("j2", true), Err(ProofError::Signature));
+        assert_eq!(check("j2", true), (false, Err(ProofError::Signature)));
         assert_eq!(known(), "seen", "nor is a key prepared by one");
-        assert_eq!(check("j3", false), Ok("j3".to_owned()));
+        assert_eq!(check("j3", false), (false, Ok("j3".to_owned())));
         assert_eq!(known(), "prepared");
-        assert_eq!(check("j4", false), Ok("j4".to_owned()));
-        assert_eq!(check("j5", true), Err(ProofError::Signature));
+        assert_eq!(check("j4", false), (true, Ok("j4".to_owned())));
+        assert_eq!(check("j5", true), (true, Err(ProofError::Signature)));
         assert_eq!(known(), "prepared");
         assert_eq!(proof_keys.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_prepared_key_is_found_only_by_its_own_coordinates() {
+        let client = test_keys::TestDpopKey::new(7);
+        let thief = test_keys::TestDpopKey::new(9);
+        let proof_keys = RefCell::new(ProofKeyCache::default());
+        for jti in ["j1", "j2"] {
+            let (auth, proof) = dpop_call(&client, json!({ "jti": jti }));
+            assert!(check_proof(&proof_keys, &auth, &proof).1.is_ok());
+        }
+        let (auth, _) = dpop_call(&client, json!({}));
+        let token = &auth["DPoP ".len()..];
+        let claims = |jti: &str| {
+            json!({"jti": jti, "htm": "GET", "htu": URL, "iat": NOW, "ath": dpop::access_token_hash(token)})
+                .to_string()
+        };
+        let header = |jwk: &serde_json::Value| {
+            json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}).to_string()
+        };
+        let jwk = client.public_jwk();
+
+        // The client's next proof finds its key, with the thumbprint computed when it was prepared.
+        let (found, verified) = check_proof(
+            &proof_keys,
+            &auth,
+            &client.sign_compact(&header(&jwk), &claims("j3")),
+        );
+        assert!(found);
+        assert_eq!(verified.unwrap().jkt, client.jkt());
+        // Signed by another key with the client's JWK: found, and the signature refused.
+        let forged = thief.sign_compact(&header(&jwk), &claims("j4"));
+        assert_eq!(
+            check_proof(&proof_keys, &auth, &forged),
+            (true, Err(ProofError::Signature))
+        );
+        // The other key's own JWK is not found, and verifies as a new key with its own thumbprint.
+        let (found, verified) = check_proof(
+            &proof_keys,
+            &auth,
+            &thief.sign_compact(&header(&thief.public_jwk()), &claims("j5")),
+        );
+        assert!(!found);
+        assert_eq!(verified.unwrap().jkt, thief.jkt());
+        // The client's x with another y is decoded and checked again: here, not on the curve.
+        let mut off_curve = jwk.clone();
+        off_curve["y"] = thief.public_jwk()["y"].clone();
+        let (found, verified) = check_proof(
+            &proof_keys,
+            &auth,
+            &client.sign_compact(&header(&off_curve), &claims("j6")),
+        );
+        assert_eq!((found, verified), (false, Err(ProofError::JwkNotOnCurve)));
+        // A JWK with the client's coordinates still has its other members checked first.
+        let mut private = jwk.clone();
+        private["d"] = json!("AAAA");
+        let (found, verified) = check_proof(
+            &proof_keys,
+            &auth,
+            &client.sign_compact(&header(&private), &claims("j7")),
+        );
+        assert_eq!((found, verified), (false, Err(ProofError::JwkPrivate)));
     }
 
     #[test]

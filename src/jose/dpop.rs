@@ -4,6 +4,8 @@
 //! Every check names the member and the reason. The replay check (step 12, `jti`) and the binding check
 //! (section 6.1, `cnf.jkt`) need state or the token, and are done by the pipeline.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use sha2::Digest;
 
@@ -151,10 +153,34 @@ pub struct VerifiedProof {
 /// A proof whose claims passed; its signature is checked by [`ParsedProof::verify_signature`].
 #[derive(Debug, Clone)]
 pub struct ParsedProof {
-    key: P256Verifier,
+    key: ProofKey,
+    coordinates: Coordinates,
     signature: [u8; 64],
     signing_input: String,
     proof: VerifiedProof,
+}
+
+/// The key a proof is checked with.
+#[derive(Debug, Clone)]
+enum ProofKey {
+    /// Decoded from the header's JWK, checked to be on the curve, and its thumbprint computed.
+    Sent(P256Verifier),
+    /// Prepared from an earlier proof whose JWK sent the same coordinates: the same key, already
+    /// checked, with the same thumbprint.
+    Prepared(Arc<PreparedProofKey>),
+}
+
+impl ProofKey {
+    fn prepare(&self, jkt: &str, coordinates: Coordinates) -> PreparedProofKey {
+        match self {
+            ProofKey::Sent(key) => PreparedProofKey {
+                jkt: jkt.to_owned(),
+                coordinates,
+                verifier: key.prepare(),
+            },
+            ProofKey::Prepared(key) => PreparedProofKey::clone(key),
+        }
+    }
 }
 
 impl ParsedProof {
@@ -168,32 +194,44 @@ impl ParsedProof {
         &self.proof.jkt
     }
 
+    /// The key's coordinates as the header's JWK sent them.
+    pub fn coordinates(&self) -> &Coordinates {
+        &self.coordinates
+    }
+
+    /// Whether the key was found prepared ([`PreparedKeys`]) when the proof was parsed.
+    pub fn key_is_prepared(&self) -> bool {
+        matches!(self.key, ProofKey::Prepared(_))
+    }
+
     /// The key in the header, prepared for the proofs its client will send next.
     pub fn prepare_key(&self) -> PreparedProofKey {
-        PreparedProofKey::new(self.proof.jkt.clone(), &self.key)
+        self.key.prepare(&self.proof.jkt, self.coordinates)
     }
 
     /// Step 7 with the key as it comes, then, once the signature verified, the key prepared for the proofs
     /// its client sends next: a bad signature costs one verification and prepares nothing.
     pub fn verify_and_prepare(self) -> Result<(VerifiedProof, PreparedProofKey), ProofError> {
-        let key = self.key;
+        let (key, coordinates) = (self.key.clone(), self.coordinates);
         let proof = self.verify_signature(None)?;
-        let prepared = PreparedProofKey::new(proof.jkt.clone(), &key);
+        let prepared = key.prepare(&proof.jkt, coordinates);
         Ok((proof, prepared))
     }
 
-    /// RFC 9449 section 4.3 step 7: the signature verifies with the key in the header. `prepared`, when it
-    /// is that key (the same thumbprint), does the arithmetic faster; any other key is ignored.
+    /// RFC 9449 section 4.3 step 7: the signature verifies with the key in the header. A prepared key,
+    /// found when the proof was parsed or given as `prepared` with the same coordinates, does the
+    /// arithmetic faster; a `prepared` of other coordinates is ignored.
     pub fn verify_signature(
         self,
         prepared: Option<&PreparedProofKey>,
     ) -> Result<VerifiedProof, ProofError> {
         let message = self.signing_input.as_bytes();
-        let valid = match prepared {
-            Some(key) if key.jkt == self.proof.jkt => {
+        let valid = match (&self.key, prepared) {
+            (ProofKey::Prepared(key), _) => key.verifier.verify_sha256(message, &self.signature),
+            (ProofKey::Sent(_), Some(key)) if key.coordinates == self.coordinates => {
                 key.verifier.verify_sha256(message, &self.signature)
             }
-            _ => verify_es256(&self.key, message, &self.signature),
+            (ProofKey::Sent(key), _) => verify_es256(key, message, &self.signature),
         };
         if !valid {
             return Err(ProofError::Signature);
@@ -214,34 +252,71 @@ pub fn make_shared_combs() {
     crate::crypto::p256::make_base_combs();
 }
 
-/// A DPoP key with its combs precomputed ([`P256Verifier::prepare`]), under its thumbprint:
-/// a client signs every proof with one key, and each verification with the prepared key costs less.
-#[derive(Debug)]
+/// A DPoP key's JWK coordinates as sent: `x` then `y`, 43 characters each (32 bytes in unpadded
+/// base64url). A key prepared from an earlier proof is found by them before anything is decoded or hashed:
+/// the same text decodes to the same point and hashes to the same thumbprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coordinates([u8; 86]);
+
+impl Coordinates {
+    /// `x` and `y` as sent, when each is 43 bytes long.
+    pub fn of(x: &str, y: &str) -> Option<Self> {
+        let x: &[u8; 43] = x.as_bytes().try_into().ok()?;
+        let y: &[u8; 43] = y.as_bytes().try_into().ok()?;
+        let mut both = [0; 86];
+        both[..43].copy_from_slice(x);
+        both[43..].copy_from_slice(y);
+        Some(Self(both))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 86] {
+        &self.0
+    }
+}
+
+/// Keys prepared from earlier proofs, found by their coordinates as sent.
+pub trait PreparedKeys {
+    fn find(&self, coordinates: &Coordinates) -> Option<Arc<PreparedProofKey>>;
+}
+
+/// No key prepared: each proof's key is decoded, checked on the curve and hashed.
+pub struct NoPreparedKeys;
+
+impl PreparedKeys for NoPreparedKeys {
+    fn find(&self, _: &Coordinates) -> Option<Arc<PreparedProofKey>> {
+        None
+    }
+}
+
+/// A DPoP key with its combs precomputed ([`P256Verifier::prepare`]), under its thumbprint and
+/// coordinates: a client signs every proof with one key, and each verification with the prepared key
+/// costs less.
+#[derive(Debug, Clone)]
 pub struct PreparedProofKey {
     jkt: String,
+    coordinates: Coordinates,
     verifier: PreparedP256Verifier,
 }
 
 impl PreparedProofKey {
-    fn new(jkt: String, key: &P256Verifier) -> Self {
-        PreparedProofKey {
-            jkt,
-            verifier: key.prepare(),
-        }
-    }
-
     pub fn jkt(&self) -> &str {
         &self.jkt
+    }
+
+    pub fn coordinates(&self) -> &Coordinates {
+        &self.coordinates
     }
 }
 
 /// RFC 9449 section 4.3 steps 1-11 but the signature: parses the proof and checks its header and claims
-/// against the request. `now` is seconds since the epoch.
+/// against the request. `now` is seconds since the epoch. A key in `keys` with the coordinates the header
+/// sends is used as it is, its checks and thumbprint done when it was prepared.
 pub fn parse_proof(
     proof: &str,
     target: ProofTarget<'_>,
     window: ProofWindow,
     now: u64,
+    keys: &impl PreparedKeys,
 ) -> Result<ParsedProof, ProofError> {
     if proof.len() > MAX_PROOF_BYTES {
         return Err(ProofError::TooLarge);
@@ -267,13 +342,24 @@ pub fn parse_proof(
         Some(Value::Object(jwk)) => jwk,
         _ => return Err(ProofError::JwkMissing),
     };
-    let (key, jkt) = p256_public_key(jwk)?;
+    let (x, y, coordinates) = jwk_coordinates(jwk)?;
+    let (key, jkt) = match keys.find(&coordinates) {
+        Some(prepared) => {
+            let jkt = prepared.jkt.clone();
+            (ProofKey::Prepared(prepared), jkt)
+        }
+        None => {
+            let (key, jkt) = p256_key_at(x, y)?;
+            (ProofKey::Sent(key), jkt)
+        }
+    };
     let signature = es256_signature(&jws.signature)?;
 
     let claims = parse_object(&jws.payload).ok_or(ProofError::Payload)?;
     let proof = check_claims(&claims, target, window, now, jkt)?;
     Ok(ParsedProof {
         key,
+        coordinates,
         signature,
         signing_input: jws.signing_input.to_owned(),
         proof,
@@ -377,6 +463,12 @@ pub fn verify_es256(key: &P256Verifier, message: &[u8], signature: &[u8; 64]) ->
 
 /// Builds the P-256 key from a public JWK (RFC 7518 section 6.2.1) and its RFC 7638 thumbprint.
 pub fn p256_public_key(jwk: &Map<String, Value>) -> Result<(P256Verifier, String), ProofError> {
+    let (x, y, _) = jwk_coordinates(jwk)?;
+    p256_key_at(x, y)
+}
+
+/// The members of a public P-256 JWK (RFC 7518 section 6.2.1), and its coordinates as sent.
+fn jwk_coordinates(jwk: &Map<String, Value>) -> Result<(&str, &str, Coordinates), ProofError> {
     if jwk.get("kty").and_then(Value::as_str) != Some("EC") {
         return Err(ProofError::JwkKty);
     }
@@ -386,16 +478,18 @@ pub fn p256_public_key(jwk: &Map<String, Value>) -> Result<(P256Verifier, String
     if jwk.contains_key("d") {
         return Err(ProofError::JwkPrivate);
     }
-    let coordinate = |name: &str| {
-        jwk.get(name)
-            .and_then(Value::as_str)
-            .filter(|v| v.len() == 43)
-            .and_then(|v| b64_decode(v).map(|bytes| (v, bytes)))
-    };
-    let ((x_b64, x), (y_b64, y)) = coordinate("x")
-        .zip(coordinate("y"))
+    let member = |name: &str| jwk.get(name).and_then(Value::as_str);
+    let (x, y) = member("x")
+        .zip(member("y"))
         .ok_or(ProofError::JwkCoordinates)?;
-    let (Ok(x), Ok(y)) = (<[u8; 32]>::try_from(x), <[u8; 32]>::try_from(y)) else {
+    let coordinates = Coordinates::of(x, y).ok_or(ProofError::JwkCoordinates)?;
+    Ok((x, y, coordinates))
+}
+
+/// The key at the base64url coordinates `x_b64` and `y_b64`, checked on the curve, and its thumbprint.
+fn p256_key_at(x_b64: &str, y_b64: &str) -> Result<(P256Verifier, String), ProofError> {
+    let coordinate = |v: &str| b64_decode(v).and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
+    let (Some(x), Some(y)) = (coordinate(x_b64), coordinate(y_b64)) else {
         return Err(ProofError::JwkCoordinates);
     };
     let key = P256Verifier::from_affine(&x, &y).ok_or(ProofError::JwkNotOnCurve)?;
@@ -482,7 +576,7 @@ mod tests {
     }
 
     fn check(proof: &str) -> Result<VerifiedProof, ProofError> {
-        parse_proof(proof, target(), WINDOW, NOW)?.verify_signature(None)
+        parse_proof(proof, target(), WINDOW, NOW, &NoPreparedKeys)?.verify_signature(None)
     }
 
     #[test]
@@ -534,7 +628,7 @@ WF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg\
             access_token: "",
             access_token_hash: None,
         };
-        let err = parse_proof(proof, target, window, 1_562_262_616).unwrap_err();
+        let err = parse_proof(proof, target, window, 1_562_262_616, &NoPreparedKeys).unwrap_err();
         assert_eq!(err, ProofError::AthMissing);
         // The signature itself verifies.
         let jws = parse_compact(proof).unwrap();

@@ -393,10 +393,18 @@ fn check_claims(
         Some(_) => return Err(ProofError::HtuType),
         None => return Err(ProofError::HtuMissing),
     };
-    match (normalize_htu(htu), normalize_htu(target.url)) {
-        (Some(a), Some(b)) if a == b => {}
-        (None, _) => return Err(ProofError::HtuInvalid),
-        _ => return Err(ProofError::HtuMismatch),
+    let request = normalize_htu(target.url);
+    if htu == target.url {
+        // The same text normalises the same way: a client that signs the URL it sends costs one.
+        if request.is_none() {
+            return Err(ProofError::HtuInvalid);
+        }
+    } else {
+        match (normalize_htu(htu), request) {
+            (Some(a), Some(b)) if a == b => {}
+            (None, _) => return Err(ProofError::HtuInvalid),
+            _ => return Err(ProofError::HtuMismatch),
+        }
     }
     // Step 11 (section 11.1): iat within the window.
     let iat = match claims.get("iat") {
@@ -735,6 +743,36 @@ WF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg\
         let mut flipped = sig.clone();
         flipped[10] ^= 1;
         assert!(check(&format!("{input}.{}", b64_encode(&flipped))).is_err());
+    }
+
+    #[test]
+    fn htu_as_the_request_url_was_sent() {
+        let check_at = |url: &str, htu: &str| {
+            let proof = sign(&header(), &with(claims(), json!({ "htu": htu })));
+            let target = ProofTarget { url, ..target() };
+            parse_proof(&proof, target, WINDOW, NOW, &NoPreparedKeys).map(|_| ())
+        };
+        let url = "HTTPS://API.example.com:443/api/private";
+        assert_eq!(check_at(url, url), Ok(()));
+        assert_eq!(check_at(url, "https://api.example.com/api/private"), Ok(()));
+        assert_eq!(check_at("https://api.example.com/api/private", url), Ok(()));
+        assert_eq!(
+            check_at(url, "https://api.example.com/api/other"),
+            Err(ProofError::HtuMismatch)
+        );
+        // The same text is still refused when it is no absolute http(s) URL.
+        for invalid in [
+            "/api/private",
+            "https://user@api.example.com/",
+            "ftp://a/b",
+            "https://a/ b",
+        ] {
+            assert_eq!(
+                check_at(invalid, invalid),
+                Err(ProofError::HtuInvalid),
+                "{invalid}"
+            );
+        }
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub trait ReplayStore {
 pub struct ReplayCache {
     /// SHA-256 of (jkt, jti) to expiry.
     entries: HashMap<[u8; 32], (u64, [u8; 8])>,
-    /// Live entries per key (by thumbprint hash).
+    /// Live entries per key ([`key_id`]).
     per_key: HashMap<[u8; 8], usize>,
     capacity: usize,
     per_key_limit: usize,
@@ -148,10 +148,13 @@ pub fn entry_id(jkt: &str, jti: &str) -> [u8; 32] {
     hash.finalize().into()
 }
 
+/// The key a proof's share of the cache is counted under: the thumbprint's first eight characters, 48
+/// bits of SHA-256 output. Making a key that shares them with another client's is a 2^48 search, and
+/// would only let that client's share fill sooner, which four keys of one's own can do to the whole cache.
 fn key_id(jkt: &str) -> [u8; 8] {
-    let digest = Sha256::digest(jkt.as_bytes());
     let mut id = [0u8; 8];
-    id.copy_from_slice(&digest[..8]);
+    let n = jkt.len().min(8);
+    id[..n].copy_from_slice(&jkt.as_bytes()[..n]);
     id
 }
 
@@ -214,5 +217,18 @@ mod tests {
             Err(ReplayError::Full)
         );
         assert_eq!(cache.check_and_record("victim", "1", 400, 100), Ok(()));
+    }
+
+    #[test]
+    fn a_share_is_counted_by_the_thumbprints_first_characters() {
+        let mut cache = ReplayCache::new(8);
+        for jti in ["1", "2"] {
+            assert_eq!(cache.check_and_record("abcdefgh-1", jti, 400, 100), Ok(()));
+        }
+        assert_eq!(
+            cache.check_and_record("abcdefgh-2", "3", 400, 100),
+            Err(ReplayError::Full)
+        );
+        assert_eq!(cache.check_and_record("abcdefgX-2", "3", 400, 100), Ok(()));
     }
 }

@@ -39,23 +39,17 @@ struct Slot {
 }
 
 /// The keys of one isolate.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ProofKeyCache {
+    /// Empty until the isolate keeps its first key, then [`SLOTS`] long (some 48 KB): an isolate that
+    /// never verifies a proof never makes them.
     slots: Vec<Option<Slot>>,
-}
-
-impl Default for ProofKeyCache {
-    fn default() -> Self {
-        Self {
-            slots: (0..SLOTS).map(|_| None).collect(),
-        }
-    }
 }
 
 impl ProofKeyCache {
     pub fn get(&self, coordinates: &Coordinates) -> KnownKey {
-        match &self.slots[slot_of(coordinates)] {
-            Some(slot) if slot.coordinates == *coordinates => match &slot.prepared {
+        match self.slots.get(slot_of(coordinates)) {
+            Some(Some(slot)) if slot.coordinates == *coordinates => match &slot.prepared {
                 None => KnownKey::Seen,
                 Some(key) => KnownKey::Prepared(key.clone()),
             },
@@ -65,7 +59,7 @@ impl ProofKeyCache {
 
     /// A proof verified with the key at `coordinates`.
     pub fn saw(&mut self, coordinates: &Coordinates) {
-        self.slots[slot_of(coordinates)] = Some(Slot {
+        *self.slot_mut(coordinates) = Some(Slot {
             coordinates: *coordinates,
             prepared: None,
         });
@@ -74,10 +68,18 @@ impl ProofKeyCache {
     /// A proof verified with `key`, prepared for the next ones.
     pub fn prepared(&mut self, key: Arc<PreparedProofKey>) {
         let coordinates = *key.coordinates();
-        self.slots[slot_of(&coordinates)] = Some(Slot {
+        *self.slot_mut(&coordinates) = Some(Slot {
             coordinates,
             prepared: Some(key),
         });
+    }
+
+    /// The slot of `coordinates`, the slots made if this is the isolate's first key.
+    fn slot_mut(&mut self, coordinates: &Coordinates) -> &mut Option<Slot> {
+        if self.slots.is_empty() {
+            self.slots = (0..SLOTS).map(|_| None).collect();
+        }
+        &mut self.slots[slot_of(coordinates)]
     }
 
     /// Keys known, for the tests.
@@ -117,7 +119,9 @@ mod tests {
     fn a_verified_key_is_seen() {
         let mut cache = ProofKeyCache::default();
         assert!(matches!(cache.get(&key("k")), KnownKey::Unknown));
+        assert!(cache.slots.is_empty(), "no slots before the first key");
         cache.saw(&key("k"));
+        assert_eq!(cache.slots.len(), SLOTS);
         assert!(matches!(cache.get(&key("k")), KnownKey::Seen));
         assert!(matches!(cache.get(&key("other")), KnownKey::Unknown));
         assert!(matches!(cache.get(&key("")), KnownKey::Unknown));

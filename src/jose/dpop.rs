@@ -719,6 +719,104 @@ WF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg\
             check(&sign_raw(&h, &dup_claims, &signing_key())).unwrap_err(),
             ProofError::Payload
         );
+        // Any member twice, whether the checks read it or not, at any depth, whatever its first value; a
+        // header or claims that are not one object.
+        let c = claims().to_string();
+        for (header, claims, reason) in [
+            (
+                h.replacen('{', r#"{"typ":null,"#, 1),
+                c.clone(),
+                ProofError::Header,
+            ),
+            (
+                h.replacen('{', r#"{"jwk":1,"#, 1),
+                c.clone(),
+                ProofError::Header,
+            ),
+            (
+                h.replacen('{', r#"{"crit":1,"crit":1,"#, 1),
+                c.clone(),
+                ProofError::Header,
+            ),
+            (
+                h.replacen('{', r#"{"ext":{"a":1,"a":2},"#, 1),
+                c.clone(),
+                ProofError::Header,
+            ),
+            (
+                h.replacen('{', r#"{"ext":[{"a":1,"a":2}],"#, 1),
+                c.clone(),
+                ProofError::Header,
+            ),
+            (
+                h.replacen(r#""jwk":{"#, r#""jwk":{"d":1,"d":1,"#, 1),
+                c.clone(),
+                ProofError::Header,
+            ),
+            (
+                h.replacen(r#""jwk":{"#, r#""jwk":{"e":{"b":1,"b":1},"#, 1),
+                c.clone(),
+                ProofError::Header,
+            ),
+            (
+                h.clone(),
+                c.replacen('{', r#"{"jti":1,"#, 1),
+                ProofError::Payload,
+            ),
+            (
+                h.clone(),
+                c.replacen('{', r#"{"nonce":"a","nonce":"b","#, 1),
+                ProofError::Payload,
+            ),
+            (
+                h.clone(),
+                c.replacen('{', r#"{"x":{"b":[1],"b":2},"#, 1),
+                ProofError::Payload,
+            ),
+            (h.clone(), "[1]".to_owned(), ProofError::Payload),
+            (h.clone(), format!("{c} 1"), ProofError::Payload),
+            ("\"dpop+jwt\"".to_owned(), c.clone(), ProofError::Header),
+        ] {
+            assert_eq!(
+                check(&sign_raw(&header, &claims, &signing_key())).unwrap_err(),
+                reason,
+                "{header} {claims}"
+            );
+        }
+    }
+
+    #[test]
+    fn members_read_as_json_has_them() {
+        // Escaped strings are read unescaped, numbers in any JSON form, other members ignored.
+        let h = header()
+            .to_string()
+            .replacen(r#""dpop+jwt""#, r#""dpop\u002bjwt""#, 1);
+        let c = claims()
+            .to_string()
+            .replacen('{', r#"{"ext":{"a":[1,{"b":null}]},"#, 1);
+        assert!(check(&sign_raw(&h, &c, &signing_key())).is_ok());
+        for iat in [json!(NOW as f64 + 0.5), json!(1.7e9)] {
+            let claims = with(claims(), json!({ "iat": iat }));
+            assert!(check(&sign(&header(), &claims)).is_ok(), "{iat}");
+        }
+        let exponent = claims().to_string().replace(&NOW.to_string(), "17e8");
+        assert!(check(&sign_raw(&header().to_string(), &exponent, &signing_key())).is_ok());
+        for (change, reason) in [
+            (json!({"iat": true}), ProofError::IatType),
+            (json!({"iat": [NOW]}), ProofError::IatType),
+            (json!({"jti": {"a": 1}}), ProofError::JtiType),
+            (json!({"htm": 1}), ProofError::HtmType),
+            (json!({"htu": []}), ProofError::HtuType),
+            (json!({"ath": 1.5}), ProofError::AthType),
+            (json!({"nonce": false}), ProofError::NonceType),
+        ] {
+            let proof = sign(&header(), &with(claims(), change.clone()));
+            assert_eq!(check(&proof).unwrap_err(), reason, "{change}");
+        }
+        for jwk in [json!([1]), json!(5), json!(true)] {
+            let proof = sign(&with(header(), json!({ "jwk": jwk })), &claims());
+            assert_eq!(check(&proof).unwrap_err(), ProofError::JwkMissing, "{jwk}");
+        }
     }
 
     #[test]

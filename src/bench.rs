@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
+use crate::gateway::verify_proof_signature;
 use crate::idp::{parse_issuer, Issuer};
 use crate::jose::dpop::{
     self, NoPreparedKeys, ParsedProof, PreparedKeys, ProofError, ProofTarget, ProofWindow,
@@ -141,8 +142,9 @@ thread_local! {
 }
 
 /// A DPoP proof: parse, claims against the request, ES256 signature, with the key as the gateway has it
-/// (README "DPoP"): `form` 0, a key not seen before; 1, a key prepared (on the first call) and found by
-/// its coordinates; 2, a key on its second proof, verified and then prepared.
+/// (README "DPoP"): `form` 0, a key not seen before; 1, the gateway's step 4b, so a key prepared from
+/// its second call on and found by its coordinates; 2, a key on its second proof, verified and then
+/// prepared.
 #[wasm_bindgen]
 pub fn bench_verify_proof(
     proof: &str,
@@ -154,20 +156,13 @@ pub fn bench_verify_proof(
 ) -> bool {
     match form {
         0 => parse_proof(proof, method, url, token, now, &NoPreparedKeys)
-            .and_then(|parsed| parsed.verify_signature(None))
+            .and_then(ParsedProof::verify_signature)
             .is_ok(),
         1 => PROOF_KEYS.with(|keys| {
-            let Ok(parsed) = parse_proof(proof, method, url, token, now, &*keys.borrow()) else {
-                return false;
-            };
-            if parsed.key_is_prepared() {
-                return parsed.verify_signature(None).is_ok();
-            }
-            let Ok((_, key)) = parsed.verify_and_prepare() else {
-                return false;
-            };
-            keys.borrow_mut().prepared(Arc::new(key));
-            true
+            let parsed = parse_proof(proof, method, url, token, now, &*keys.borrow());
+            parsed
+                .and_then(|parsed| verify_proof_signature(keys, parsed))
+                .is_ok()
         }),
         _ => parse_proof(proof, method, url, token, now, &NoPreparedKeys)
             .and_then(ParsedProof::verify_and_prepare)

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use auth0_edge_gateway::jose::dpop::{
     self, NoPreparedKeys, ProofTarget, ProofWindow, VerifiedProof,
@@ -63,7 +63,7 @@ fn dpop_fixture() -> &'static DpopFixture {
             .and_then(|p| p.verify_and_prepare())
             .expect("the base proof verifies");
         let mut keys = ProofKeyCache::default();
-        keys.prepared(Arc::new(prepared));
+        keys.prepared(prepared);
         let found = dpop::parse_proof(&proof, proof_target(), WINDOW, NOW, &keys).unwrap();
         assert!(
             found.key_is_prepared(),
@@ -84,22 +84,21 @@ fn run_proof(proof: &str) -> Result<Option<VerifiedProof>, TestCaseError> {
         Err(e) => Err(e),
         Ok(parsed) => {
             prop_assert!(proof.len() <= dpop::MAX_PROOF_BYTES);
-            // The key prepared (as from its second proof on) gives the same answer.
-            let prepared = parsed.clone().verify_signature(Some(&parsed.prepare_key()));
-            let plain = parsed.verify_signature(None);
-            prop_assert_eq!(
-                prepared.is_ok(),
-                plain.is_ok(),
-                "prepared key: {:?}",
-                prepared
-            );
+            // The proof's own key prepared (as from its second proof on) and found by its coordinates
+            // gives the same answer, the same refusal included.
+            let mut keys = ProofKeyCache::default();
+            keys.prepared(parsed.prepare_key());
+            let plain = parsed.verify_signature();
+            let found = dpop::parse_proof(proof, proof_target(), WINDOW, NOW, &keys);
+            prop_assert!(found.as_ref().is_ok_and(|p| p.key_is_prepared()));
+            prop_assert_eq!(&found.and_then(|p| p.verify_signature()), &plain);
             plain
         }
     };
     // With the fixture's key prepared, and found by the coordinates a proof sends, the same answer,
     // the same refusal included.
     let found = dpop::parse_proof(proof, proof_target(), WINDOW, NOW, &dpop_fixture().keys)
-        .and_then(|p| p.verify_signature(None));
+        .and_then(|p| p.verify_signature());
     prop_assert_eq!(&found, &outcome);
     match outcome {
         Ok(p) => Ok(Some(p)),

@@ -153,6 +153,7 @@ fn es256_and_thumbprints_on_wasm32() {
 #[wasm_bindgen_test]
 fn dpop_proofs_made_and_checked_on_wasm32() {
     use auth0_edge_gateway::jose::dpop::{parse_proof, NoPreparedKeys, ProofTarget, ProofWindow};
+    use auth0_edge_gateway::state::proof_keys::ProofKeyCache;
     // A fresh key from getrandom's JS backend (crypto.getRandomValues).
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).unwrap();
@@ -172,12 +173,12 @@ fn dpop_proofs_made_and_checked_on_wasm32() {
         max_skew: 30,
     };
     let parsed = parse_proof(&proof, target, window, now, &NoPreparedKeys).unwrap();
-    let prepared = parsed.prepare_key();
-    let verified = parsed.clone().verify_signature(None).unwrap();
-    assert_eq!(
-        parsed.verify_signature(Some(&prepared)),
-        Ok(verified.clone())
-    );
+    let mut keys = ProofKeyCache::default();
+    keys.prepared(parsed.prepare_key());
+    let verified = parsed.verify_signature().unwrap();
+    let found = parse_proof(&proof, target, window, now, &keys).unwrap();
+    assert!(found.key_is_prepared());
+    assert_eq!(found.verify_signature(), Ok(verified.clone()));
     assert_eq!(verified.jkt, client.jkt());
     let post = ProofTarget {
         method: "POST",

@@ -613,27 +613,23 @@ fn dpop_proof(
 
 /// Step 4b: the proof's signature, with its key prepared from the key's second verified proof on (see
 /// [`ProofKeyCache`]); a key found prepared when the proof was parsed is used as it is.
-fn verify_proof_signature(
+pub(crate) fn verify_proof_signature(
     proof_keys: &RefCell<ProofKeyCache>,
     parsed: ParsedProof,
 ) -> Result<VerifiedProof, ProofError> {
     if parsed.key_is_prepared() {
-        return parsed.verify_signature(None);
+        return parsed.verify_signature();
     }
     let coordinates = *parsed.coordinates();
-    let known = proof_keys.borrow().get(&coordinates);
-    match known {
-        KnownKey::Unknown => {
-            let proof = parsed.verify_signature(None)?;
-            proof_keys.borrow_mut().saw(&coordinates);
-            Ok(proof)
-        }
-        KnownKey::Seen => {
-            let (proof, key) = parsed.verify_and_prepare()?;
-            proof_keys.borrow_mut().prepared(Arc::new(key));
-            Ok(proof)
-        }
-        KnownKey::Prepared(key) => parsed.verify_signature(Some(&key)),
+    let seen_once = matches!(proof_keys.borrow().get(&coordinates), KnownKey::Seen);
+    if seen_once {
+        let (proof, key) = parsed.verify_and_prepare()?;
+        proof_keys.borrow_mut().prepared(key);
+        Ok(proof)
+    } else {
+        let proof = parsed.verify_signature()?;
+        proof_keys.borrow_mut().saw(&coordinates);
+        Ok(proof)
     }
 }
 

@@ -171,14 +171,14 @@ enum ProofKey {
 }
 
 impl ProofKey {
-    fn prepare(&self, jkt: &str, coordinates: Coordinates) -> PreparedProofKey {
+    fn prepare(&self, jkt: &str, coordinates: Coordinates) -> Arc<PreparedProofKey> {
         match self {
-            ProofKey::Sent(key) => PreparedProofKey {
+            ProofKey::Sent(key) => Arc::new(PreparedProofKey {
                 jkt: jkt.to_owned(),
                 coordinates,
                 verifier: key.prepare(),
-            },
-            ProofKey::Prepared(key) => PreparedProofKey::clone(key),
+            }),
+            ProofKey::Prepared(key) => Arc::clone(key),
         }
     }
 }
@@ -205,38 +205,38 @@ impl ParsedProof {
     }
 
     /// The key in the header, prepared for the proofs its client will send next.
-    pub fn prepare_key(&self) -> PreparedProofKey {
+    pub fn prepare_key(&self) -> Arc<PreparedProofKey> {
         self.key.prepare(&self.proof.jkt, self.coordinates)
     }
 
-    /// Step 7 with the key as it comes, then, once the signature verified, the key prepared for the proofs
-    /// its client sends next: a bad signature costs one verification and prepares nothing.
-    pub fn verify_and_prepare(self) -> Result<(VerifiedProof, PreparedProofKey), ProofError> {
-        let (key, coordinates) = (self.key.clone(), self.coordinates);
-        let proof = self.verify_signature(None)?;
-        let prepared = key.prepare(&proof.jkt, coordinates);
-        Ok((proof, prepared))
+    /// Step 7, then, once the signature verified, the key prepared for the proofs its client sends next:
+    /// a bad signature costs one verification and prepares nothing.
+    pub fn verify_and_prepare(self) -> Result<(VerifiedProof, Arc<PreparedProofKey>), ProofError> {
+        self.check_signature()?;
+        let prepared = self.prepare_key();
+        Ok((self.proof, prepared))
     }
 
-    /// RFC 9449 section 4.3 step 7: the signature verifies with the key in the header. A prepared key,
-    /// found when the proof was parsed or given as `prepared` with the same coordinates, does the
-    /// arithmetic faster; a `prepared` of other coordinates is ignored.
-    pub fn verify_signature(
-        self,
-        prepared: Option<&PreparedProofKey>,
-    ) -> Result<VerifiedProof, ProofError> {
-        let message = self.signing_input.as_bytes();
-        let valid = match (&self.key, prepared) {
-            (ProofKey::Prepared(key), _) => key.verifier.verify_sha256(message, &self.signature),
-            (ProofKey::Sent(_), Some(key)) if key.coordinates == self.coordinates => {
-                key.verifier.verify_sha256(message, &self.signature)
-            }
-            (ProofKey::Sent(key), _) => verify_es256(key, message, &self.signature),
-        };
-        if !valid {
-            return Err(ProofError::Signature);
-        }
+    /// RFC 9449 section 4.3 step 7: the signature verifies with the key in the header, or with the same
+    /// key prepared when it was found by its coordinates ([`PreparedKeys`]), which does the arithmetic
+    /// faster.
+    pub fn verify_signature(self) -> Result<VerifiedProof, ProofError> {
+        self.check_signature()?;
         Ok(self.proof)
+    }
+
+    /// Step 7, for [`ParsedProof::verify_signature`] and [`ParsedProof::verify_and_prepare`].
+    fn check_signature(&self) -> Result<(), ProofError> {
+        let message = self.signing_input.as_bytes();
+        let valid = match &self.key {
+            ProofKey::Prepared(key) => key.verifier.verify_sha256(message, &self.signature),
+            ProofKey::Sent(key) => verify_es256(key, message, &self.signature),
+        };
+        if valid {
+            Ok(())
+        } else {
+            Err(ProofError::Signature)
+        }
     }
 }
 
@@ -584,7 +584,7 @@ mod tests {
     }
 
     fn check(proof: &str) -> Result<VerifiedProof, ProofError> {
-        parse_proof(proof, target(), WINDOW, NOW, &NoPreparedKeys)?.verify_signature(None)
+        parse_proof(proof, target(), WINDOW, NOW, &NoPreparedKeys)?.verify_signature()
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub struct VerifiedProof {
 }
 
 /// A proof whose claims passed; its signature is checked by [`ParsedProof::verify_signature`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ParsedProof {
     key: ProofKey,
     coordinates: Coordinates,
@@ -161,7 +161,7 @@ pub struct ParsedProof {
 }
 
 /// The key a proof is checked with.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum ProofKey {
     /// Decoded from the header's JWK, checked to be on the curve, and its thumbprint computed.
     Sent(P256Verifier),
